@@ -1,0 +1,211 @@
+//! The request and response shapes of the stocklock HTTP API.
+//!
+//! They live in a crate of their own because two programs speak this API: the
+//! service (`stocklock`) that answers it and the load tester (`loadtest`) that
+//! hammers it. With one definition, a renamed field is a compile error in both
+//! rather than a silent `null` in a report. The crate depends on nothing but
+//! serde and uuid, so the load tester does not have to build a database driver
+//! to know what an order looks like.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The lock backends a stocklock instance can switch between at runtime.
+///
+/// Each one is a lesson; the service's `src/lock/` has one file per variant
+/// that explains how it works and how it fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// No lock at all: the read-check-write races and oversells.
+    None,
+    /// An in-process mutex per SKU: correct in one instance, not across two.
+    Local,
+    /// `SET NX PX` in Redis, released by a compare-and-delete script.
+    Redis,
+    /// A lease plus etcd's lock API (waiters queue by revision).
+    Etcd,
+    /// `pg_advisory_xact_lock` inside the deduction's own transaction.
+    Postgres,
+    /// No lock: one conditional `UPDATE … WHERE stock >= quantity`.
+    Atomic,
+}
+
+impl Backend {
+    /// Every backend, in the order the workshop teaches them.
+    pub const ALL: [Backend; 6] = [
+        Backend::None,
+        Backend::Local,
+        Backend::Redis,
+        Backend::Etcd,
+        Backend::Postgres,
+        Backend::Atomic,
+    ];
+
+    /// The name used in URLs, JSON, flags and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::None => "none",
+            Backend::Local => "local",
+            Backend::Redis => "redis",
+            Backend::Etcd => "etcd",
+            Backend::Postgres => "postgres",
+            Backend::Atomic => "atomic",
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error of parsing a backend name that is not one of [`Backend::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownBackend(pub String);
+
+impl fmt::Display for UnknownBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = Backend::ALL.iter().map(|b| b.as_str()).collect();
+        write!(
+            f,
+            "unknown lock backend `{}`, expected one of: {}",
+            self.0,
+            names.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for UnknownBackend {}
+
+impl FromStr for Backend {
+    type Err = UnknownBackend;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Backend::ALL
+            .into_iter()
+            .find(|b| b.as_str() == s)
+            .ok_or_else(|| UnknownBackend(s.to_owned()))
+    }
+}
+
+/// `GET /health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub status: String,
+}
+
+/// `PUT /admin/products/{sku}`: create the product or reset it to `stock`.
+///
+/// Signed on purpose: a negative number must reach the service's validation
+/// and get a message about stock, not a serde message about `u64`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetProduct {
+    pub stock: i64,
+}
+
+/// `GET /products/{sku}` and the answer to a reset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Product {
+    pub sku: String,
+    pub stock: i64,
+}
+
+/// `POST /orders`. Signed for the same reason as [`ResetProduct::stock`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlaceOrder {
+    pub sku: String,
+    pub quantity: i64,
+}
+
+/// The answer to an accepted order (`201 Created`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    pub order_id: Uuid,
+    pub sku: String,
+    pub quantity: i64,
+    /// The stock this request wrote. Under a broken lock two buyers can both
+    /// be told the same `remaining`: that is the lost update made visible.
+    pub remaining: i64,
+    /// The backend the request ran under, pinned when it started.
+    pub lock_backend: Backend,
+}
+
+/// `GET /admin/lock` and the answer to `PUT /admin/lock`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockSettings {
+    pub backend: Backend,
+    /// How long a distributed lock lives if its holder never releases it.
+    pub ttl_ms: u64,
+    /// How long a request waits for the lock before it gets a 503.
+    pub acquire_timeout_ms: u64,
+    /// Simulated business work between reading and writing the stock.
+    pub critical_section_ms: u64,
+    /// Every backend this instance can switch to.
+    pub available: Vec<Backend>,
+}
+
+/// `PUT /admin/lock`: every field is optional; absent ones keep their value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockSettingsUpdate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<Backend>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acquire_timeout_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub critical_section_ms: Option<u64>,
+}
+
+/// `GET /admin/audit/{sku}`: the ledger's verdict, computed by PostgreSQL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Audit {
+    pub sku: String,
+    pub initial_stock: i64,
+    pub stock: i64,
+    /// Sum of the quantities of every recorded order.
+    pub sold: i64,
+    /// Number of recorded orders.
+    pub orders: i64,
+    /// Units sold beyond the initial stock (never negative).
+    pub oversold: i64,
+    /// `stock == initial_stock - sold`: false means an update was lost.
+    pub consistent: bool,
+}
+
+/// Every error response: a stable machine-readable `error` code and a
+/// `message` for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_names_round_trip_through_from_str() {
+        for backend in Backend::ALL {
+            assert_eq!(backend.as_str().parse::<Backend>(), Ok(backend));
+        }
+    }
+
+    #[test]
+    fn unknown_backend_lists_the_known_ones() {
+        let err = "zookeeper".parse::<Backend>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown lock backend `zookeeper`, expected one of: none, local, redis, etcd, postgres, atomic"
+        );
+    }
+}

@@ -1,0 +1,78 @@
+//! Configuration, from flags or environment variables (clap derive).
+//!
+//! Every default matches what `scripts/services start` and
+//! `docker-compose.yml` bring up, so `cargo run` works with no flags at all.
+//! The doc comment of each field is its `--help` text.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use clap::Parser;
+use stocklock_api::Backend;
+
+#[derive(Debug, Clone, Parser)]
+#[command(name = "stocklock", version, about)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "HOST", default_value = "127.0.0.1")]
+    pub host: IpAddr,
+
+    /// Port to listen on; 0 picks a free one (the tests do).
+    #[arg(long, env = "PORT", default_value_t = 8080)]
+    pub port: u16,
+
+    /// PostgreSQL holding the products and the order ledger.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://stocklock@127.0.0.1:55432/stocklock"
+    )]
+    pub database_url: String,
+
+    /// Size of the PostgreSQL connection pool.
+    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+
+    /// Redis used by the `redis` lock backend.
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:56379")]
+    pub redis_url: String,
+
+    /// etcd endpoints (comma-separated) used by the `etcd` lock backend.
+    #[arg(
+        long,
+        env = "ETCD_ENDPOINTS",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:52379"
+    )]
+    pub etcd_endpoints: Vec<String>,
+
+    /// Lock backend at start-up: none, local, redis, etcd, postgres or atomic.
+    #[arg(long, env = "LOCK_BACKEND", default_value = "atomic")]
+    pub lock_backend: Backend,
+
+    /// Time-to-live of a distributed lock (redis, etcd), in milliseconds.
+    #[arg(long, env = "LOCK_TTL_MS", default_value_t = 5_000)]
+    pub lock_ttl_ms: u64,
+
+    /// How long a request waits for a lock before it gets a 503, in milliseconds.
+    #[arg(long, env = "LOCK_ACQUIRE_TIMEOUT_MS", default_value_t = 3_000)]
+    pub lock_acquire_timeout_ms: u64,
+
+    /// Simulated business work inside the critical section, in milliseconds.
+    /// Widens the race window so that `none` oversells visibly.
+    #[arg(long, env = "CRITICAL_SECTION_MS", default_value_t = 0)]
+    pub critical_section_ms: u64,
+}
+
+impl Config {
+    /// The configuration with every default, as the tests start from.
+    pub fn defaults() -> Self {
+        Config::parse_from(["stocklock"])
+    }
+
+    /// How long to wait for a lock server to answer one command before the
+    /// request is answered 503. Bounded by the acquire timeout.
+    pub fn lock_server_timeout(&self) -> Duration {
+        Duration::from_millis(self.lock_acquire_timeout_ms.clamp(100, 2_000))
+    }
+}

@@ -1,0 +1,69 @@
+//! The service's one error type.
+//!
+//! Every fallible function below the HTTP layer returns [`Error`]; each
+//! variant documents the status it becomes. The mapping to HTTP itself lives
+//! in exactly one place, [`crate::http::error`], so the status codes of the
+//! API contract can be read (and changed) in one file.
+
+use std::borrow::Cow;
+
+use crate::lock::LockError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// 422: the request is well-formed JSON but a value is out of range, or
+    /// the body does not match the expected shape. `code` is the machine
+    /// readable `error` field (`invalid_sku`, `invalid_quantity`, …).
+    #[error("{message}")]
+    InvalidInput {
+        code: &'static str,
+        message: Cow<'static, str>,
+    },
+
+    /// 415: the body is not declared as JSON.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+
+    /// 404: no product has this SKU.
+    #[error("no product with sku `{0}`")]
+    ProductNotFound(String),
+
+    /// 404: no route matches the path.
+    #[error("no route for {0}")]
+    RouteNotFound(String),
+
+    /// 405: the path exists but not with this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+
+    /// 409: the stock does not cover the order. Nothing was changed.
+    #[error("only {available} left of `{sku}`, {requested} requested")]
+    OutOfStock {
+        sku: String,
+        requested: i64,
+        available: i64,
+    },
+
+    /// 503: the lock could not be had in time or its server is down.
+    /// Nothing was changed: a lock we cannot get is never skipped.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+
+    /// 503 when the pool or the server is unreachable, 500 otherwise. The
+    /// details are logged, never sent to clients.
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+
+    /// 500: a bug, such as a task that panicked. Logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn invalid(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Error::InvalidInput {
+            code,
+            message: message.into(),
+        }
+    }
+}

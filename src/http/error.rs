@@ -1,0 +1,79 @@
+//! The one mapping from [`Error`] to an HTTP response.
+//!
+//! Every error body is `{"error": "<code>", "message": "<text>"}`. Client
+//! errors (4xx) explain themselves; server errors (5xx) are logged here with
+//! their details and sent with a generic message, because database errors
+//! can carry SQL, host names and other things clients must not see.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use stocklock_api::ErrorBody;
+
+use crate::error::Error;
+use crate::lock::LockError;
+
+impl Error {
+    /// The status and machine-readable code of each variant.
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Error::InvalidInput { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
+            Error::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            Error::ProductNotFound(_) => (StatusCode::NOT_FOUND, "product_not_found"),
+            Error::RouteNotFound(_) => (StatusCode::NOT_FOUND, "route_not_found"),
+            Error::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Error::OutOfStock { .. } => (StatusCode::CONFLICT, "out_of_stock"),
+            Error::Lock(_) => (StatusCode::SERVICE_UNAVAILABLE, "lock_unavailable"),
+            Error::Database(err) if is_unavailable(err) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable")
+            }
+            Error::Database(_) | Error::Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
+        }
+    }
+}
+
+/// Pool exhaustion and lost connections are outages (retry later), not bugs.
+fn is_unavailable(err: &sqlx::Error) -> bool {
+    matches!(
+        err,
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+    )
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let message = match &self {
+            // Lock errors name the backend and what went wrong, which is
+            // the lesson; they carry no secrets.
+            Error::Lock(err) => {
+                log_lock_error(err);
+                err.to_string()
+            }
+            _ if status.is_server_error() => {
+                tracing::error!(error = ?self, "request failed");
+                "the service could not complete the request; see its logs".to_owned()
+            }
+            _ => self.to_string(),
+        };
+        let body = ErrorBody {
+            error: code.to_owned(),
+            message,
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+/// Timeouts are expected under contention; an unreachable server is not.
+fn log_lock_error(err: &LockError) {
+    match err {
+        LockError::Timeout { .. } => tracing::debug!(error = %err, "lock not acquired in time"),
+        LockError::Unavailable { .. } | LockError::Lost { .. } => {
+            tracing::warn!(error = %err, "lock failure")
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! The HTTP API. Each route module exports its own `router()`; this file
+//! merges them, adds the request span, and answers unknown routes in the
+//! same JSON error shape as everything else.
+//!
+//! Handlers are thin: parse and validate ([`crate::domain`]), call one
+//! function, wrap the result. Errors go through [`error`], the one place
+//! where an [`crate::error::Error`] becomes a status code.
+
+pub mod error;
+mod extract;
+mod health;
+mod lock_settings;
+mod orders;
+mod products;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::http::Uri;
+use tower_http::trace::TraceLayer;
+
+use crate::error::Error;
+use crate::state::AppState;
+
+/// The whole application, ready to serve or to drive from a test.
+pub fn app(state: Arc<AppState>) -> Router {
+    Router::new()
+        .merge(health::router())
+        .merge(products::router())
+        .merge(orders::router())
+        .merge(lock_settings::router())
+        .fallback(|uri: Uri| async move { Error::RouteNotFound(uri.path().to_owned()) })
+        .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .with_state(state)
+}
+
+/// One span per request, named by the *matched* route (`/products/{sku}`),
+/// not the raw path, so logs group by endpoint rather than by SKU.
+fn request_span(request: &Request) -> tracing::Span {
+    let path = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("<unmatched>", MatchedPath::as_str);
+    tracing::info_span!("request", method = %request.method(), path)
+}

@@ -1,0 +1,29 @@
+//! `POST /orders`: validate, then hand over to [`crate::orders`].
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use stocklock_api::{Order, PlaceOrder};
+
+use super::extract::ApiJson;
+use crate::domain::{Quantity, Sku};
+use crate::error::Error;
+use crate::orders;
+use crate::state::AppState;
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new().route("/orders", post(place_order))
+}
+
+async fn place_order(
+    State(state): State<Arc<AppState>>,
+    ApiJson(body): ApiJson<PlaceOrder>,
+) -> Result<(StatusCode, Json<Order>), Error> {
+    let sku = Sku::parse(&body.sku)?;
+    let quantity = Quantity::parse(body.quantity)?;
+    let order = orders::place_order(state, sku, quantity).await?;
+    Ok((StatusCode::CREATED, Json(order)))
+}

@@ -1,0 +1,54 @@
+//! Products: reset (admin), read, and audit the ledger.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use stocklock_api::{Audit, Product, ResetProduct};
+
+use super::extract::ApiJson;
+use crate::domain::{Sku, parse_stock};
+use crate::error::Error;
+use crate::state::AppState;
+use crate::store;
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/admin/products/{sku}", put(reset_product))
+        .route("/products/{sku}", get(product))
+        .route("/admin/audit/{sku}", get(audit))
+}
+
+/// Creates the product or resets it: stock = initial = N, orders deleted.
+async fn reset_product(
+    State(state): State<Arc<AppState>>,
+    Path(sku): Path<String>,
+    ApiJson(body): ApiJson<ResetProduct>,
+) -> Result<Json<Product>, Error> {
+    let sku = Sku::parse(&sku)?;
+    let stock = parse_stock(body.stock)?;
+    Ok(Json(store::reset_product(&state.pool, &sku, stock).await?))
+}
+
+async fn product(
+    State(state): State<Arc<AppState>>,
+    Path(sku): Path<String>,
+) -> Result<Json<Product>, Error> {
+    let sku = Sku::parse(&sku)?;
+    let product = store::product(&state.pool, &sku).await?;
+    product
+        .map(Json)
+        .ok_or(Error::ProductNotFound(sku.to_string()))
+}
+
+async fn audit(
+    State(state): State<Arc<AppState>>,
+    Path(sku): Path<String>,
+) -> Result<Json<Audit>, Error> {
+    let sku = Sku::parse(&sku)?;
+    let audit = store::audit(&state.pool, &sku).await?;
+    audit
+        .map(Json)
+        .ok_or(Error::ProductNotFound(sku.to_string()))
+}

@@ -1,0 +1,76 @@
+//! `local`: an in-process async mutex per SKU.
+//!
+//! Correct in one instance, wrong across two. Each process has its own map
+//! of mutexes, so two instances behind a load balancer both "hold the lock"
+//! for the same SKU at the same time and oversell exactly like `none`. The
+//! load tester shows this by spreading buyers over two instances.
+//!
+//! Failure modes: none of the network kind — no server to lose, no TTL. If
+//! the process dies, its locks die with it (and so do its transactions).
+//!
+//! Two kinds of mutex, on purpose:
+//! * the *map* is a `std::sync::Mutex`: it is held for a hash lookup and
+//!   never across an `.await`, where std's is cheaper than Tokio's;
+//! * each *SKU's* lock is a `tokio::sync::Mutex`, because its guard is held
+//!   across the whole transaction (many `.await`s). Tokio's mutex is also
+//!   fair (FIFO), so waiters are served in arrival order.
+//!
+//! Entries are never removed: one small mutex per SKU ever ordered. Removing
+//! idle entries safely needs care (a waiter may be about to lock it), and the
+//! workshop's SKU count is small.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use stocklock_api::Backend;
+use tokio::sync::OwnedMutexGuard;
+
+use super::{HeldLock, LockBackend, LockError, LockGuard, LockTimings};
+
+#[derive(Debug, Default)]
+pub struct LocalLock {
+    /// One mutex per lock key, created on first use.
+    mutexes: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl LocalLock {
+    fn mutex_for(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut mutexes = self
+            .mutexes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        mutexes.entry(key.to_owned()).or_default().clone()
+    }
+}
+
+#[async_trait]
+impl LockBackend for LocalLock {
+    fn backend(&self) -> Backend {
+        Backend::Local
+    }
+
+    #[tracing::instrument(level = "debug", skip(self, timings))]
+    async fn acquire(&self, key: &str, timings: LockTimings) -> Result<LockGuard, LockError> {
+        let mutex = self.mutex_for(key);
+        match tokio::time::timeout(timings.acquire_timeout, mutex.lock_owned()).await {
+            Ok(guard) => Ok(LockGuard::new(LocalHeld(guard))),
+            Err(_elapsed) => Err(LockError::Timeout {
+                backend: Backend::Local,
+                key: key.to_owned(),
+                waited: timings.acquire_timeout,
+            }),
+        }
+    }
+}
+
+/// Dropping the Tokio guard unlocks; the next waiter runs.
+struct LocalHeld(#[allow(dead_code)] OwnedMutexGuard<()>);
+
+#[async_trait]
+impl HeldLock for LocalHeld {
+    async fn release(self: Box<Self>) -> Result<(), LockError> {
+        drop(self);
+        Ok(())
+    }
+}

@@ -1,0 +1,170 @@
+//! `redis`: the classic single-instance Redis lock.
+//!
+//! * **Acquire:** `SET stock:{sku} <token> NX PX <ttl>` — set the key only if
+//!   it does not exist, with an expiry. The random token says *who* holds it.
+//!   If the key exists, retry with backoff and jitter ([`super::retry`])
+//!   until the acquire timeout.
+//! * **Release:** a Lua script that deletes the key only if it still holds
+//!   our token. A plain `DEL` could delete a lock that expired and was taken
+//!   by someone else meanwhile; the script makes check-and-delete atomic.
+//!
+//! Failure modes, in plain words:
+//! * **The holder stalls past the TTL** (a GC pause, a slow disk, a critical
+//!   section longer than the TTL): Redis deletes the key, a second buyer takes
+//!   the lock, and two holders run at once. We check the token again right
+//!   before committing ([`HeldLock::verify`]) and roll back if it is gone,
+//!   which narrows the window but cannot close it: the key can still expire
+//!   between that check and the commit. Only a *fencing token* checked by
+//!   the database itself closes it. Set a TTL well above the critical section.
+//! * **Redis dies:** nobody can acquire; requests get 503 within the acquire
+//!   timeout. The connection manager reconnects when Redis is back.
+//! * **Redis restarts without persistence while a lock is held:** the key is
+//!   gone and a second holder can get in — the reason Redlock and fencing
+//!   tokens exist. This single-node lock does not defend against it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use stocklock_api::Backend;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use super::retry::Backoff;
+use super::{HeldLock, LockBackend, LockError, LockGuard, LockTimings, within};
+
+/// Deletes KEYS[1] only if its value is still ARGV[1] (our token).
+const RELEASE_SCRIPT: &str = r#"
+if redis.call("GET", KEYS[1]) == ARGV[1] then
+    return redis.call("DEL", KEYS[1])
+else
+    return 0
+end
+"#;
+
+pub struct RedisLock {
+    /// Multiplexed, cloneable, and reconnects by itself after a failure.
+    connection: ConnectionManager,
+    /// Upper bound for one round trip; a hung server must not hang requests.
+    server_timeout: Duration,
+    /// The compare-and-delete script, hashed once (Redis runs it by SHA).
+    release_script: Arc<redis::Script>,
+}
+
+impl std::fmt::Debug for RedisLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisLock").finish_non_exhaustive()
+    }
+}
+
+impl RedisLock {
+    /// Prepares the connection without connecting: the service starts (and
+    /// serves every other backend) even while Redis is down.
+    pub fn new(url: &str, server_timeout: Duration) -> Result<Self, redis::RedisError> {
+        let client = redis::Client::open(url)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(server_timeout))
+            .set_response_timeout(Some(server_timeout))
+            // Fail fast and let the next request trigger a new attempt,
+            // rather than retrying in the background while requests wait.
+            .set_number_of_retries(1);
+        let connection = client.get_connection_manager_lazy(config)?;
+        Ok(RedisLock {
+            connection,
+            server_timeout,
+            release_script: Arc::new(redis::Script::new(RELEASE_SCRIPT)),
+        })
+    }
+
+    /// One `SET NX PX` attempt: `Ok(true)` if we now hold the lock.
+    async fn try_set(&self, key: &str, token: &str, ttl: Duration) -> Result<bool, LockError> {
+        let mut connection = self.connection.clone();
+        let mut command = redis::cmd("SET");
+        command
+            .arg(key)
+            .arg(token)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl.as_millis() as u64);
+        let reply = command.query_async::<Option<String>>(&mut connection);
+        let reply = within(Backend::Redis, self.server_timeout, reply).await?;
+        Ok(reply.is_some())
+    }
+}
+
+#[async_trait]
+impl LockBackend for RedisLock {
+    fn backend(&self) -> Backend {
+        Backend::Redis
+    }
+
+    #[tracing::instrument(level = "debug", skip(self, timings))]
+    async fn acquire(&self, key: &str, timings: LockTimings) -> Result<LockGuard, LockError> {
+        let token = Uuid::new_v4().to_string();
+        let deadline = Instant::now() + timings.acquire_timeout;
+        let mut backoff = Backoff::new(Duration::from_millis(2), Duration::from_millis(50));
+        loop {
+            if self.try_set(key, &token, timings.ttl).await? {
+                return Ok(LockGuard::new(RedisHeld {
+                    connection: self.connection.clone(),
+                    key: key.to_owned(),
+                    token,
+                    server_timeout: self.server_timeout,
+                    release_script: self.release_script.clone(),
+                }));
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(LockError::Timeout {
+                    backend: Backend::Redis,
+                    key: key.to_owned(),
+                    waited: timings.acquire_timeout,
+                });
+            }
+            tokio::time::sleep(backoff.next_pause().min(deadline - now)).await;
+        }
+    }
+}
+
+struct RedisHeld {
+    connection: ConnectionManager,
+    key: String,
+    token: String,
+    server_timeout: Duration,
+    release_script: Arc<redis::Script>,
+}
+
+#[async_trait]
+impl HeldLock for RedisHeld {
+    async fn verify(&self) -> Result<(), LockError> {
+        let mut connection = self.connection.clone();
+        let mut command = redis::cmd("GET");
+        command.arg(&self.key);
+        let holder = command.query_async::<Option<String>>(&mut connection);
+        let holder = within(Backend::Redis, self.server_timeout, holder).await?;
+        if holder.as_deref() == Some(self.token.as_str()) {
+            Ok(())
+        } else {
+            Err(LockError::Lost {
+                backend: Backend::Redis,
+                key: self.key.clone(),
+            })
+        }
+    }
+
+    async fn release(self: Box<Self>) -> Result<(), LockError> {
+        let mut connection = self.connection.clone();
+        let mut invocation = self.release_script.key(&self.key);
+        invocation.arg(&self.token);
+        // 0 means the key had expired or belonged to someone else: nothing
+        // of ours to delete, which is fine for a release.
+        within(
+            Backend::Redis,
+            self.server_timeout,
+            invocation.invoke_async::<i64>(&mut connection),
+        )
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,105 @@
+//! Building and running the application.
+//!
+//! [`Application::build`] does everything that can fail at start-up —
+//! connect to PostgreSQL, migrate, prepare the lock backends, bind the port —
+//! and reports the port it got. [`Application::run_until_stopped`] serves
+//! until the shutdown future resolves. Tests use the same two calls with
+//! `port = 0` and their own shutdown future, so they run the real thing.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use stocklock_api::Backend;
+use tokio::net::TcpListener;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::http;
+use crate::lock::switch::{LockSwitch, Settings};
+use crate::lock::{
+    AtomicUpdate, EtcdLock, LocalLock, LockBackend, NoLock, PostgresAdvisoryLock, RedisLock,
+};
+use crate::state::AppState;
+use crate::store;
+
+pub struct Application {
+    listener: TcpListener,
+    state: Arc<AppState>,
+}
+
+impl Application {
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let pool = store::connect(&config.database_url, config.db_max_connections)
+            .await
+            .context("could not connect to PostgreSQL (DATABASE_URL) and migrate it")?;
+        let locks = LockSwitch::new(build_backends(config)?, initial_settings(config)?)?;
+        let address = (config.host, config.port);
+        let listener = TcpListener::bind(address)
+            .await
+            .with_context(|| format!("could not listen on {}:{}", config.host, config.port))?;
+        let state = Arc::new(AppState {
+            pool,
+            locks,
+            tasks: TaskTracker::new(),
+        });
+        Ok(Application { listener, state })
+    }
+
+    /// The port actually bound (useful when the configuration said 0).
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests and
+    /// order tasks finish (releasing their locks) and closes the pool.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let state = self.state;
+        axum::serve(self.listener, http::app(state.clone()))
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("the HTTP server failed")?;
+        // Orders whose clients hung up are still running: wait for them.
+        state.tasks.close();
+        state.tasks.wait().await;
+        state.pool.close().await;
+        tracing::info!("stopped cleanly");
+        Ok(())
+    }
+}
+
+/// Every backend, built once. None of them connects here: Redis and etcd
+/// connect on first use, so the service starts while they are down.
+fn build_backends(config: &Config) -> anyhow::Result<Vec<Arc<dyn LockBackend>>> {
+    let server_timeout = config.lock_server_timeout();
+    let redis = RedisLock::new(&config.redis_url, server_timeout).context("invalid REDIS_URL")?;
+    Ok(vec![
+        Arc::new(NoLock),
+        Arc::new(LocalLock::default()),
+        Arc::new(redis),
+        Arc::new(EtcdLock::new(config.etcd_endpoints.clone(), server_timeout)),
+        Arc::new(PostgresAdvisoryLock),
+        Arc::new(AtomicUpdate),
+    ])
+}
+
+/// The configured settings, validated by the same rules as `PUT /admin/lock`.
+fn initial_settings(config: &Config) -> anyhow::Result<Settings> {
+    let defaults = Settings {
+        backend: Backend::Atomic,
+        ttl: Duration::from_secs(5),
+        acquire_timeout: Duration::from_secs(3),
+        critical_section: Duration::ZERO,
+    };
+    let update = stocklock_api::LockSettingsUpdate {
+        backend: Some(config.lock_backend),
+        ttl_ms: Some(config.lock_ttl_ms),
+        acquire_timeout_ms: Some(config.lock_acquire_timeout_ms),
+        critical_section_ms: Some(config.critical_section_ms),
+    };
+    defaults.apply(&update).context("invalid lock settings")
+}

@@ -1,0 +1,17 @@
+//! The state every handler shares, passed as `State<Arc<AppState>>`.
+//! No globals: the tests start several independent instances in one process.
+
+use sqlx::PgPool;
+use tokio_util::task::TaskTracker;
+
+use crate::lock::switch::LockSwitch;
+
+#[derive(Debug)]
+pub struct AppState {
+    /// The ledger: products and orders.
+    pub pool: PgPool,
+    /// Every lock backend, and which one is active.
+    pub locks: LockSwitch,
+    /// Orders run as tracked tasks (see `orders.rs`); shutdown waits for them.
+    pub tasks: TaskTracker,
+}

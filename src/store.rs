@@ -1,0 +1,161 @@
+//! Every SQL statement of the service, one small function each.
+//!
+//! Statements are checked at runtime (`sqlx::query_as`), not with the
+//! compile-time `query!` macros: those need a live database (or committed
+//! offline data) at build time, and the workshop must build anywhere.
+//!
+//! The functions that run inside the deduction take `&mut PgConnection` — the
+//! caller's open transaction — so that the order in which they run (and
+//! which lock is held meanwhile) stays visible in `orders.rs`.
+
+use std::time::Duration;
+
+use sqlx::PgConnection;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use stocklock_api::{Audit, Backend, Product};
+use uuid::Uuid;
+
+use crate::domain::{Quantity, Sku};
+
+/// Opens the pool and applies the embedded migrations (`migrations/`).
+pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections)
+        // A request that cannot get a connection in this time gets a 503,
+        // rather than queueing for sqlx's default 30 s.
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(url)
+        .await?;
+    sqlx::migrate!().run(&pool).await?;
+    Ok(pool)
+}
+
+/// `SELECT 1`: is PostgreSQL reachable?
+pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1").execute(pool).await.map(|_| ())
+}
+
+/// Creates the product or resets it: stock = initial stock = `stock`, and
+/// its orders deleted, in one transaction.
+pub async fn reset_product(pool: &PgPool, sku: &Sku, stock: i64) -> Result<Product, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO products (sku, initial_stock, stock) VALUES ($1, $2, $2)
+         ON CONFLICT (sku) DO UPDATE SET initial_stock = $2, stock = $2",
+    )
+    .bind(sku.as_str())
+    .bind(stock)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM orders WHERE sku = $1")
+        .bind(sku.as_str())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Product {
+        sku: sku.to_string(),
+        stock,
+    })
+}
+
+pub async fn product(pool: &PgPool, sku: &Sku) -> Result<Option<Product>, sqlx::Error> {
+    let stock = sqlx::query_scalar::<_, i64>("SELECT stock FROM products WHERE sku = $1")
+        .bind(sku.as_str())
+        .fetch_optional(pool)
+        .await?;
+    Ok(stock.map(|stock| Product {
+        sku: sku.to_string(),
+        stock,
+    }))
+}
+
+/// The ledger's verdict, computed by PostgreSQL from the rows themselves.
+pub async fn audit(pool: &PgPool, sku: &Sku) -> Result<Option<Audit>, sqlx::Error> {
+    let row = sqlx::query_as::<_, (i64, i64, i64, i64, i64, bool)>(
+        "WITH ledger AS (
+             SELECT p.initial_stock, p.stock,
+                    COALESCE(SUM(o.quantity), 0)::BIGINT AS sold,
+                    COUNT(o.order_id) AS orders
+             FROM products p LEFT JOIN orders o ON o.sku = p.sku
+             WHERE p.sku = $1
+             GROUP BY p.sku
+         )
+         SELECT initial_stock, stock, sold, orders,
+                GREATEST(sold - initial_stock, 0) AS oversold,
+                stock = initial_stock - sold AS consistent
+         FROM ledger",
+    )
+    .bind(sku.as_str())
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(
+        |(initial_stock, stock, sold, orders, oversold, consistent)| Audit {
+            sku: sku.to_string(),
+            initial_stock,
+            stock,
+            sold,
+            orders,
+            oversold,
+            consistent,
+        },
+    ))
+}
+
+/// Step 1 of the naive deduction. A plain `SELECT`, deliberately *not*
+/// `FOR UPDATE`: a row lock would make the database serialise buyers, which
+/// is a lock of its own and would hide what the chosen backend does.
+pub async fn read_stock(tx: &mut PgConnection, sku: &Sku) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT stock FROM products WHERE sku = $1")
+        .bind(sku.as_str())
+        .fetch_optional(tx)
+        .await
+}
+
+/// Step 3 of the naive deduction: write what step 1 read, minus the order.
+/// If another request wrote in between, its update is lost.
+pub async fn write_stock(tx: &mut PgConnection, sku: &Sku, stock: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE products SET stock = $2 WHERE sku = $1")
+        .bind(sku.as_str())
+        .bind(stock)
+        .execute(tx)
+        .await
+        .map(|_| ())
+}
+
+/// The atomic deduction: check and write in one statement. `None` when the
+/// product is missing or the stock does not cover the quantity.
+pub async fn take_stock(
+    tx: &mut PgConnection,
+    sku: &Sku,
+    quantity: Quantity,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE products SET stock = stock - $2
+         WHERE sku = $1 AND stock >= $2
+         RETURNING stock",
+    )
+    .bind(sku.as_str())
+    .bind(quantity.get())
+    .fetch_optional(tx)
+    .await
+}
+
+/// Records the order in the ledger, in the same transaction as the stock.
+pub async fn insert_order(
+    tx: &mut PgConnection,
+    order_id: Uuid,
+    sku: &Sku,
+    quantity: Quantity,
+    backend: Backend,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO orders (order_id, sku, quantity, lock_backend) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(order_id)
+    .bind(sku.as_str())
+    .bind(quantity.get())
+    .bind(backend.as_str())
+    .execute(tx)
+    .await
+    .map(|_| ())
+}
