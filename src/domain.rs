@@ -98,10 +98,7 @@ mod tests {
 
     #[test]
     fn sku_accepts_the_documented_alphabet() {
-        assert_eq!(
-            Sku::parse("SKU-1_a.b").unwrap().lock_key(),
-            "stock:SKU-1_a.b"
-        );
+        assert_eq!(Sku::parse("SKU-1_a.b").unwrap().lock_key(), "stock:SKU-1_a.b");
     }
 
     #[test]

@@ -28,11 +28,7 @@ use crate::state::AppState;
 use crate::store;
 
 /// Places an order for `quantity` units of `sku` under the active lock.
-pub async fn place_order(
-    state: Arc<AppState>,
-    sku: Sku,
-    quantity: Quantity,
-) -> Result<Order, Error> {
+pub async fn place_order(state: Arc<AppState>, sku: Sku, quantity: Quantity) -> Result<Order, Error> {
     let task = state
         .tasks
         .clone()
@@ -112,11 +108,7 @@ async fn read_check_write(
 }
 
 /// One conditional UPDATE; on a miss, tell "unknown SKU" from "sold out".
-async fn conditional_update(
-    tx: &mut PgConnection,
-    sku: &Sku,
-    quantity: Quantity,
-) -> Result<i64, Error> {
+async fn conditional_update(tx: &mut PgConnection, sku: &Sku, quantity: Quantity) -> Result<i64, Error> {
     if let Some(remaining) = store::take_stock(tx, sku, quantity).await? {
         return Ok(remaining);
     }

@@ -18,9 +18,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::Config;
 use crate::http;
 use crate::lock::switch::{LockSwitch, Settings};
-use crate::lock::{
-    AtomicUpdate, EtcdLock, LocalLock, LockBackend, NoLock, PostgresAdvisoryLock, RedisLock,
-};
+use crate::lock::{AtomicUpdate, EtcdLock, LocalLock, LockBackend, NoLock, PostgresAdvisoryLock, RedisLock};
 use crate::state::AppState;
 use crate::store;
 

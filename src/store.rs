@@ -148,14 +148,12 @@ pub async fn insert_order(
     quantity: Quantity,
     backend: Backend,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO orders (order_id, sku, quantity, lock_backend) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(order_id)
-    .bind(sku.as_str())
-    .bind(quantity.get())
-    .bind(backend.as_str())
-    .execute(tx)
-    .await
-    .map(|_| ())
+    sqlx::query("INSERT INTO orders (order_id, sku, quantity, lock_backend) VALUES ($1, $2, $3, $4)")
+        .bind(order_id)
+        .bind(sku.as_str())
+        .bind(quantity.get())
+        .bind(backend.as_str())
+        .execute(tx)
+        .await
+        .map(|_| ())
 }

@@ -18,9 +18,7 @@ impl Error {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             Error::InvalidInput { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
-            Error::UnsupportedMediaType(_) => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
-            }
+            Error::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             Error::ProductNotFound(_) => (StatusCode::NOT_FOUND, "product_not_found"),
             Error::RouteNotFound(_) => (StatusCode::NOT_FOUND, "route_not_found"),
             Error::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
@@ -29,9 +27,7 @@ impl Error {
             Error::Database(err) if is_unavailable(err) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable")
             }
-            Error::Database(_) | Error::Internal(_) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
-            }
+            Error::Database(_) | Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
 }

@@ -37,18 +37,11 @@ async fn product(
 ) -> Result<Json<Product>, Error> {
     let sku = Sku::parse(&sku)?;
     let product = store::product(&state.pool, &sku).await?;
-    product
-        .map(Json)
-        .ok_or(Error::ProductNotFound(sku.to_string()))
+    product.map(Json).ok_or(Error::ProductNotFound(sku.to_string()))
 }
 
-async fn audit(
-    State(state): State<Arc<AppState>>,
-    Path(sku): Path<String>,
-) -> Result<Json<Audit>, Error> {
+async fn audit(State(state): State<Arc<AppState>>, Path(sku): Path<String>) -> Result<Json<Audit>, Error> {
     let sku = Sku::parse(&sku)?;
     let audit = store::audit(&state.pool, &sku).await?;
-    audit
-        .map(Json)
-        .ok_or(Error::ProductNotFound(sku.to_string()))
+    audit.map(Json).ok_or(Error::ProductNotFound(sku.to_string()))
 }

@@ -34,6 +34,9 @@ use tokio::time::Instant;
 
 use super::{HeldLock, LockBackend, LockError, LockGuard, LockTimings, within};
 
+/// etcd's message for a lease that has expired or was revoked.
+const LEASE_NOT_FOUND: &str = "requested lease not found";
+
 pub struct EtcdLock {
     endpoints: Vec<String>,
     /// Connected on first use, so the service starts while etcd is down.
@@ -100,9 +103,7 @@ impl LockBackend for EtcdLock {
         let deadline = Instant::now() + timings.acquire_timeout;
         let mut client = self.client().await?;
         let grant = client.lease_grant(lease_seconds(timings.ttl), None);
-        let lease_id = within(Backend::Etcd, self.server_timeout, grant)
-            .await?
-            .id();
+        let lease_id = within(Backend::Etcd, self.server_timeout, grant).await?.id();
 
         let options = LockOptions::new().with_lease(lease_id);
         match tokio::time::timeout_at(deadline, client.lock(key, Some(options))).await {
@@ -165,13 +166,17 @@ impl HeldLock for EtcdHeld {
             client.unlock(self.key.clone()),
         )
         .await?;
-        within(
-            Backend::Etcd,
-            self.server_timeout,
-            client.lease_revoke(self.lease_id),
-        )
-        .await?;
-        Ok(())
+        let revoked = client.lease_revoke(self.lease_id);
+        match tokio::time::timeout(self.server_timeout, revoked).await {
+            Ok(Ok(_)) => Ok(()),
+            // The lease already expired (the holder outlived its TTL): the
+            // key went with it, so there is nothing left to release.
+            Ok(Err(etcd_client::Error::GRpcStatus(status))) if status.message().contains(LEASE_NOT_FOUND) => {
+                Ok(())
+            }
+            Ok(Err(err)) => Err(LockError::unavailable(Backend::Etcd, err)),
+            Err(_) => Err(LockError::unavailable(Backend::Etcd, "no answer in time")),
+        }
     }
 }
 

@@ -65,9 +65,7 @@ impl LockBackend for PostgresAdvisoryLock {
         .await;
         match locked {
             Ok(_) => Ok(()),
-            Err(sqlx::Error::Database(err))
-                if err.code().as_deref() == Some(LOCK_NOT_AVAILABLE) =>
-            {
+            Err(sqlx::Error::Database(err)) if err.code().as_deref() == Some(LOCK_NOT_AVAILABLE) => {
                 Err(LockError::Timeout {
                     backend: Backend::Postgres,
                     key: key.to_owned(),

@@ -56,10 +56,7 @@ mod tests {
         let ceilings = [2, 4, 8, 16, 32, 50, 50, 50];
         for ceiling in ceilings {
             let pause = backoff.next_pause();
-            assert!(
-                pause <= Duration::from_millis(ceiling),
-                "{pause:?} > {ceiling}ms"
-            );
+            assert!(pause <= Duration::from_millis(ceiling), "{pause:?} > {ceiling}ms");
         }
     }
 

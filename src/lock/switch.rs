@@ -84,11 +84,7 @@ impl Settings {
     }
 }
 
-fn checked_ms(
-    field: &str,
-    ms: u64,
-    range: std::ops::RangeInclusive<u64>,
-) -> Result<Duration, Error> {
+fn checked_ms(field: &str, ms: u64, range: std::ops::RangeInclusive<u64>) -> Result<Duration, Error> {
     if range.contains(&ms) {
         Ok(Duration::from_millis(ms))
     } else {
@@ -143,16 +139,12 @@ impl LockSwitch {
     pub async fn update(&self, update: &LockSettingsUpdate) -> Result<LockSettings, Error> {
         let mut active = self.active.write().await;
         let settings = active.settings.apply(update)?;
-        let lock = self
-            .backends
-            .get(&settings.backend)
-            .cloned()
-            .ok_or_else(|| {
-                Error::invalid(
-                    "invalid_settings",
-                    format!("backend {} is not available", settings.backend),
-                )
-            })?;
+        let lock = self.backends.get(&settings.backend).cloned().ok_or_else(|| {
+            Error::invalid(
+                "invalid_settings",
+                format!("backend {} is not available", settings.backend),
+            )
+        })?;
         if settings.backend != active.settings.backend {
             tracing::info!(from = %active.settings.backend, to = %settings.backend, "lock backend switched");
         }

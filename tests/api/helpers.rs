@@ -1,0 +1,170 @@
+//! Starting the application for a test, and talking to it.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use stocklock::config::Config;
+use stocklock::startup::Application;
+use stocklock::telemetry;
+use stocklock_api::{Audit, Backend, LockSettings, LockSettingsUpdate, Order};
+use tokio::sync::oneshot;
+use tokio::task::JoinSet;
+
+/// A running instance of the application.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    /// Dropping the sender stops the server gracefully.
+    _shutdown: oneshot::Sender<()>,
+}
+
+/// Starts the application with its default configuration on a free port.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts the application after `configure` has adjusted its configuration.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+    if std::env::var_os("TEST_LOG").is_some() {
+        telemetry::init(std::io::stdout);
+    }
+    let mut config = Config::defaults();
+    config.port = 0;
+    config.db_max_connections = 10;
+    configure(&mut config);
+    let app = Application::build(&config).await.expect(
+        "the application did not start: are PostgreSQL, Redis and etcd running? (scripts/services start)",
+    );
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        _shutdown: shutdown,
+    }
+}
+
+/// A SKU no other test uses.
+pub fn unique_sku() -> String {
+    format!("t-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// How a batch of orders ended, by status.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    pub created: i64,
+    pub out_of_stock: i64,
+    pub unavailable: i64,
+    pub other: i64,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn reset(&self, sku: &str, stock: i64) {
+        let response = self.put(&format!("/admin/products/{sku}"), &json!({ "stock": stock })).await;
+        assert_eq!(response.status(), StatusCode::OK, "reset {sku}");
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client.put(self.url(path)).json(body).send().await.expect("PUT failed")
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("GET failed")
+    }
+
+    pub async fn post_order(&self, body: &Value) -> reqwest::Response {
+        self.client.post(self.url("/orders")).json(body).send().await.expect("POST failed")
+    }
+
+    pub async fn order(&self, sku: &str, quantity: i64) -> reqwest::Response {
+        self.post_order(&json!({ "sku": sku, "quantity": quantity })).await
+    }
+
+    pub async fn audit(&self, sku: &str) -> Audit {
+        let response = self.get(&format!("/admin/audit/{sku}")).await;
+        assert_eq!(response.status(), StatusCode::OK, "audit {sku}");
+        response.json().await.expect("audit body")
+    }
+
+    pub async fn lock_settings(&self) -> LockSettings {
+        self.get("/admin/lock").await.json().await.expect("settings body")
+    }
+
+    pub async fn set_lock(&self, update: LockSettingsUpdate) -> LockSettings {
+        let response = self.put("/admin/lock", &serde_json::to_value(update).unwrap()).await;
+        assert_eq!(response.status(), StatusCode::OK, "PUT /admin/lock");
+        response.json().await.expect("settings body")
+    }
+
+    /// Switches to `backend` with a critical section of `critical_ms`.
+    pub async fn use_backend(&self, backend: Backend, critical_ms: u64) {
+        let settings = self
+            .set_lock(LockSettingsUpdate {
+                backend: Some(backend),
+                critical_section_ms: Some(critical_ms),
+                acquire_timeout_ms: Some(10_000),
+                ..Default::default()
+            })
+            .await;
+        assert_eq!(settings.backend, backend);
+    }
+}
+
+/// Fires `count` single-unit orders for `sku` all at once, spread round-robin
+/// over `apps`, and tallies the answers. Every 201 is checked for shape.
+pub async fn buy_concurrently(apps: &[&TestApp], sku: &str, count: usize) -> Tally {
+    let mut requests = JoinSet::new();
+    for i in 0..count {
+        let app = apps[i % apps.len()];
+        let (client, url, sku) = (app.client.clone(), app.url("/orders"), sku.to_owned());
+        requests.spawn(async move {
+            let response = client
+                .post(url)
+                .json(&json!({ "sku": sku, "quantity": 1 }))
+                .timeout(Duration::from_secs(60))
+                .send()
+                .await
+                .expect("order request failed");
+            let status = response.status();
+            if status == StatusCode::CREATED {
+                let order: Order = response.json().await.expect("order body");
+                assert_eq!((order.sku.as_str(), order.quantity), (sku.as_str(), 1));
+            }
+            status
+        });
+    }
+    let mut tally = Tally::default();
+    while let Some(status) = requests.join_next().await {
+        match status.expect("order task panicked") {
+            StatusCode::CREATED => tally.created += 1,
+            StatusCode::CONFLICT => tally.out_of_stock += 1,
+            StatusCode::SERVICE_UNAVAILABLE => tally.unavailable += 1,
+            _ => tally.other += 1,
+        }
+    }
+    tally
+}
+
+/// The error code of an error response, after checking its status.
+pub async fn error_code(response: reqwest::Response, status: StatusCode) -> String {
+    assert_eq!(response.status(), status);
+    let body: Value = response.json().await.expect("error body is JSON");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    body["error"].as_str().expect("error code").to_owned()
+}
+
+/// A port nothing listens on right now (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port")
+}

@@ -1,0 +1,159 @@
+//! The lock contract (see `src/lock/mod.rs`), run against every backend that
+//! takes a lock, on real servers. One suite, generated per backend by a
+//! macro, so no backend can quietly skip a promise the others keep.
+
+use std::time::{Duration, Instant};
+
+use sqlx::{PgPool, Postgres, Transaction};
+use stocklock::config::Config;
+use stocklock::lock::{EtcdLock, LocalLock, LockBackend, LockError, LockGuard, LockTimings, PostgresAdvisoryLock, RedisLock};
+
+use crate::helpers::unique_sku;
+
+const SERVER_TIMEOUT: Duration = Duration::from_secs(1);
+
+fn redis_lock() -> RedisLock {
+    RedisLock::new(&Config::defaults().redis_url, SERVER_TIMEOUT).expect("REDIS_URL")
+}
+
+fn etcd_lock() -> EtcdLock {
+    EtcdLock::new(Config::defaults().etcd_endpoints, SERVER_TIMEOUT)
+}
+
+async fn pool() -> PgPool {
+    PgPool::connect(&Config::defaults().database_url).await.expect("DATABASE_URL")
+}
+
+fn timings(ttl_ms: u64, acquire_timeout_ms: u64) -> LockTimings {
+    LockTimings {
+        ttl: Duration::from_millis(ttl_ms),
+        acquire_timeout: Duration::from_millis(acquire_timeout_ms),
+    }
+}
+
+/// A lock held the way `orders.rs` holds it: taken before the transaction,
+/// and (for `postgres`) inside it.
+struct Held {
+    guard: LockGuard,
+    tx: Transaction<'static, Postgres>,
+}
+
+async fn hold(lock: &dyn LockBackend, pool: &PgPool, key: &str, timings: LockTimings) -> Result<Held, LockError> {
+    let guard = lock.acquire(key, timings).await?;
+    let mut tx = pool.begin().await.expect("begin");
+    lock.lock_in_transaction(key, &mut tx, timings).await?;
+    Ok(Held { guard, tx })
+}
+
+impl Held {
+    async fn release(self) {
+        self.guard.release().await.expect("release");
+        self.tx.rollback().await.expect("rollback");
+    }
+}
+
+async fn excludes_a_second_holder_until_released(lock: &dyn LockBackend) {
+    let (pool, key) = (pool().await, unique_sku());
+    let first = hold(lock, &pool, &key, timings(10_000, 1_000)).await.expect("first holder");
+
+    let started = Instant::now();
+    let second = hold(lock, &pool, &key, timings(10_000, 300)).await;
+    assert!(matches!(second, Err(LockError::Timeout { .. })), "second holder got in: {:?}", second.err());
+    assert!(started.elapsed() >= Duration::from_millis(250), "gave up before the acquire timeout");
+
+    first.release().await;
+    let third = hold(lock, &pool, &key, timings(10_000, 1_000)).await;
+    third.expect("the lock was not free after release").release().await;
+}
+
+async fn a_waiter_gets_the_lock_when_it_is_released(lock: &dyn LockBackend) {
+    let (pool, key) = (pool().await, unique_sku());
+    let first = hold(lock, &pool, &key, timings(10_000, 1_000)).await.expect("first holder");
+    let waiter = async {
+        let started = Instant::now();
+        let held = hold(lock, &pool, &key, timings(10_000, 5_000)).await.expect("waiter");
+        (held, started.elapsed())
+    };
+    let release = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        first.release().await;
+    };
+    let ((held, waited), ()) = tokio::join!(waiter, release);
+    assert!(waited >= Duration::from_millis(150), "the waiter did not wait: {waited:?}");
+    held.release().await;
+}
+
+async fn different_keys_do_not_contend(lock: &dyn LockBackend) {
+    let pool = pool().await;
+    let first = hold(lock, &pool, &unique_sku(), timings(10_000, 1_000)).await.expect("first key");
+    let second = hold(lock, &pool, &unique_sku(), timings(10_000, 1_000)).await.expect("second key");
+    first.release().await;
+    second.release().await;
+}
+
+async fn a_dropped_guard_still_releases_its_lock(lock: &dyn LockBackend) {
+    let (pool, key) = (pool().await, unique_sku());
+    let first = hold(lock, &pool, &key, timings(30_000, 1_000)).await.expect("first holder");
+    drop(first); // no release(): the Drop safety net (and the rollback) must do it
+    let second = hold(lock, &pool, &key, timings(30_000, 3_000)).await;
+    second.expect("a dropped guard kept its lock").release().await;
+}
+
+macro_rules! lock_contract {
+    ($($backend:ident => $make:expr;)*) => {$(
+        mod $backend {
+            use super::*;
+
+            #[tokio::test]
+            async fn excludes_a_second_holder_until_released() {
+                super::excludes_a_second_holder_until_released(&$make).await;
+            }
+
+            #[tokio::test]
+            async fn a_waiter_gets_the_lock_when_it_is_released() {
+                super::a_waiter_gets_the_lock_when_it_is_released(&$make).await;
+            }
+
+            #[tokio::test]
+            async fn different_keys_do_not_contend() {
+                super::different_keys_do_not_contend(&$make).await;
+            }
+
+            #[tokio::test]
+            async fn a_dropped_guard_still_releases_its_lock() {
+                super::a_dropped_guard_still_releases_its_lock(&$make).await;
+            }
+        }
+    )*};
+}
+
+lock_contract! {
+    local => LocalLock::default();
+    redis => redis_lock();
+    etcd => etcd_lock();
+    postgres => PostgresAdvisoryLock;
+}
+
+/// A lock with a TTL is lost by a holder that stalls past it; `verify`, run
+/// right before commit, must notice, and the next buyer must get in.
+async fn a_holder_that_outlives_the_ttl_loses_the_lock(lock: &dyn LockBackend, ttl_ms: u64, stall: Duration) {
+    let key = unique_sku();
+    let first = lock.acquire(&key, timings(ttl_ms, 1_000)).await.expect("first holder");
+    first.verify().await.expect("fresh lock should verify");
+    tokio::time::sleep(stall).await;
+    assert!(matches!(first.verify().await, Err(LockError::Lost { .. })), "an expired lock verified");
+    let second = lock.acquire(&key, timings(ttl_ms, 1_000)).await.expect("the expired lock was not free");
+    second.release().await.expect("release");
+    first.release().await.expect("releasing an expired lock is not an error");
+}
+
+#[tokio::test]
+async fn redis_lock_expires_after_its_ttl() {
+    a_holder_that_outlives_the_ttl_loses_the_lock(&redis_lock(), 100, Duration::from_millis(300)).await;
+}
+
+#[tokio::test]
+async fn etcd_lock_expires_after_its_lease() {
+    // etcd leases are whole seconds, with a server-side minimum near 2 s.
+    a_holder_that_outlives_the_ttl_loses_the_lock(&etcd_lock(), 1_000, Duration::from_millis(3_500)).await;
+}

@@ -1,0 +1,13 @@
+//! The API tests: one test binary (one link, one `cargo test` target) whose
+//! modules each cover one concern. Every test starts the real application on
+//! port 0 against real PostgreSQL, Redis and etcd (`scripts/services start`),
+//! and works on SKUs of its own, so tests run in parallel without sharing
+//! mutable fixtures. `TEST_LOG=1` shows the service's logs.
+
+mod helpers;
+
+mod api_contract;
+mod lock_contract;
+mod outage;
+mod overselling;
+mod switching;

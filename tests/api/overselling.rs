@@ -1,0 +1,81 @@
+//! The workshop's lesson as tests: many more concurrent buyers than stock.
+//! Safe backends never oversell and the ledger stays consistent; `none`
+//! (with a critical-section delay) and `local` across two instances do
+//! oversell — and must, reproducibly, or the workshop has nothing to show.
+
+use stocklock_api::Backend;
+
+use crate::helpers::{TestApp, buy_concurrently, spawn_app, unique_sku};
+
+const STOCK: i64 = 10;
+const BUYERS: usize = 40;
+
+/// Runs the scenario on `apps` (all switched to `backend`); returns the audit
+/// after checking that clients and ledger agree.
+async fn hammer(apps: &[&TestApp], backend: Backend, critical_ms: u64) -> stocklock_api::Audit {
+    for app in apps {
+        app.use_backend(backend, critical_ms).await;
+    }
+    let sku = unique_sku();
+    apps[0].reset(&sku, STOCK).await;
+    let tally = buy_concurrently(apps, &sku, BUYERS).await;
+    let audit = apps[0].audit(&sku).await;
+    assert_eq!(tally.other, 0, "{backend}: unexpected statuses: {tally:?}");
+    assert_eq!(tally.unavailable, 0, "{backend}: lock timeouts: {tally:?}");
+    assert_eq!(audit.orders, tally.created, "{backend}: ledger and clients disagree: {tally:?} {audit:?}");
+    audit
+}
+
+async fn assert_never_oversells(backend: Backend) {
+    let app = spawn_app().await;
+    let audit = hammer(&[&app], backend, 10).await;
+    assert_eq!(audit.sold, STOCK, "{backend}: {audit:?}");
+    assert_eq!((audit.oversold, audit.stock, audit.consistent), (0, 0, true), "{backend}: {audit:?}");
+}
+
+#[tokio::test]
+async fn local_never_oversells_in_one_instance() {
+    assert_never_oversells(Backend::Local).await;
+}
+
+#[tokio::test]
+async fn redis_never_oversells() {
+    assert_never_oversells(Backend::Redis).await;
+}
+
+#[tokio::test]
+async fn etcd_never_oversells() {
+    assert_never_oversells(Backend::Etcd).await;
+}
+
+#[tokio::test]
+async fn postgres_never_oversells() {
+    assert_never_oversells(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn atomic_never_oversells() {
+    assert_never_oversells(Backend::Atomic).await;
+}
+
+#[tokio::test]
+async fn redis_never_oversells_across_two_instances() {
+    let (first, second) = (spawn_app().await, spawn_app().await);
+    let audit = hammer(&[&first, &second], Backend::Redis, 10).await;
+    assert_eq!((audit.sold, audit.oversold, audit.consistent), (STOCK, 0, true), "{audit:?}");
+}
+
+#[tokio::test]
+async fn none_oversells_with_a_critical_section_delay() {
+    let app = spawn_app().await;
+    let audit = hammer(&[&app], Backend::None, 50).await;
+    assert!(audit.oversold > 0, "no lock, yet no oversell: {audit:?}");
+    assert!(!audit.consistent, "lost updates should leave the stock inconsistent: {audit:?}");
+}
+
+#[tokio::test]
+async fn local_oversells_across_two_instances() {
+    let (first, second) = (spawn_app().await, spawn_app().await);
+    let audit = hammer(&[&first, &second], Backend::Local, 50).await;
+    assert!(audit.oversold > 0, "two instances' local locks excluded each other?! {audit:?}");
+}
