@@ -1,1 +1,55 @@
-fn main() {}
+//! `loadtest`: parse the options, run, print, and exit with a status a
+//! script can trust: 0 when every backend that must be safe was safe, 1 when
+//! one was not, 2 when the run itself failed (a target unreachable, …).
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use loadtest::cli::{Cli, Command, RunArgs};
+use loadtest::{chart, raw, report};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run(&args).await,
+        Command::Raw(args) => {
+            let result = raw::run(&args).await;
+            if args.json {
+                println!("{}", serde_json::to_string(&result).expect("serialisable"));
+            } else {
+                println!(
+                    "{:.0} requests/s ({} ok, {} errors, {} connections, {:.1} s)",
+                    result.requests_per_s, result.ok, result.errors, result.connections, result.elapsed_s
+                );
+            }
+            Ok(true)
+        }
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(err) => {
+            eprintln!("loadtest: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Returns whether the run passed.
+async fn run(args: &RunArgs) -> anyhow::Result<bool> {
+    let report = loadtest::run(args).await.context("the load test could not run")?;
+    print!("{}", report::render_table(&report));
+    if let Some(path) = &args.json {
+        let json = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    if let Some(path) = &args.chart {
+        std::fs::write(path, chart::render_html(&report))
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(report.passed)
+}

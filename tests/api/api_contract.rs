@@ -21,7 +21,9 @@ async fn health_reports_ok_once_postgres_answers() {
 async fn a_reset_product_can_be_read_back() {
     let app = spawn_app().await;
     let sku = unique_sku();
-    let response = app.put(&format!("/admin/products/{sku}"), &json!({ "stock": 7 })).await;
+    let response = app
+        .put(&format!("/admin/products/{sku}"), &json!({ "stock": 7 }))
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let product: Product = app.get(&format!("/products/{sku}")).await.json().await.unwrap();
     assert_eq!(product, Product { sku, stock: 7 });
@@ -36,11 +38,17 @@ async fn an_order_is_created_recorded_and_audited() {
     let response = app.order(&sku, 2).await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let order: Order = response.json().await.unwrap();
-    assert_eq!((order.sku.as_str(), order.quantity, order.remaining), (sku.as_str(), 2, 3));
+    assert_eq!(
+        (order.sku.as_str(), order.quantity, order.remaining),
+        (sku.as_str(), 2, 3)
+    );
     assert_eq!(order.lock_backend, app.lock_settings().await.backend);
 
     let audit = app.audit(&sku).await;
-    assert_eq!((audit.initial_stock, audit.stock, audit.sold, audit.orders), (5, 3, 2, 1));
+    assert_eq!(
+        (audit.initial_stock, audit.stock, audit.sold, audit.orders),
+        (5, 3, 2, 1)
+    );
     assert_eq!((audit.oversold, audit.consistent), (0, true));
 }
 
@@ -52,7 +60,10 @@ async fn a_reset_deletes_the_products_orders() {
     assert_eq!(app.order(&sku, 1).await.status(), StatusCode::CREATED);
     app.reset(&sku, 9).await;
     let audit = app.audit(&sku).await;
-    assert_eq!((audit.initial_stock, audit.stock, audit.sold, audit.orders), (9, 9, 0, 0));
+    assert_eq!(
+        (audit.initial_stock, audit.stock, audit.sold, audit.orders),
+        (9, 9, 0, 0)
+    );
 }
 
 #[tokio::test]
@@ -85,12 +96,19 @@ async fn unknown_products_and_routes_are_404_in_json() {
     let sku = unique_sku();
     let code = error_code(app.get(&format!("/products/{sku}")).await, StatusCode::NOT_FOUND).await;
     assert_eq!(code, "product_not_found");
-    let code = error_code(app.get(&format!("/admin/audit/{sku}")).await, StatusCode::NOT_FOUND).await;
+    let code = error_code(
+        app.get(&format!("/admin/audit/{sku}")).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
     assert_eq!(code, "product_not_found");
     let code = error_code(app.get("/no/such/route").await, StatusCode::NOT_FOUND).await;
     assert_eq!(code, "route_not_found");
     let response = app.client.delete(app.url("/orders")).send().await.unwrap();
-    assert_eq!(error_code(response, StatusCode::METHOD_NOT_ALLOWED).await, "method_not_allowed");
+    assert_eq!(
+        error_code(response, StatusCode::METHOD_NOT_ALLOWED).await,
+        "method_not_allowed"
+    );
 }
 
 #[tokio::test]
@@ -99,18 +117,46 @@ async fn bad_orders_are_422_naming_the_problem_and_change_nothing() {
     let sku = unique_sku();
     app.reset(&sku, 5).await;
     let cases = [
-        (json!({ "sku": sku, "quantity": 0 }), "invalid_quantity", "quantity"),
-        (json!({ "sku": sku, "quantity": -3 }), "invalid_quantity", "quantity"),
-        (json!({ "sku": sku, "quantity": 10_001 }), "invalid_quantity", "quantity"),
-        (json!({ "sku": sku, "quantity": 1e30 }), "invalid_body", "quantity"),
+        (
+            json!({ "sku": sku, "quantity": 0 }),
+            "invalid_quantity",
+            "quantity",
+        ),
+        (
+            json!({ "sku": sku, "quantity": -3 }),
+            "invalid_quantity",
+            "quantity",
+        ),
+        (
+            json!({ "sku": sku, "quantity": 10_001 }),
+            "invalid_quantity",
+            "quantity",
+        ),
+        (
+            json!({ "sku": sku, "quantity": 1e30 }),
+            "invalid_body",
+            "quantity",
+        ),
         (json!({ "sku": sku }), "invalid_body", "quantity"),
         (json!({ "quantity": 1 }), "invalid_body", "sku"),
-        (json!({ "sku": sku, "quantity": "two" }), "invalid_body", "quantity"),
+        (
+            json!({ "sku": sku, "quantity": "two" }),
+            "invalid_body",
+            "quantity",
+        ),
         (json!({ "sku": 42, "quantity": 1 }), "invalid_body", "sku"),
         (json!({ "sku": "", "quantity": 1 }), "invalid_sku", "sku"),
         (json!({ "sku": "a b", "quantity": 1 }), "invalid_sku", "sku"),
-        (json!({ "sku": "x".repeat(65), "quantity": 1 }), "invalid_sku", "sku"),
-        (json!({ "sku": sku, "quantity": 1, "coupon": "FREE" }), "invalid_body", "coupon"),
+        (
+            json!({ "sku": "x".repeat(65), "quantity": 1 }),
+            "invalid_sku",
+            "sku",
+        ),
+        (
+            json!({ "sku": sku, "quantity": 1, "coupon": "FREE" }),
+            "invalid_body",
+            "coupon",
+        ),
         (json!([1, 2]), "invalid_body", "expected"),
     ];
     for (body, expected_code, named) in cases {
@@ -129,10 +175,22 @@ async fn bad_orders_are_422_naming_the_problem_and_change_nothing() {
         .send()
         .await
         .unwrap();
-    assert_eq!(error_code(malformed, StatusCode::UNPROCESSABLE_ENTITY).await, "invalid_body");
+    assert_eq!(
+        error_code(malformed, StatusCode::UNPROCESSABLE_ENTITY).await,
+        "invalid_body"
+    );
 
-    let not_json = app.client.post(app.url("/orders")).body("sku=a").send().await.unwrap();
-    assert_eq!(error_code(not_json, StatusCode::UNSUPPORTED_MEDIA_TYPE).await, "unsupported_media_type");
+    let not_json = app
+        .client
+        .post(app.url("/orders"))
+        .body("sku=a")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(not_json, StatusCode::UNSUPPORTED_MEDIA_TYPE).await,
+        "unsupported_media_type"
+    );
 
     let audit = app.audit(&sku).await;
     assert_eq!((audit.stock, audit.orders), (5, 0));
@@ -148,9 +206,21 @@ async fn bad_resets_are_422_and_change_nothing() {
         (path.clone(), json!({ "stock": -1 }), "invalid_stock"),
         (path.clone(), json!({ "stock": "many" }), "invalid_body"),
         (path.clone(), json!({}), "invalid_body"),
-        ("/admin/products/a%20b".to_owned(), json!({ "stock": 1 }), "invalid_sku"),
-        (format!("/admin/products/{}", "x".repeat(65)), json!({ "stock": 1 }), "invalid_sku"),
-        ("/admin/products/%C3%BC".to_owned(), json!({ "stock": 1 }), "invalid_sku"),
+        (
+            "/admin/products/a%20b".to_owned(),
+            json!({ "stock": 1 }),
+            "invalid_sku",
+        ),
+        (
+            format!("/admin/products/{}", "x".repeat(65)),
+            json!({ "stock": 1 }),
+            "invalid_sku",
+        ),
+        (
+            "/admin/products/%C3%BC".to_owned(),
+            json!({ "stock": 1 }),
+            "invalid_sku",
+        ),
     ];
     for (path, body, expected_code) in cases {
         let code = error_code(app.put(&path, &body).await, StatusCode::UNPROCESSABLE_ENTITY).await;
@@ -166,11 +236,17 @@ async fn lock_settings_can_be_read_and_changed() {
     assert_eq!(settings.available, Backend::ALL.to_vec());
 
     let response = app
-        .put("/admin/lock", &json!({ "backend": "etcd", "ttl_ms": 4000, "critical_section_ms": 15 }))
+        .put(
+            "/admin/lock",
+            &json!({ "backend": "etcd", "ttl_ms": 4000, "critical_section_ms": 15 }),
+        )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     let changed: LockSettings = response.json().await.unwrap();
-    assert_eq!((changed.backend, changed.ttl_ms, changed.critical_section_ms), (Backend::Etcd, 4000, 15));
+    assert_eq!(
+        (changed.backend, changed.ttl_ms, changed.critical_section_ms),
+        (Backend::Etcd, 4000, 15)
+    );
     assert_eq!(changed.acquire_timeout_ms, settings.acquire_timeout_ms);
     assert_eq!(app.lock_settings().await, changed);
 }

@@ -68,12 +68,19 @@ impl TestApp {
     }
 
     pub async fn reset(&self, sku: &str, stock: i64) {
-        let response = self.put(&format!("/admin/products/{sku}"), &json!({ "stock": stock })).await;
+        let response = self
+            .put(&format!("/admin/products/{sku}"), &json!({ "stock": stock }))
+            .await;
         assert_eq!(response.status(), StatusCode::OK, "reset {sku}");
     }
 
     pub async fn put(&self, path: &str, body: &Value) -> reqwest::Response {
-        self.client.put(self.url(path)).json(body).send().await.expect("PUT failed")
+        self.client
+            .put(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("PUT failed")
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -81,11 +88,17 @@ impl TestApp {
     }
 
     pub async fn post_order(&self, body: &Value) -> reqwest::Response {
-        self.client.post(self.url("/orders")).json(body).send().await.expect("POST failed")
+        self.client
+            .post(self.url("/orders"))
+            .json(body)
+            .send()
+            .await
+            .expect("POST failed")
     }
 
     pub async fn order(&self, sku: &str, quantity: i64) -> reqwest::Response {
-        self.post_order(&json!({ "sku": sku, "quantity": quantity })).await
+        self.post_order(&json!({ "sku": sku, "quantity": quantity }))
+            .await
     }
 
     pub async fn audit(&self, sku: &str) -> Audit {
@@ -99,7 +112,9 @@ impl TestApp {
     }
 
     pub async fn set_lock(&self, update: LockSettingsUpdate) -> LockSettings {
-        let response = self.put("/admin/lock", &serde_json::to_value(update).unwrap()).await;
+        let response = self
+            .put("/admin/lock", &serde_json::to_value(update).unwrap())
+            .await;
         assert_eq!(response.status(), StatusCode::OK, "PUT /admin/lock");
         response.json().await.expect("settings body")
     }

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use sqlx::{PgPool, Postgres, Transaction};
 use stocklock::config::Config;
-use stocklock::lock::{EtcdLock, LocalLock, LockBackend, LockError, LockGuard, LockTimings, PostgresAdvisoryLock, RedisLock};
+use stocklock::lock::{
+    EtcdLock, LocalLock, LockBackend, LockError, LockGuard, LockTimings, PostgresAdvisoryLock, RedisLock,
+};
 
 use crate::helpers::unique_sku;
 
@@ -21,7 +23,9 @@ fn etcd_lock() -> EtcdLock {
 }
 
 async fn pool() -> PgPool {
-    PgPool::connect(&Config::defaults().database_url).await.expect("DATABASE_URL")
+    PgPool::connect(&Config::defaults().database_url)
+        .await
+        .expect("DATABASE_URL")
 }
 
 fn timings(ttl_ms: u64, acquire_timeout_ms: u64) -> LockTimings {
@@ -38,7 +42,12 @@ struct Held {
     tx: Transaction<'static, Postgres>,
 }
 
-async fn hold(lock: &dyn LockBackend, pool: &PgPool, key: &str, timings: LockTimings) -> Result<Held, LockError> {
+async fn hold(
+    lock: &dyn LockBackend,
+    pool: &PgPool,
+    key: &str,
+    timings: LockTimings,
+) -> Result<Held, LockError> {
     let guard = lock.acquire(key, timings).await?;
     let mut tx = pool.begin().await.expect("begin");
     lock.lock_in_transaction(key, &mut tx, timings).await?;
@@ -54,24 +63,40 @@ impl Held {
 
 async fn excludes_a_second_holder_until_released(lock: &dyn LockBackend) {
     let (pool, key) = (pool().await, unique_sku());
-    let first = hold(lock, &pool, &key, timings(10_000, 1_000)).await.expect("first holder");
+    let first = hold(lock, &pool, &key, timings(10_000, 1_000))
+        .await
+        .expect("first holder");
 
     let started = Instant::now();
     let second = hold(lock, &pool, &key, timings(10_000, 300)).await;
-    assert!(matches!(second, Err(LockError::Timeout { .. })), "second holder got in: {:?}", second.err());
-    assert!(started.elapsed() >= Duration::from_millis(250), "gave up before the acquire timeout");
+    assert!(
+        matches!(second, Err(LockError::Timeout { .. })),
+        "second holder got in: {:?}",
+        second.err()
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "gave up before the acquire timeout"
+    );
 
     first.release().await;
     let third = hold(lock, &pool, &key, timings(10_000, 1_000)).await;
-    third.expect("the lock was not free after release").release().await;
+    third
+        .expect("the lock was not free after release")
+        .release()
+        .await;
 }
 
 async fn a_waiter_gets_the_lock_when_it_is_released(lock: &dyn LockBackend) {
     let (pool, key) = (pool().await, unique_sku());
-    let first = hold(lock, &pool, &key, timings(10_000, 1_000)).await.expect("first holder");
+    let first = hold(lock, &pool, &key, timings(10_000, 1_000))
+        .await
+        .expect("first holder");
     let waiter = async {
         let started = Instant::now();
-        let held = hold(lock, &pool, &key, timings(10_000, 5_000)).await.expect("waiter");
+        let held = hold(lock, &pool, &key, timings(10_000, 5_000))
+            .await
+            .expect("waiter");
         (held, started.elapsed())
     };
     let release = async {
@@ -79,21 +104,30 @@ async fn a_waiter_gets_the_lock_when_it_is_released(lock: &dyn LockBackend) {
         first.release().await;
     };
     let ((held, waited), ()) = tokio::join!(waiter, release);
-    assert!(waited >= Duration::from_millis(150), "the waiter did not wait: {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(150),
+        "the waiter did not wait: {waited:?}"
+    );
     held.release().await;
 }
 
 async fn different_keys_do_not_contend(lock: &dyn LockBackend) {
     let pool = pool().await;
-    let first = hold(lock, &pool, &unique_sku(), timings(10_000, 1_000)).await.expect("first key");
-    let second = hold(lock, &pool, &unique_sku(), timings(10_000, 1_000)).await.expect("second key");
+    let first = hold(lock, &pool, &unique_sku(), timings(10_000, 1_000))
+        .await
+        .expect("first key");
+    let second = hold(lock, &pool, &unique_sku(), timings(10_000, 1_000))
+        .await
+        .expect("second key");
     first.release().await;
     second.release().await;
 }
 
 async fn a_dropped_guard_still_releases_its_lock(lock: &dyn LockBackend) {
     let (pool, key) = (pool().await, unique_sku());
-    let first = hold(lock, &pool, &key, timings(30_000, 1_000)).await.expect("first holder");
+    let first = hold(lock, &pool, &key, timings(30_000, 1_000))
+        .await
+        .expect("first holder");
     drop(first); // no release(): the Drop safety net (and the rollback) must do it
     let second = hold(lock, &pool, &key, timings(30_000, 3_000)).await;
     second.expect("a dropped guard kept its lock").release().await;
@@ -138,13 +172,25 @@ lock_contract! {
 /// right before commit, must notice, and the next buyer must get in.
 async fn a_holder_that_outlives_the_ttl_loses_the_lock(lock: &dyn LockBackend, ttl_ms: u64, stall: Duration) {
     let key = unique_sku();
-    let first = lock.acquire(&key, timings(ttl_ms, 1_000)).await.expect("first holder");
+    let first = lock
+        .acquire(&key, timings(ttl_ms, 1_000))
+        .await
+        .expect("first holder");
     first.verify().await.expect("fresh lock should verify");
     tokio::time::sleep(stall).await;
-    assert!(matches!(first.verify().await, Err(LockError::Lost { .. })), "an expired lock verified");
-    let second = lock.acquire(&key, timings(ttl_ms, 1_000)).await.expect("the expired lock was not free");
+    assert!(
+        matches!(first.verify().await, Err(LockError::Lost { .. })),
+        "an expired lock verified"
+    );
+    let second = lock
+        .acquire(&key, timings(ttl_ms, 1_000))
+        .await
+        .expect("the expired lock was not free");
     second.release().await.expect("release");
-    first.release().await.expect("releasing an expired lock is not an error");
+    first
+        .release()
+        .await
+        .expect("releasing an expired lock is not an error");
 }
 
 #[tokio::test]

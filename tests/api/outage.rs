@@ -40,13 +40,25 @@ fn spawn(program: &str, args: &[String], dir: Option<PathBuf>) -> OwnServer {
 }
 
 fn start_redis(port: u16) -> OwnServer {
-    let args = ["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"];
+    let args = [
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        &port.to_string(),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ];
     spawn("redis-server", &args.map(String::from), None)
 }
 
 fn start_etcd(port: u16, peer_port: u16) -> OwnServer {
     let dir = std::env::temp_dir().join(format!("stocklock-etcd-{}", uuid::Uuid::new_v4().simple()));
-    let (client, peer) = (format!("http://127.0.0.1:{port}"), format!("http://127.0.0.1:{peer_port}"));
+    let (client, peer) = (
+        format!("http://127.0.0.1:{port}"),
+        format!("http://127.0.0.1:{peer_port}"),
+    );
     let args = [
         "--name".into(),
         "outage".into(),
@@ -105,7 +117,11 @@ async fn outage_and_recovery(app: TestApp, backend: Backend, start_server: impl 
 
     let audit = app.audit(&sku).await;
     assert_eq!(audit.orders, created, "clients and ledger disagree: {audit:?}");
-    assert_eq!((audit.stock, audit.consistent), (100 - created, true), "{audit:?}");
+    assert_eq!(
+        (audit.stock, audit.consistent),
+        (100 - created, true),
+        "{audit:?}"
+    );
 }
 
 #[tokio::test]

@@ -22,7 +22,10 @@ async fn hammer(apps: &[&TestApp], backend: Backend, critical_ms: u64) -> stockl
     let audit = apps[0].audit(&sku).await;
     assert_eq!(tally.other, 0, "{backend}: unexpected statuses: {tally:?}");
     assert_eq!(tally.unavailable, 0, "{backend}: lock timeouts: {tally:?}");
-    assert_eq!(audit.orders, tally.created, "{backend}: ledger and clients disagree: {tally:?} {audit:?}");
+    assert_eq!(
+        audit.orders, tally.created,
+        "{backend}: ledger and clients disagree: {tally:?} {audit:?}"
+    );
     audit
 }
 
@@ -30,7 +33,11 @@ async fn assert_never_oversells(backend: Backend) {
     let app = spawn_app().await;
     let audit = hammer(&[&app], backend, 10).await;
     assert_eq!(audit.sold, STOCK, "{backend}: {audit:?}");
-    assert_eq!((audit.oversold, audit.stock, audit.consistent), (0, 0, true), "{backend}: {audit:?}");
+    assert_eq!(
+        (audit.oversold, audit.stock, audit.consistent),
+        (0, 0, true),
+        "{backend}: {audit:?}"
+    );
 }
 
 #[tokio::test]
@@ -62,7 +69,11 @@ async fn atomic_never_oversells() {
 async fn redis_never_oversells_across_two_instances() {
     let (first, second) = (spawn_app().await, spawn_app().await);
     let audit = hammer(&[&first, &second], Backend::Redis, 10).await;
-    assert_eq!((audit.sold, audit.oversold, audit.consistent), (STOCK, 0, true), "{audit:?}");
+    assert_eq!(
+        (audit.sold, audit.oversold, audit.consistent),
+        (STOCK, 0, true),
+        "{audit:?}"
+    );
 }
 
 #[tokio::test]
@@ -70,12 +81,18 @@ async fn none_oversells_with_a_critical_section_delay() {
     let app = spawn_app().await;
     let audit = hammer(&[&app], Backend::None, 50).await;
     assert!(audit.oversold > 0, "no lock, yet no oversell: {audit:?}");
-    assert!(!audit.consistent, "lost updates should leave the stock inconsistent: {audit:?}");
+    assert!(
+        !audit.consistent,
+        "lost updates should leave the stock inconsistent: {audit:?}"
+    );
 }
 
 #[tokio::test]
 async fn local_oversells_across_two_instances() {
     let (first, second) = (spawn_app().await, spawn_app().await);
     let audit = hammer(&[&first, &second], Backend::Local, 50).await;
-    assert!(audit.oversold > 0, "two instances' local locks excluded each other?! {audit:?}");
+    assert!(
+        audit.oversold > 0,
+        "two instances' local locks excluded each other?! {audit:?}"
+    );
 }

@@ -17,7 +17,13 @@ async fn switching_backends_under_load_never_oversells() {
     let apps = [&app];
     let load = buy_concurrently(&apps, &sku, 120);
     let switches = async {
-        for backend in [Backend::Etcd, Backend::Postgres, Backend::Local, Backend::Atomic, Backend::Redis] {
+        for backend in [
+            Backend::Etcd,
+            Backend::Postgres,
+            Backend::Local,
+            Backend::Atomic,
+            Backend::Redis,
+        ] {
             tokio::time::sleep(Duration::from_millis(40)).await;
             app.use_backend(backend, 5).await;
         }
@@ -27,7 +33,11 @@ async fn switching_backends_under_load_never_oversells() {
     let audit = app.audit(&sku).await;
     assert_eq!((tally.other, tally.unavailable), (0, 0), "{tally:?}");
     assert_eq!(audit.orders, tally.created, "{tally:?} {audit:?}");
-    assert_eq!((audit.sold, audit.oversold, audit.consistent), (40, 0, true), "{audit:?}");
+    assert_eq!(
+        (audit.sold, audit.oversold, audit.consistent),
+        (40, 0, true),
+        "{audit:?}"
+    );
 }
 
 #[tokio::test]
@@ -53,7 +63,11 @@ async fn a_switch_waits_for_orders_in_flight() {
 
     assert_eq!(order.status(), StatusCode::CREATED);
     let order: stocklock_api::Order = order.json().await.unwrap();
-    assert_eq!(order.lock_backend, Backend::Local, "the order must finish under the backend it started with");
+    assert_eq!(
+        order.lock_backend,
+        Backend::Local,
+        "the order must finish under the backend it started with"
+    );
     assert_eq!(settings.backend, Backend::None);
     assert!(
         switch_took >= Duration::from_millis(300),

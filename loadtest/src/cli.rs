@@ -1,0 +1,187 @@
+//! Command-line options. The doc comment of each field is its `--help`.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use clap::{Args, Parser, Subcommand};
+use stocklock_api::Backend;
+
+#[derive(Debug, Parser)]
+#[command(name = "loadtest", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load-test every backend against the targets and report the verdicts.
+    Run(RunArgs),
+    /// Measure raw request capacity with GETs on one URL (compare with wrk).
+    Raw(RawArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Service instances (comma-separated); buyers are spread over them.
+    #[arg(
+        long,
+        env = "LOADTEST_TARGETS",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:58081,http://127.0.0.1:58082"
+    )]
+    pub targets: Vec<String>,
+
+    /// Backends to test, in order (comma-separated).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "none,local,redis,etcd,postgres,atomic"
+    )]
+    pub backends: Vec<Backend>,
+
+    /// Initial stock of each SKU.
+    #[arg(long, default_value_t = 100)]
+    pub stock: i64,
+
+    /// Number of SKUs; 1 (the default) is a single hot product.
+    #[arg(long, default_value_t = 1)]
+    pub skus: usize,
+
+    /// Closed model: concurrent buyers, each buying until sold out.
+    #[arg(long, default_value_t = 64)]
+    pub buyers: usize,
+
+    /// Open model instead: orders started per second, whatever the answers.
+    #[arg(long, conflicts_with = "buyers")]
+    pub rate: Option<f64>,
+
+    /// Request budget per backend phase.
+    #[arg(long, default_value_t = 20_000)]
+    pub requests: u64,
+
+    /// Time limit per backend phase, in seconds.
+    #[arg(long, default_value_t = 60.0)]
+    pub duration: f64,
+
+    /// Units per order: a number (`1`) or an inclusive range (`1-3`).
+    #[arg(long, default_value = "1")]
+    pub quantity: QuantityRange,
+
+    /// Simulated work inside the critical section (widens the race), ms.
+    #[arg(long, default_value_t = 20)]
+    pub critical_section_ms: u64,
+
+    /// Lock TTL for redis and etcd, ms (default: the service's setting).
+    #[arg(long)]
+    pub ttl_ms: Option<u64>,
+
+    /// Lock acquire timeout, ms (default: the service's setting).
+    #[arg(long)]
+    pub acquire_timeout_ms: Option<u64>,
+
+    /// Also read the ledger straight from PostgreSQL, and compare order ids.
+    #[arg(long, env = "LOADTEST_DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Prefix of the SKUs the load test creates and resets.
+    #[arg(long, default_value = "loadtest")]
+    pub sku_prefix: String,
+
+    /// Per-request timeout, in seconds.
+    #[arg(long, default_value_t = 30.0)]
+    pub request_timeout: f64,
+
+    /// Write every figure of the run as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+
+    /// Write an HTML page with throughput and p99 charts to this file.
+    #[arg(long)]
+    pub chart: Option<PathBuf>,
+
+    /// No progress bars (they are also off when stderr is not a terminal).
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RawArgs {
+    /// The URL to GET, e.g. a service's /health.
+    #[arg(long, default_value = "http://127.0.0.1:58081/health")]
+    pub url: String,
+
+    /// Concurrent connections, each sending one request after the other.
+    #[arg(long, short = 'c', default_value_t = 64)]
+    pub connections: usize,
+
+    /// How long to run, in seconds.
+    #[arg(long, short = 'd', default_value_t = 10.0)]
+    pub duration: f64,
+
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// An inclusive range of order quantities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuantityRange {
+    pub min: i64,
+    pub max: i64,
+}
+
+impl FromStr for QuantityRange {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let parse = |part: &str| {
+            part.trim()
+                .parse::<i64>()
+                .map_err(|_| format!("`{s}` is not a quantity like 1 or 1-3"))
+        };
+        let (min, max) = match s.split_once('-') {
+            Some((min, max)) => (parse(min)?, parse(max)?),
+            None => (parse(s)?, parse(s)?),
+        };
+        if min < 1 || max < min {
+            return Err(format!("`{s}`: quantities start at 1 and a range goes upwards"));
+        }
+        Ok(QuantityRange { min, max })
+    }
+}
+
+impl fmt::Display for QuantityRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.min == self.max {
+            write!(f, "{}", self.min)
+        } else {
+            write!(f, "{}-{}", self.min, self.max)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities_parse_as_a_number_or_a_range() {
+        assert_eq!("2".parse(), Ok(QuantityRange { min: 2, max: 2 }));
+        assert_eq!("1-3".parse(), Ok(QuantityRange { min: 1, max: 3 }));
+        for bad in ["0", "3-1", "x", "1-", "-1"] {
+            assert!(bad.parse::<QuantityRange>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_default_run_tests_every_backend_in_teaching_order() {
+        let cli = Cli::parse_from(["loadtest", "run"]);
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(args.backends, Backend::ALL.to_vec());
+        assert_eq!(args.targets.len(), 2);
+    }
+}

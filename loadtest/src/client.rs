@@ -1,0 +1,151 @@
+//! A typed client for one stocklock instance, over the shared API types.
+//!
+//! Admin calls return errors that name the URL, so "target unreachable" is
+//! a clear message. [`Target::order`] never fails: every answer, and every
+//! missing answer, is an [`Outcome`] to be counted.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+use stocklock_api::{
+    Audit, Health, LockSettings, LockSettingsUpdate, Order, PlaceOrder, Product, ResetProduct,
+};
+
+use crate::stats::{Ack, Outcome};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("{url} is unreachable: {source}")]
+    Unreachable {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{url} answered {status}: {body}")]
+    Status {
+        url: String,
+        status: StatusCode,
+        body: String,
+    },
+    #[error("{url} answered with an unexpected body: {source}")]
+    Body {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+}
+
+/// One service instance.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub base: String,
+    http: reqwest::Client,
+    orders_url: String,
+}
+
+/// One HTTP client (one connection pool) shared by every buyer.
+pub fn http_client(request_timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(request_timeout)
+        .tcp_nodelay(true)
+        .build()
+        .expect("a plain-HTTP client builds")
+}
+
+impl Target {
+    pub fn new(base: &str, http: reqwest::Client) -> Self {
+        let base = base.trim_end_matches('/').to_owned();
+        let orders_url = format!("{base}/orders");
+        Target {
+            base,
+            http,
+            orders_url,
+        }
+    }
+
+    pub async fn health(&self) -> Result<Health, ClientError> {
+        self.call(self.http.get(self.url("/health"))).await
+    }
+
+    pub async fn reset(&self, sku: &str, stock: i64) -> Result<Product, ClientError> {
+        let request = self.http.put(self.url(&format!("/admin/products/{sku}")));
+        self.call(request.json(&ResetProduct { stock })).await
+    }
+
+    pub async fn lock_settings(&self) -> Result<LockSettings, ClientError> {
+        self.call(self.http.get(self.url("/admin/lock"))).await
+    }
+
+    pub async fn set_lock(&self, update: &LockSettingsUpdate) -> Result<LockSettings, ClientError> {
+        self.call(self.http.put(self.url("/admin/lock")).json(update))
+            .await
+    }
+
+    pub async fn audit(&self, sku: &str) -> Result<Audit, ClientError> {
+        self.call(self.http.get(self.url(&format!("/admin/audit/{sku}"))))
+            .await
+    }
+
+    /// Places one order and classifies the answer.
+    pub async fn order(&self, sku: &str, quantity: i64) -> (Outcome, Option<Ack>) {
+        let body = PlaceOrder {
+            sku: sku.to_owned(),
+            quantity,
+        };
+        let Ok(response) = self.http.post(&self.orders_url).json(&body).send().await else {
+            return (Outcome::Transport, None);
+        };
+        let outcome = match response.status() {
+            StatusCode::CREATED => {
+                return match response.json::<Order>().await {
+                    Ok(order) => {
+                        let ack = Ack {
+                            order_id: order.order_id,
+                            sku: order.sku,
+                            quantity: order.quantity,
+                        };
+                        (Outcome::Created, Some(ack))
+                    }
+                    // A 201 we could not read: its fate is unknown to us.
+                    Err(_) => (Outcome::Transport, None),
+                };
+            }
+            StatusCode::CONFLICT => Outcome::SoldOut,
+            StatusCode::SERVICE_UNAVAILABLE => Outcome::LockUnavailable,
+            _ => Outcome::OtherError,
+        };
+        // Read the body to the end so the connection can be reused.
+        let _ = response.bytes().await;
+        (outcome, None)
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    async fn call<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T, ClientError> {
+        let request = request.build().map_err(|source| ClientError::Unreachable {
+            url: self.base.clone(),
+            source,
+        })?;
+        let url = request.url().to_string();
+        let response = self
+            .http
+            .execute(request)
+            .await
+            .map_err(|source| ClientError::Unreachable {
+                url: url.clone(),
+                source,
+            })?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            return Err(ClientError::Status { url, status, body });
+        }
+        response
+            .json()
+            .await
+            .map_err(|source| ClientError::Body { url, source })
+    }
+}

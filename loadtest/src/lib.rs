@@ -1,0 +1,144 @@
+//! The stocklock load tester: hammers one or more service instances, one
+//! lock backend at a time, and proves from the database's ledger which
+//! backends oversold.
+//!
+//! | concern | file |
+//! |---|---|
+//! | options | [`cli`] |
+//! | talking to an instance | [`client`] |
+//! | closed and open load models | [`load`] |
+//! | one backend's phase | [`phase`] |
+//! | counts and latency statistics | [`stats`] |
+//! | the three-way cross-check | [`verdict`] |
+//! | reading PostgreSQL directly | [`ledger`] |
+//! | table, JSON, chart | [`report`], [`chart`] |
+//! | raw capacity (vs wrk) | [`raw`] |
+
+pub mod chart;
+pub mod cli;
+pub mod client;
+pub mod ledger;
+pub mod load;
+pub mod phase;
+pub mod raw;
+pub mod report;
+pub mod stats;
+pub mod verdict;
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use stocklock_api::{Backend, LockSettingsUpdate};
+
+use crate::cli::RunArgs;
+use crate::client::{ClientError, Target, http_client};
+use crate::load::{LoadPlan, Model};
+use crate::phase::PhaseContext;
+use crate::report::Report;
+
+/// Why a run could not be completed (as opposed to a backend failing it).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error("target {target} did not switch to {wanted}: it reports {got}")]
+    SwitchDidNotTake {
+        target: String,
+        wanted: Backend,
+        got: Backend,
+    },
+    #[error("reading the ledger from PostgreSQL failed: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("invalid options: {0}")]
+    Options(String),
+}
+
+/// Runs every phase and returns the report. `Err` means the run itself
+/// failed (a target unreachable, say); a backend that oversold is in the
+/// report, with `passed == false` if it must not have.
+pub async fn run(args: &RunArgs) -> Result<Report, RunError> {
+    validate(args)?;
+    let http = http_client(Duration::from_secs_f64(args.request_timeout));
+    let targets: Vec<Target> = args
+        .targets
+        .iter()
+        .map(|url| Target::new(url, http.clone()))
+        .collect();
+    for target in &targets {
+        target.health().await?;
+    }
+    let database = match &args.database_url {
+        Some(url) => Some(ledger::connect(url).await?),
+        None => None,
+    };
+    let plan = load_plan(args);
+    let ctx = PhaseContext {
+        targets: &targets,
+        plan: &plan,
+        stock: args.stock,
+        settings: LockSettingsUpdate {
+            backend: None,
+            ttl_ms: args.ttl_ms,
+            acquire_timeout_ms: args.acquire_timeout_ms,
+            critical_section_ms: Some(args.critical_section_ms),
+        },
+        database: database.as_ref(),
+        show_progress: !args.no_progress && std::io::stderr().is_terminal(),
+    };
+    let mut phases = Vec::with_capacity(args.backends.len());
+    for &backend in &args.backends {
+        phases.push(phase::run(&ctx, backend).await?);
+    }
+    Ok(Report::new(
+        targets.iter().map(|t| t.base.clone()).collect(),
+        model_name(plan.model),
+        (args.skus, args.stock),
+        args.quantity.to_string(),
+        args.critical_section_ms,
+        phases,
+    ))
+}
+
+fn validate(args: &RunArgs) -> Result<(), RunError> {
+    let problem = if args.targets.is_empty() {
+        "--targets needs at least one URL"
+    } else if args.backends.is_empty() {
+        "--backends needs at least one backend"
+    } else if args.skus == 0 {
+        "--skus must be at least 1"
+    } else if args.stock < 0 {
+        "--stock cannot be negative"
+    } else if args.buyers == 0 {
+        "--buyers must be at least 1"
+    } else if args.rate.is_some_and(|r| r <= 0.0 || !r.is_finite()) {
+        "--rate must be a positive number"
+    } else if args.duration <= 0.0 || args.request_timeout <= 0.0 {
+        "--duration and --request-timeout must be positive"
+    } else {
+        return Ok(());
+    };
+    Err(RunError::Options(problem.to_owned()))
+}
+
+fn load_plan(args: &RunArgs) -> LoadPlan {
+    let model = match args.rate {
+        Some(rate) => Model::Open { rate },
+        None => Model::Closed { buyers: args.buyers },
+    };
+    LoadPlan {
+        model,
+        skus: (1..=args.skus)
+            .map(|i| format!("{}-{i}", args.sku_prefix))
+            .collect(),
+        quantity: args.quantity,
+        budget: args.requests,
+        duration: Duration::from_secs_f64(args.duration),
+    }
+}
+
+fn model_name(model: Model) -> String {
+    match model {
+        Model::Closed { buyers } => format!("closed model, {buyers} buyers"),
+        Model::Open { rate } => format!("open model, {rate} orders/s"),
+    }
+}

@@ -1,0 +1,164 @@
+//! Generating the load: a closed model and an open model.
+//!
+//! * **Closed** (`--buyers N`): N buyers, each sending its next order as
+//!   soon as the previous one is answered, until its SKU is sold out or the
+//!   budget is spent. Like a fixed crowd of shoppers; when the service slows
+//!   down, so does the load.
+//! * **Open** (`--rate R`): orders *start* R times a second whatever the
+//!   answers, like k6's constant-arrival-rate or `wrk2 -R`. Latency is
+//!   measured from the **intended** start time, not the actual send, so a
+//!   stalled service cannot hide its queue: this avoids *coordinated
+//!   omission* (Gil Tene's term), where a closed loop politely waits and the
+//!   slowest moments never get measured.
+//!
+//! Buyers are spread round-robin over the targets, so with two instances the
+//! `local` backend's per-process lock is exposed.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use indicatif::ProgressBar;
+use rand::Rng;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::cli::QuantityRange;
+use crate::client::Target;
+use crate::stats::{Outcome, Recorder};
+
+/// How the load is shaped.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Model {
+    Closed { buyers: usize },
+    Open { rate: f64 },
+}
+
+/// What one phase sends.
+#[derive(Debug, Clone)]
+pub struct LoadPlan {
+    pub model: Model,
+    pub skus: Vec<String>,
+    pub quantity: QuantityRange,
+    /// The most requests to send in the phase.
+    pub budget: u64,
+    /// The longest the phase may run.
+    pub duration: Duration,
+}
+
+/// State the buyers share: a few atomics, nothing locked.
+struct Shared {
+    plan: LoadPlan,
+    targets: Vec<Target>,
+    /// Per SKU: has a buyer seen it sold out (409)?
+    sold_out: Vec<AtomicBool>,
+    issued: AtomicU64,
+    deadline: Instant,
+    progress: ProgressBar,
+}
+
+impl Shared {
+    /// Claims one request from the budget, or says the phase is over.
+    fn claim(&self) -> bool {
+        Instant::now() < self.deadline
+            && !self.all_sold_out()
+            && self.issued.fetch_add(1, Ordering::Relaxed) < self.plan.budget
+    }
+
+    fn all_sold_out(&self) -> bool {
+        self.sold_out.iter().all(|s| s.load(Ordering::Relaxed))
+    }
+
+    /// A random SKU that is not sold out yet (any SKU if all are).
+    fn pick_sku(&self) -> usize {
+        let open: Vec<usize> = (0..self.sold_out.len())
+            .filter(|&i| !self.sold_out[i].load(Ordering::Relaxed))
+            .collect();
+        let mut rng = rand::rng();
+        match open.len() {
+            0 => rng.random_range(0..self.sold_out.len()),
+            n => open[rng.random_range(0..n)],
+        }
+    }
+
+    /// Sends one order to `target` and records it, latency measured from
+    /// `intended` (the start time the schedule asked for).
+    async fn order(&self, target: usize, intended: Instant, recorder: &mut Recorder) {
+        let sku = self.pick_sku();
+        let quantity = rand::rng().random_range(self.plan.quantity.min..=self.plan.quantity.max);
+        let (outcome, ack) = self.targets[target].order(&self.plan.skus[sku], quantity).await;
+        recorder.record(outcome, intended.elapsed(), ack);
+        match outcome {
+            Outcome::Created => self.progress.inc(quantity as u64),
+            // With quantities above 1 a few units may be left that a smaller
+            // order could take; the phase ends anyway, as a shop would.
+            Outcome::SoldOut => self.sold_out[sku].store(true, Ordering::Relaxed),
+            _ => {}
+        }
+    }
+}
+
+/// Runs the load; returns everything recorded and how long it took.
+pub async fn run(targets: &[Target], plan: &LoadPlan, progress: ProgressBar) -> (Recorder, Duration) {
+    let started = Instant::now();
+    let shared = Arc::new(Shared {
+        sold_out: plan.skus.iter().map(|_| AtomicBool::new(false)).collect(),
+        plan: plan.clone(),
+        targets: targets.to_vec(),
+        issued: AtomicU64::new(0),
+        deadline: started + plan.duration,
+        progress,
+    });
+    let recorder = match plan.model {
+        Model::Closed { buyers } => closed(shared, buyers).await,
+        Model::Open { rate } => open(shared, rate).await,
+    };
+    (recorder, started.elapsed())
+}
+
+/// `buyers` tasks, each with its own recorder, merged at the end.
+async fn closed(shared: Arc<Shared>, buyers: usize) -> Recorder {
+    let mut tasks = JoinSet::new();
+    for buyer in 0..buyers {
+        let shared = shared.clone();
+        tasks.spawn(async move {
+            let mut recorder = Recorder::default();
+            let target = buyer % shared.targets.len();
+            while shared.claim() {
+                shared.order(target, Instant::now(), &mut recorder).await;
+            }
+            recorder
+        });
+    }
+    Recorder::merged(tasks.join_all().await)
+}
+
+/// One task per arrival, started on schedule; no cap but the budget.
+async fn open(shared: Arc<Shared>, rate: f64) -> Recorder {
+    let interval = Duration::from_secs_f64(1.0 / rate.max(0.001));
+    let start = Instant::now();
+    let mut tasks = JoinSet::new();
+    let mut merged = Recorder::default();
+    for arrival in 0u32.. {
+        let intended = start + interval * arrival;
+        tokio::time::sleep_until(intended).await;
+        if !shared.claim() {
+            break;
+        }
+        let shared = shared.clone();
+        let target = arrival as usize % shared.targets.len();
+        tasks.spawn(async move {
+            let mut recorder = Recorder::default();
+            shared.order(target, intended, &mut recorder).await;
+            recorder
+        });
+        // Fold finished arrivals in as we go, so memory stays flat.
+        while let Some(done) = tasks.try_join_next() {
+            merged.merge(done.expect("an order task panicked"));
+        }
+    }
+    for done in tasks.join_all().await {
+        merged.merge(done);
+    }
+    merged
+}

@@ -1,0 +1,180 @@
+//! The side-by-side report: one row per backend, verdict first.
+
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use crate::phase::PhaseReport;
+use crate::verdict::{Assessment, Expectation, Verdict};
+
+/// The whole run, as written by `--json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub targets: Vec<String>,
+    /// `closed, 64 buyers` or `open, 500 orders/s`.
+    pub model: String,
+    pub skus: usize,
+    pub stock_per_sku: i64,
+    pub quantity: String,
+    pub critical_section_ms: u64,
+    pub phases: Vec<PhaseReport>,
+    /// False when a backend that must be safe was not.
+    pub passed: bool,
+}
+
+impl Report {
+    pub fn new(
+        targets: Vec<String>,
+        model: String,
+        (skus, stock_per_sku): (usize, i64),
+        quantity: String,
+        critical_section_ms: u64,
+        phases: Vec<PhaseReport>,
+    ) -> Self {
+        let passed = phases.iter().all(|p| !p.assessment.fails_run());
+        Report {
+            targets,
+            model,
+            skus,
+            stock_per_sku,
+            quantity,
+            critical_section_ms,
+            phases,
+            passed,
+        }
+    }
+}
+
+/// `✅ safe`, `❌ oversold 212`, …: the first thing a student reads.
+pub fn verdict_label(verdict: &Verdict, assessment: &Assessment) -> String {
+    let damage = if verdict.oversold_units > 0 {
+        format!("oversold {}", verdict.oversold_units)
+    } else if verdict.stock_drift != 0 {
+        format!("lost {} updates", verdict.stock_drift)
+    } else {
+        String::new()
+    };
+    match assessment {
+        Assessment::Safe => "✅ safe".to_owned(),
+        Assessment::UnexpectedlySafe { .. } => "✅ no oversell".to_owned(),
+        Assessment::ExpectedFailure => format!("❌ {damage}"),
+        Assessment::Failed { .. } if !damage.is_empty() => format!("❌ {damage} FAIL"),
+        Assessment::Failed { .. } => "❌ books off FAIL".to_owned(),
+    }
+}
+
+const COLUMNS: [(&str, usize); 14] = [
+    ("verdict", 22),
+    ("backend", 9),
+    ("expected", 13),
+    ("sold/stock", 11),
+    ("oversold", 9),
+    ("201", 7),
+    ("409", 7),
+    ("503", 6),
+    ("err", 5),
+    ("orders/s", 9),
+    ("req/s", 9),
+    ("p50 ms", 8),
+    ("p99 ms", 8),
+    ("max ms", 8),
+];
+
+/// The table, then a line per failure or hint.
+pub fn render_table(report: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nstocklock load test — {} over {} target(s), {} SKU(s) × {} units, quantity {}, critical section {} ms\n",
+        report.model,
+        report.targets.len(),
+        report.skus,
+        report.stock_per_sku,
+        report.quantity,
+        report.critical_section_ms
+    );
+    let header: Vec<String> = COLUMNS.iter().map(|(name, _)| name.to_string()).collect();
+    out.push_str(&row(&header));
+    for phase in &report.phases {
+        out.push_str(&row(&cells(phase)));
+    }
+    out.push('\n');
+    for phase in &report.phases {
+        match &phase.assessment {
+            Assessment::Failed { reasons } => {
+                let _ = writeln!(out, "FAIL {}: {}", phase.backend, reasons.join("; "));
+            }
+            Assessment::UnexpectedlySafe { hint } => {
+                let _ = writeln!(out, "note {}: {hint}", phase.backend);
+            }
+            _ => {}
+        }
+    }
+    let summary = if report.passed {
+        "every backend that must be safe was safe"
+    } else {
+        "a backend that must be safe was not: see FAIL above"
+    };
+    let _ = writeln!(out, "{summary}");
+    out
+}
+
+fn cells(phase: &PhaseReport) -> Vec<String> {
+    let expected = match phase.expectation {
+        Expectation::MustBeSafe => "must be safe",
+        Expectation::MayOversell => "may oversell",
+    };
+    let counts = &phase.counts;
+    vec![
+        verdict_label(&phase.verdict, &phase.assessment),
+        phase.backend.to_string(),
+        expected.to_owned(),
+        format!("{}/{}", phase.ledger.sold, phase.ledger.initial_stock),
+        phase.verdict.oversold_units.to_string(),
+        counts.created.to_string(),
+        counts.sold_out.to_string(),
+        counts.lock_unavailable.to_string(),
+        (counts.other_errors + counts.transport_errors).to_string(),
+        format!("{:.0}", phase.orders_per_s),
+        format!("{:.0}", phase.requests_per_s),
+        format!("{:.1}", phase.latency.p50_ms),
+        format!("{:.1}", phase.latency.p99_ms),
+        format!("{:.1}", phase.latency.max_ms),
+    ]
+}
+
+fn row(cells: &[String]) -> String {
+    let mut line = String::new();
+    for (cell, (_, width)) in cells.iter().zip(COLUMNS) {
+        let _ = write!(line, "{cell:<width$} ");
+    }
+    line.trim_end().to_owned() + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict(oversold: i64, drift: i64) -> Verdict {
+        Verdict {
+            oversold_units: oversold,
+            stock_drift: drift,
+            ..Verdict::default()
+        }
+    }
+
+    #[test]
+    fn labels_put_the_verdict_first() {
+        assert_eq!(verdict_label(&verdict(0, 0), &Assessment::Safe), "✅ safe");
+        assert_eq!(
+            verdict_label(&verdict(12, 3), &Assessment::ExpectedFailure),
+            "❌ oversold 12"
+        );
+        assert_eq!(
+            verdict_label(&verdict(0, 3), &Assessment::ExpectedFailure),
+            "❌ lost 3 updates"
+        );
+        let failed = Assessment::Failed { reasons: vec![] };
+        assert_eq!(verdict_label(&verdict(5, 0), &failed), "❌ oversold 5 FAIL");
+    }
+}
