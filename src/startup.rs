@@ -13,6 +13,7 @@ use std::time::Duration;
 use anyhow::Context;
 use stocklock_api::Backend;
 use tokio::net::TcpListener;
+use tokio::sync::oneshot;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
@@ -67,6 +68,25 @@ impl Application {
         state.pool.close().await;
         tracing::info!("stopped cleanly");
         Ok(())
+    }
+}
+
+/// An application serving in the background, as tests and the load
+/// tester's tests use it. Dropping it shuts the server down gracefully.
+pub struct Running {
+    pub address: String,
+    _stop: oneshot::Sender<()>,
+}
+
+impl Application {
+    /// Serves in a background task until the returned handle is dropped.
+    pub fn spawn(self) -> Running {
+        let address = format!("http://127.0.0.1:{}", self.port());
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(self.run_until_stopped(async move {
+            let _ = stopped.await;
+        }));
+        Running { address, _stop: stop }
     }
 }
 

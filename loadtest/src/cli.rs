@@ -41,6 +41,13 @@ pub struct RunArgs {
     )]
     pub backends: Vec<Backend>,
 
+    /// Backends that must not oversell, replacing the default thresholds
+    /// (`none` may oversell, `local` may with more than one target; every
+    /// other backend must be safe). A listed backend that oversells fails
+    /// the run.
+    #[arg(long, value_delimiter = ',')]
+    pub must_be_safe: Option<Vec<Backend>>,
+
     /// Initial stock of each SKU.
     #[arg(long, default_value_t = 100)]
     pub stock: i64,

@@ -83,6 +83,7 @@ pub async fn run(args: &RunArgs) -> Result<Report, RunError> {
             critical_section_ms: Some(args.critical_section_ms),
         },
         database: database.as_ref(),
+        must_be_safe: args.must_be_safe.as_deref(),
         show_progress: !args.no_progress && std::io::stderr().is_terminal(),
     };
     let mut phases = Vec::with_capacity(args.backends.len());

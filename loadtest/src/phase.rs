@@ -45,6 +45,7 @@ pub struct PhaseContext<'a> {
     pub stock: i64,
     pub settings: LockSettingsUpdate,
     pub database: Option<&'a PgPool>,
+    pub must_be_safe: Option<&'a [Backend]>,
     pub show_progress: bool,
 }
 
@@ -66,7 +67,7 @@ pub async fn run(ctx: &PhaseContext<'_>, backend: Backend) -> Result<PhaseReport
         in_flight_failures: recorder.counts.transport_errors,
     };
     let verdict = verdict::judge(&audits, &tally, db.as_ref());
-    let expectation = verdict::expectation(backend, ctx.targets.len());
+    let expectation = verdict::expectation(backend, ctx.targets.len(), ctx.must_be_safe);
     let assessment = verdict::assess(&verdict, expectation);
     progress.finish_with_message(crate::report::verdict_label(&verdict, &assessment));
 

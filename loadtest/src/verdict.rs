@@ -30,8 +30,15 @@ pub enum Expectation {
 }
 
 /// `none` may oversell; `local` may when buyers are spread over more than
-/// one instance; every other backend must be safe.
-pub fn expectation(backend: Backend, targets: usize) -> Expectation {
+/// one instance; every other backend must be safe. `must_be_safe`, when
+/// given (`--must-be-safe`), replaces these defaults.
+pub fn expectation(backend: Backend, targets: usize, must_be_safe: Option<&[Backend]>) -> Expectation {
+    if let Some(list) = must_be_safe {
+        return match list.contains(&backend) {
+            true => Expectation::MustBeSafe,
+            false => Expectation::MayOversell,
+        };
+    }
     match backend {
         Backend::None => Expectation::MayOversell,
         Backend::Local if targets > 1 => Expectation::MayOversell,
@@ -329,9 +336,22 @@ mod tests {
 
     #[test]
     fn local_may_oversell_only_across_instances() {
-        assert_eq!(expectation(Backend::Local, 1), Expectation::MustBeSafe);
-        assert_eq!(expectation(Backend::Local, 2), Expectation::MayOversell);
-        assert_eq!(expectation(Backend::None, 1), Expectation::MayOversell);
-        assert_eq!(expectation(Backend::Redis, 2), Expectation::MustBeSafe);
+        assert_eq!(expectation(Backend::Local, 1, None), Expectation::MustBeSafe);
+        assert_eq!(expectation(Backend::Local, 2, None), Expectation::MayOversell);
+        assert_eq!(expectation(Backend::None, 1, None), Expectation::MayOversell);
+        assert_eq!(expectation(Backend::Redis, 2, None), Expectation::MustBeSafe);
+    }
+
+    #[test]
+    fn must_be_safe_replaces_the_default_thresholds() {
+        let list = [Backend::None];
+        assert_eq!(
+            expectation(Backend::None, 1, Some(&list)),
+            Expectation::MustBeSafe
+        );
+        assert_eq!(
+            expectation(Backend::Redis, 1, Some(&list)),
+            Expectation::MayOversell
+        );
     }
 }

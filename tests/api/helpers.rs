@@ -5,18 +5,17 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use stocklock::config::Config;
-use stocklock::startup::Application;
+use stocklock::startup::{Application, Running};
 use stocklock::telemetry;
 use stocklock_api::{Audit, Backend, LockSettings, LockSettingsUpdate, Order};
-use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
 /// A running instance of the application.
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
-    /// Dropping the sender stops the server gracefully.
-    _shutdown: oneshot::Sender<()>,
+    /// Dropping it stops the server gracefully.
+    _running: Running,
 }
 
 /// Starts the application with its default configuration on a free port.
@@ -36,15 +35,11 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let app = Application::build(&config).await.expect(
         "the application did not start: are PostgreSQL, Redis and etcd running? (scripts/services start)",
     );
-    let address = format!("http://127.0.0.1:{}", app.port());
-    let (shutdown, stopped) = oneshot::channel::<()>();
-    tokio::spawn(app.run_until_stopped(async move {
-        let _ = stopped.await;
-    }));
+    let running = app.spawn();
     TestApp {
-        address,
+        address: running.address.clone(),
         client: reqwest::Client::new(),
-        _shutdown: shutdown,
+        _running: running,
     }
 }
 

@@ -1,0 +1,147 @@
+//! The load tester against two real stocklock instances (started in this
+//! process on port 0, sharing the real PostgreSQL, Redis and etcd that
+//! `scripts/services start` runs).
+
+use std::process::Output;
+
+use clap::Parser;
+use loadtest::cli::{Cli, Command, RunArgs};
+use serde_json::Value;
+use stocklock::config::Config;
+use stocklock::startup::{Application, Running};
+
+async fn spawn_instance() -> Running {
+    let mut config = Config::defaults();
+    config.port = 0;
+    config.db_max_connections = 10;
+    let app = Application::build(&config)
+        .await
+        .expect("stocklock did not start: are PostgreSQL, Redis and etcd running? (scripts/services start)");
+    app.spawn()
+}
+
+/// Options for a short run against `instances`, plus `extra`.
+fn options(instances: &[&Running], extra: &[&str]) -> Vec<String> {
+    let targets: Vec<&str> = instances.iter().map(|i| i.address.as_str()).collect();
+    let prefix = format!("e2e-{}", uuid::Uuid::new_v4().simple());
+    let mut args: Vec<String> = [
+        "loadtest",
+        "run",
+        "--no-progress",
+        "--stock",
+        "20",
+        "--buyers",
+        "24",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend([
+        "--targets".into(),
+        targets.join(","),
+        "--sku-prefix".into(),
+        prefix,
+    ]);
+    args.extend(["--database-url".into(), Config::defaults().database_url]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+fn run_args(argv: Vec<String>) -> RunArgs {
+    match Cli::parse_from(argv).command {
+        Command::Run(args) => args,
+        Command::Raw(_) => unreachable!("options() builds a run"),
+    }
+}
+
+fn phase<'a>(report: &'a Value, backend: &str) -> &'a Value {
+    report["phases"]
+        .as_array()
+        .expect("phases")
+        .iter()
+        .find(|p| p["backend"] == backend)
+        .unwrap_or_else(|| panic!("no {backend} phase in {report}"))
+}
+
+#[tokio::test]
+async fn the_report_shows_none_and_local_overselling_and_the_rest_safe() {
+    let (first, second) = (spawn_instance().await, spawn_instance().await);
+    let args = run_args(options(&[&first, &second], &["--critical-section-ms", "30"]));
+    let report = loadtest::run(&args).await.expect("the run completes");
+    let json = serde_json::to_value(&report).unwrap();
+
+    assert_eq!(json["passed"], true, "{json:#}");
+    for unsafe_backend in ["none", "local"] {
+        let phase = phase(&json, unsafe_backend);
+        assert!(
+            phase["verdict"]["oversold_units"].as_i64().unwrap() > 0,
+            "{phase:#}"
+        );
+        assert_eq!(phase["assessment"]["kind"], "expected_failure", "{phase:#}");
+    }
+    for safe_backend in ["redis", "etcd", "postgres", "atomic"] {
+        let phase = phase(&json, safe_backend);
+        assert_eq!(phase["verdict"]["oversold_units"], 0, "{phase:#}");
+        assert_eq!(phase["verdict"]["stock_drift"], 0, "{phase:#}");
+        assert_eq!(phase["assessment"]["kind"], "safe", "{phase:#}");
+        assert_eq!(phase["ledger"]["sold"], 20, "{phase:#}");
+        assert_eq!(phase["counts"]["created"], 20, "{phase:#}");
+        assert_eq!(phase["verdict"]["api_matches_database"], true, "{phase:#}");
+    }
+}
+
+async fn run_binary(argv: &[String]) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_loadtest"))
+        .args(&argv[1..])
+        .output()
+        .await
+        .expect("the loadtest binary runs")
+}
+
+#[tokio::test]
+async fn a_must_be_safe_backend_that_oversells_fails_the_run() {
+    let (first, second) = (spawn_instance().await, spawn_instance().await);
+    // Deliberately unsafe: `local` across two instances, declared safe.
+    let argv = options(
+        &[&first, &second],
+        &[
+            "--backends",
+            "local",
+            "--must-be-safe",
+            "local",
+            "--critical-section-ms",
+            "30",
+        ],
+    );
+    let output = run_binary(&argv).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAIL local: oversold"), "{stdout}");
+}
+
+#[tokio::test]
+async fn a_safe_run_exits_zero() {
+    let instance = spawn_instance().await;
+    let argv = options(&[&instance], &["--backends", "atomic,local"]);
+    let output = run_binary(&argv).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("✅ safe"), "{stdout}");
+}
+
+#[tokio::test]
+async fn an_unreachable_target_fails_the_run_with_a_clear_message() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let target = format!("http://127.0.0.1:{port}");
+    let argv = ["loadtest", "run", "--no-progress", "--targets", &target].map(String::from);
+    let output = run_binary(&argv).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("127.0.0.1:{port}/health is unreachable")),
+        "{stderr}"
+    );
+}
