@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use stocklock_api::Backend;
 
 #[derive(Debug, Parser)]
-#[command(name = "loadtest", version, about)]
+#[command(name = "loadtest", version, about, args_override_self = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
