@@ -1,17 +1,21 @@
 //! A typed client for one stocklock instance, over the shared API types.
 //!
-//! Admin calls return errors that name the URL, so "target unreachable" is
-//! a clear message. [`Target::order`] never fails: every answer, and every
-//! missing answer, is an [`Outcome`] to be counted.
+//! Admin calls (a handful per phase) go through `reqwest` and return errors
+//! that name the URL, so "target unreachable" is a clear message. Orders —
+//! the hot path — go through the lean connection pool of [`crate::http`].
+//! [`Target::order`] never fails: every answer, and every missing answer, is
+//! an [`Outcome`] to be counted.
 
 use std::time::Duration;
 
-use reqwest::StatusCode;
+use bytes::Bytes;
+use hyper::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use stocklock_api::{
     Audit, Health, LockSettings, LockSettingsUpdate, Order, PlaceOrder, Product, ResetProduct,
 };
 
+use crate::http::{ConnPool, authority_of};
 use crate::stats::{Ack, Outcome};
 
 #[derive(Debug, thiserror::Error)]
@@ -37,11 +41,11 @@ pub enum ClientError {
 }
 
 /// One service instance.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Target {
     pub base: String,
     http: reqwest::Client,
-    orders_url: String,
+    orders: ConnPool,
 }
 
 /// One HTTP client (one connection pool) shared by every buyer.
@@ -54,14 +58,11 @@ pub fn http_client(request_timeout: Duration) -> reqwest::Client {
 }
 
 impl Target {
-    pub fn new(base: &str, http: reqwest::Client) -> Self {
+    /// `None` unless `base` is a plain `http://host:port` URL.
+    pub fn new(base: &str, http: reqwest::Client, request_timeout: Duration) -> Option<Self> {
         let base = base.trim_end_matches('/').to_owned();
-        let orders_url = format!("{base}/orders");
-        Target {
-            base,
-            http,
-            orders_url,
-        }
+        let orders = ConnPool::new(authority_of(&base)?, request_timeout);
+        Some(Target { base, http, orders })
     }
 
     pub async fn health(&self) -> Result<Health, ClientError> {
@@ -93,31 +94,27 @@ impl Target {
             sku: sku.to_owned(),
             quantity,
         };
-        let Ok(response) = self.http.post(&self.orders_url).json(&body).send().await else {
+        let body = Bytes::from(serde_json::to_vec(&body).expect("an order serialises"));
+        let Ok((status, body)) = self.orders.send(Method::POST, "/orders", Some(body)).await else {
             return (Outcome::Transport, None);
         };
-        let outcome = match response.status() {
-            StatusCode::CREATED => {
-                return match response.json::<Order>().await {
-                    Ok(order) => {
-                        let ack = Ack {
-                            order_id: order.order_id,
-                            sku: order.sku,
-                            quantity: order.quantity,
-                        };
-                        (Outcome::Created, Some(ack))
-                    }
-                    // A 201 we could not read: its fate is unknown to us.
-                    Err(_) => (Outcome::Transport, None),
-                };
-            }
-            StatusCode::CONFLICT => Outcome::SoldOut,
-            StatusCode::SERVICE_UNAVAILABLE => Outcome::LockUnavailable,
-            _ => Outcome::OtherError,
-        };
-        // Read the body to the end so the connection can be reused.
-        let _ = response.bytes().await;
-        (outcome, None)
+        match status {
+            StatusCode::CREATED => match serde_json::from_slice::<Order>(&body) {
+                Ok(order) => {
+                    let ack = Ack {
+                        order_id: order.order_id,
+                        sku: order.sku,
+                        quantity: order.quantity,
+                    };
+                    (Outcome::Created, Some(ack))
+                }
+                // A 201 we could not read: its fate is unknown to us.
+                Err(_) => (Outcome::Transport, None),
+            },
+            StatusCode::CONFLICT => (Outcome::SoldOut, None),
+            StatusCode::SERVICE_UNAVAILABLE => (Outcome::LockUnavailable, None),
+            _ => (Outcome::OtherError, None),
+        }
     }
 
     fn url(&self, path: &str) -> String {

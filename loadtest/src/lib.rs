@@ -5,7 +5,7 @@
 //! | concern | file |
 //! |---|---|
 //! | options | [`cli`] |
-//! | talking to an instance | [`client`] |
+//! | talking to an instance | [`client`], [`http`] |
 //! | closed and open load models | [`load`] |
 //! | one backend's phase | [`phase`] |
 //! | counts and latency statistics | [`stats`] |
@@ -17,6 +17,7 @@
 pub mod chart;
 pub mod cli;
 pub mod client;
+pub mod http;
 pub mod ledger;
 pub mod load;
 pub mod phase;
@@ -26,6 +27,7 @@ pub mod stats;
 pub mod verdict;
 
 use std::io::IsTerminal;
+use std::sync::Arc;
 use std::time::Duration;
 
 use stocklock_api::{Backend, LockSettingsUpdate};
@@ -58,13 +60,19 @@ pub enum RunError {
 /// report, with `passed == false` if it must not have.
 pub async fn run(args: &RunArgs) -> Result<Report, RunError> {
     validate(args)?;
-    let http = http_client(Duration::from_secs_f64(args.request_timeout));
-    let targets: Vec<Target> = args
+    let request_timeout = Duration::from_secs_f64(args.request_timeout);
+    let http = http_client(request_timeout);
+    let targets: Arc<[Target]> = args
         .targets
         .iter()
-        .map(|url| Target::new(url, http.clone()))
-        .collect();
-    for target in &targets {
+        .map(|url| {
+            Target::new(url, http.clone(), request_timeout).ok_or_else(|| {
+                RunError::Options(format!("target `{url}` is not a plain http://host:port URL"))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?
+        .into();
+    for target in targets.iter() {
         target.health().await?;
     }
     let database = match &args.database_url {
@@ -73,7 +81,7 @@ pub async fn run(args: &RunArgs) -> Result<Report, RunError> {
     };
     let plan = load_plan(args);
     let ctx = PhaseContext {
-        targets: &targets,
+        targets: targets.clone(),
         plan: &plan,
         stock: args.stock,
         settings: LockSettingsUpdate {

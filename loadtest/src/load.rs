@@ -49,7 +49,7 @@ pub struct LoadPlan {
 /// State the buyers share: a few atomics, nothing locked.
 struct Shared {
     plan: LoadPlan,
-    targets: Vec<Target>,
+    targets: Arc<[Target]>,
     /// Per SKU: has a buyer seen it sold out (409)?
     sold_out: Vec<AtomicBool>,
     issued: AtomicU64,
@@ -99,12 +99,12 @@ impl Shared {
 }
 
 /// Runs the load; returns everything recorded and how long it took.
-pub async fn run(targets: &[Target], plan: &LoadPlan, progress: ProgressBar) -> (Recorder, Duration) {
+pub async fn run(targets: Arc<[Target]>, plan: &LoadPlan, progress: ProgressBar) -> (Recorder, Duration) {
     let started = Instant::now();
     let shared = Arc::new(Shared {
         sold_out: plan.skus.iter().map(|_| AtomicBool::new(false)).collect(),
         plan: plan.clone(),
-        targets: targets.to_vec(),
+        targets,
         issued: AtomicU64::new(0),
         deadline: started + plan.duration,
         progress,

@@ -14,18 +14,20 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(&args).await,
-        Command::Raw(args) => {
-            let result = raw::run(&args).await;
-            if args.json {
-                println!("{}", serde_json::to_string(&result).expect("serialisable"));
-            } else {
-                println!(
-                    "{:.0} requests/s ({} ok, {} errors, {} connections, {:.1} s)",
-                    result.requests_per_s, result.ok, result.errors, result.connections, result.elapsed_s
-                );
+        Command::Raw(args) => match raw::run(&args).await {
+            None => Err(anyhow::anyhow!("--url must be a plain http://host:port/path URL")),
+            Some(result) => {
+                if args.json {
+                    println!("{}", serde_json::to_string(&result).expect("serialisable"));
+                } else {
+                    println!(
+                        "{:.0} requests/s ({} ok, {} errors, {} connections, {:.1} s)",
+                        result.requests_per_s, result.ok, result.errors, result.connections, result.elapsed_s
+                    );
+                }
+                Ok(true)
             }
-            Ok(true)
-        }
+        },
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -7,6 +7,7 @@
 //! 3. send the load;
 //! 4. audit the ledger and judge.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -40,7 +41,7 @@ pub struct PhaseReport {
 
 /// What every phase of a run shares.
 pub struct PhaseContext<'a> {
-    pub targets: &'a [Target],
+    pub targets: Arc<[Target]>,
     pub plan: &'a LoadPlan,
     pub stock: i64,
     pub settings: LockSettingsUpdate,
@@ -51,10 +52,10 @@ pub struct PhaseContext<'a> {
 
 pub async fn run(ctx: &PhaseContext<'_>, backend: Backend) -> Result<PhaseReport, RunError> {
     reset_skus(ctx).await?;
-    let settings = switch_all(ctx.targets, backend, &ctx.settings).await?;
+    let settings = switch_all(&ctx.targets, backend, &ctx.settings).await?;
 
     let progress = progress_bar(ctx, backend);
-    let (recorder, elapsed) = load::run(ctx.targets, ctx.plan, progress.clone()).await;
+    let (recorder, elapsed) = load::run(ctx.targets.clone(), ctx.plan, progress.clone()).await;
 
     let audits = audit_all(&ctx.targets[0], &ctx.plan.skus).await?;
     let db = match ctx.database {

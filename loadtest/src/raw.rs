@@ -5,14 +5,17 @@
 //! `wrk -c N -d D URL`, so `loadtest/bench-vs-wrk` can put the two side by
 //! side on the same machine in the same run.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use hyper::Method;
 
 use serde::Serialize;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::cli::RawArgs;
-use crate::client::http_client;
+use crate::http::{ConnPool, authority_of};
 use crate::stats::per_second;
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -24,21 +27,25 @@ pub struct RawResult {
     pub requests_per_s: f64,
 }
 
-pub async fn run(args: &RawArgs) -> RawResult {
-    let http = http_client(Duration::from_secs(10));
+/// `None` unless `args.url` is a plain `http://host:port/path` URL.
+pub async fn run(args: &RawArgs) -> Option<RawResult> {
+    let authority = authority_of(&args.url)?;
+    let path = args
+        .url
+        .strip_prefix("http://")?
+        .find('/')
+        .map_or("/".to_owned(), |i| args.url["http://".len() + i..].to_owned());
+    let pool = Arc::new(ConnPool::new(authority, Duration::from_secs(10)));
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(args.duration);
     let mut tasks = JoinSet::new();
     for _ in 0..args.connections {
-        let (http, url) = (http.clone(), args.url.clone());
+        let (pool, path) = (pool.clone(), path.clone());
         tasks.spawn(async move {
             let (mut ok, mut errors) = (0u64, 0u64);
             while Instant::now() < deadline {
-                match http.get(&url).send().await {
-                    Ok(response) if response.status().is_success() => {
-                        let _ = response.bytes().await;
-                        ok += 1;
-                    }
+                match pool.send(Method::GET, &path, None).await {
+                    Ok((status, _)) if status.is_success() => ok += 1,
                     _ => errors += 1,
                 }
             }
@@ -51,11 +58,11 @@ pub async fn run(args: &RawArgs) -> RawResult {
         .into_iter()
         .fold((0, 0), |(ok, errors), (o, e)| (ok + o, errors + e));
     let elapsed = started.elapsed();
-    RawResult {
+    Some(RawResult {
         connections: args.connections,
         elapsed_s: elapsed.as_secs_f64(),
         ok,
         errors,
         requests_per_s: per_second(ok, elapsed),
-    }
+    })
 }
