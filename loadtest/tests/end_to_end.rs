@@ -24,17 +24,9 @@ async fn spawn_instance() -> Running {
 fn options(instances: &[&Running], extra: &[&str]) -> Vec<String> {
     let targets: Vec<&str> = instances.iter().map(|i| i.address.as_str()).collect();
     let prefix = format!("e2e-{}", uuid::Uuid::new_v4().simple());
-    let mut args: Vec<String> = [
-        "loadtest",
-        "run",
-        "--no-progress",
-        "--stock",
-        "20",
-        "--buyers",
-        "24",
-    ]
-    .map(String::from)
-    .to_vec();
+    let mut args: Vec<String> = ["loadtest", "run", "--no-progress", "--stock", "20"]
+        .map(String::from)
+        .to_vec();
     args.extend([
         "--targets".into(),
         targets.join(","),
@@ -144,4 +136,24 @@ async fn an_unreachable_target_fails_the_run_with_a_clear_message() {
         stderr.contains(&format!("127.0.0.1:{port}/health is unreachable")),
         "{stderr}"
     );
+}
+
+#[tokio::test]
+async fn the_open_model_sells_out_safely_at_a_constant_rate() {
+    let instance = spawn_instance().await;
+    let argv = options(
+        &[&instance],
+        &["--backends", "atomic", "--rate", "200", "--duration", "5"],
+    );
+    let report = loadtest::run(&run_args(argv)).await.expect("the run completes");
+    let json = serde_json::to_value(&report).unwrap();
+    assert!(
+        json["model"].as_str().unwrap().starts_with("open model"),
+        "{json:#}"
+    );
+    let phase = phase(&json, "atomic");
+    assert_eq!(phase["ledger"]["sold"], 20, "{phase:#}");
+    assert_eq!(phase["assessment"]["kind"], "safe", "{phase:#}");
+    // 20 units at 200 orders/s: sold out in about 0.1 s, well before 5 s.
+    assert!(phase["elapsed_s"].as_f64().unwrap() < 2.0, "{phase:#}");
 }

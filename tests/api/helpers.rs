@@ -14,8 +14,8 @@ use tokio::task::JoinSet;
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
-    /// Dropping it stops the server gracefully.
-    _running: Running,
+    /// Dropping it stops the server gracefully (see [`TestApp::shut_down`]).
+    running: Option<Running>,
 }
 
 /// Starts the application with its default configuration on a free port.
@@ -39,7 +39,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     TestApp {
         address: running.address.clone(),
         client: reqwest::Client::new(),
-        _running: running,
+        running: Some(running),
     }
 }
 
@@ -58,6 +58,11 @@ pub struct Tally {
 }
 
 impl TestApp {
+    /// Starts a graceful shutdown, as SIGTERM does; returns at once.
+    pub fn shut_down(&mut self) {
+        self.running = None;
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

@@ -7,6 +7,7 @@
 mod helpers;
 
 mod api_contract;
+mod lifecycle;
 mod lock_contract;
 mod outage;
 mod overselling;

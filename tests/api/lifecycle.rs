@@ -1,0 +1,74 @@
+//! Orders that outlive their circumstances: a client that hangs up, a
+//! server that is asked to stop. Neither may lose an order or leave a lock
+//! held until its TTL.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::json;
+use stocklock_api::Backend;
+
+use crate::helpers::{spawn_app, unique_sku};
+
+#[tokio::test]
+async fn an_order_whose_client_hangs_up_completes_and_releases_its_lock() {
+    let app = spawn_app().await;
+    // Redis: a lock left behind would block the next buyer for the TTL.
+    app.use_backend(Backend::Redis, 300).await;
+    let sku = unique_sku();
+    app.reset(&sku, 5).await;
+
+    let hung_up = app
+        .client
+        .post(app.url("/orders"))
+        .json(&json!({ "sku": sku, "quantity": 1 }))
+        .timeout(Duration::from_millis(100))
+        .send()
+        .await;
+    assert!(hung_up.is_err(), "the client was meant to give up first");
+
+    let started = Instant::now();
+    let next = app.order(&sku, 1).await;
+    assert_eq!(next.status(), StatusCode::CREATED);
+    // 300 ms for the abandoned order, 300 ms for this one; a lock leaked
+    // until its TTL (5 s by default) would show here.
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+
+    let audit = app.audit(&sku).await;
+    assert_eq!(
+        (audit.orders, audit.stock, audit.consistent),
+        (2, 3, true),
+        "{audit:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_shutdown_lets_orders_in_flight_finish() {
+    let mut app = spawn_app().await;
+    app.use_backend(Backend::Local, 400).await;
+    let sku = unique_sku();
+    app.reset(&sku, 5).await;
+    let (client, url) = (app.client.clone(), app.url("/orders"));
+
+    let in_flight = tokio::spawn(async move {
+        client
+            .post(url)
+            .json(&json!({ "sku": sku, "quantity": 1 }))
+            .send()
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    app.shut_down();
+
+    let response = in_flight.await.unwrap().expect("the order in flight was cut off");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        app.client.get(app.url("/health")).send().await.is_err(),
+        "the server still accepts requests after shutting down"
+    );
+}
