@@ -109,6 +109,14 @@ pub fn render_table(report: &Report) -> String {
             }
             _ => {}
         }
+        if phase.counts.created == 0 && phase.counts.lock_unavailable > 0 {
+            let _ = writeln!(
+                out,
+                "note {}: nothing sold, every order got a 503 (locks timed out or expired before commit): \
+                 raise --acquire-timeout-ms or --ttl-ms",
+                phase.backend
+            );
+        }
     }
     let summary = if report.passed {
         "every backend that must be safe was safe"
