@@ -31,12 +31,14 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
 }
 
 /// `SELECT 1`: is PostgreSQL reachable?
+#[tracing::instrument(level = "debug", skip(pool))]
 pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT 1").execute(pool).await.map(|_| ())
 }
 
 /// Creates the product or resets it: stock = initial stock = `stock`, and
 /// its orders deleted, in one transaction.
+#[tracing::instrument(level = "debug", skip(pool))]
 pub async fn reset_product(pool: &PgPool, sku: &Sku, stock: i64) -> Result<Product, sqlx::Error> {
     let mut tx = pool.begin().await?;
     sqlx::query(
@@ -58,6 +60,7 @@ pub async fn reset_product(pool: &PgPool, sku: &Sku, stock: i64) -> Result<Produ
     })
 }
 
+#[tracing::instrument(level = "debug", skip(pool))]
 pub async fn product(pool: &PgPool, sku: &Sku) -> Result<Option<Product>, sqlx::Error> {
     let stock = sqlx::query_scalar::<_, i64>("SELECT stock FROM products WHERE sku = $1")
         .bind(sku.as_str())
@@ -70,6 +73,7 @@ pub async fn product(pool: &PgPool, sku: &Sku) -> Result<Option<Product>, sqlx::
 }
 
 /// The ledger's verdict, computed by PostgreSQL from the rows themselves.
+#[tracing::instrument(level = "debug", skip(pool))]
 pub async fn audit(pool: &PgPool, sku: &Sku) -> Result<Option<Audit>, sqlx::Error> {
     let row = sqlx::query_as::<_, (i64, i64, i64, i64, i64, bool)>(
         "WITH ledger AS (
@@ -104,6 +108,7 @@ pub async fn audit(pool: &PgPool, sku: &Sku) -> Result<Option<Audit>, sqlx::Erro
 /// Step 1 of the naive deduction. A plain `SELECT`, deliberately *not*
 /// `FOR UPDATE`: a row lock would make the database serialise buyers, which
 /// is a lock of its own and would hide what the chosen backend does.
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn read_stock(tx: &mut PgConnection, sku: &Sku) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar("SELECT stock FROM products WHERE sku = $1")
         .bind(sku.as_str())
@@ -113,6 +118,7 @@ pub async fn read_stock(tx: &mut PgConnection, sku: &Sku) -> Result<Option<i64>,
 
 /// Step 3 of the naive deduction: write what step 1 read, minus the order.
 /// If another request wrote in between, its update is lost.
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn write_stock(tx: &mut PgConnection, sku: &Sku, stock: i64) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE products SET stock = $2 WHERE sku = $1")
         .bind(sku.as_str())
@@ -124,6 +130,7 @@ pub async fn write_stock(tx: &mut PgConnection, sku: &Sku, stock: i64) -> Result
 
 /// The atomic deduction: check and write in one statement. `None` when the
 /// product is missing or the stock does not cover the quantity.
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn take_stock(
     tx: &mut PgConnection,
     sku: &Sku,
@@ -141,6 +148,7 @@ pub async fn take_stock(
 }
 
 /// Records the order in the ledger, in the same transaction as the stock.
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn insert_order(
     tx: &mut PgConnection,
     order_id: Uuid,

@@ -15,6 +15,8 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once per process: the size of the larger variant does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Load-test every backend against the targets and report the verdicts.
     Run(RunArgs),

@@ -119,11 +119,7 @@ impl LockBackend for EtcdLock {
             }
             Err(_elapsed) => {
                 self.revoke_later(client, lease_id);
-                Err(LockError::Timeout {
-                    backend: Backend::Etcd,
-                    key: key.to_owned(),
-                    waited: timings.acquire_timeout,
-                })
+                Err(LockError::timeout(Backend::Etcd, key, timings.acquire_timeout))
             }
         }
     }

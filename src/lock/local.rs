@@ -55,11 +55,7 @@ impl LockBackend for LocalLock {
         let mutex = self.mutex_for(key);
         match tokio::time::timeout(timings.acquire_timeout, mutex.lock_owned()).await {
             Ok(guard) => Ok(LockGuard::new(LocalHeld(guard))),
-            Err(_elapsed) => Err(LockError::Timeout {
-                backend: Backend::Local,
-                key: key.to_owned(),
-                waited: timings.acquire_timeout,
-            }),
+            Err(_elapsed) => Err(LockError::timeout(Backend::Local, key, timings.acquire_timeout)),
         }
     }
 }

@@ -102,6 +102,14 @@ pub enum LockError {
 }
 
 impl LockError {
+    pub fn timeout(backend: Backend, key: &str, waited: Duration) -> Self {
+        LockError::Timeout {
+            backend,
+            key: key.to_owned(),
+            waited,
+        }
+    }
+
     pub fn unavailable(backend: Backend, reason: impl fmt::Display) -> Self {
         LockError::Unavailable {
             backend,

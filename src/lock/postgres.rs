@@ -65,13 +65,9 @@ impl LockBackend for PostgresAdvisoryLock {
         .await;
         match locked {
             Ok(_) => Ok(()),
-            Err(sqlx::Error::Database(err)) if err.code().as_deref() == Some(LOCK_NOT_AVAILABLE) => {
-                Err(LockError::Timeout {
-                    backend: Backend::Postgres,
-                    key: key.to_owned(),
-                    waited: timings.acquire_timeout,
-                })
-            }
+            Err(sqlx::Error::Database(err)) if err.code().as_deref() == Some(LOCK_NOT_AVAILABLE) => Err(
+                LockError::timeout(Backend::Postgres, key, timings.acquire_timeout),
+            ),
             Err(err) => Err(LockError::unavailable(Backend::Postgres, err)),
         }
     }

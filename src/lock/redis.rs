@@ -116,11 +116,7 @@ impl LockBackend for RedisLock {
             }
             let now = Instant::now();
             if now >= deadline {
-                return Err(LockError::Timeout {
-                    backend: Backend::Redis,
-                    key: key.to_owned(),
-                    waited: timings.acquire_timeout,
-                });
+                return Err(LockError::timeout(Backend::Redis, key, timings.acquire_timeout));
             }
             tokio::time::sleep(backoff.next_pause().min(deadline - now)).await;
         }
