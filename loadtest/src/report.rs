@@ -63,7 +63,7 @@ pub fn verdict_label(verdict: &Verdict, assessment: &Assessment) -> String {
     }
 }
 
-const COLUMNS: [(&str, usize); 14] = [
+const COLUMNS: [(&str, usize); 16] = [
     ("verdict", 22),
     ("backend", 9),
     ("expected", 13),
@@ -72,10 +72,12 @@ const COLUMNS: [(&str, usize); 14] = [
     ("201", 7),
     ("409", 7),
     ("503", 6),
-    ("err", 5),
+    ("other", 6),
+    ("transp", 7),
     ("orders/s", 9),
     ("req/s", 9),
     ("p50 ms", 8),
+    ("p90 ms", 8),
     ("p99 ms", 8),
     ("max ms", 8),
 ];
@@ -142,10 +144,12 @@ fn cells(phase: &PhaseReport) -> Vec<String> {
         counts.created.to_string(),
         counts.sold_out.to_string(),
         counts.lock_unavailable.to_string(),
-        (counts.other_errors + counts.transport_errors).to_string(),
+        counts.other_errors.to_string(),
+        counts.transport_errors.to_string(),
         format!("{:.0}", phase.orders_per_s),
         format!("{:.0}", phase.requests_per_s),
         format!("{:.1}", phase.latency.p50_ms),
+        format!("{:.1}", phase.latency.p90_ms),
         format!("{:.1}", phase.latency.p99_ms),
         format!("{:.1}", phase.latency.max_ms),
     ]

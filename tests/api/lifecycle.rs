@@ -6,15 +6,21 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::json;
-use stocklock_api::Backend;
+use stocklock_api::{Backend, LockSettingsUpdate};
 
 use crate::helpers::{spawn_app, unique_sku};
 
 #[tokio::test]
 async fn an_order_whose_client_hangs_up_completes_and_releases_its_lock() {
     let app = spawn_app().await;
-    // Redis: a lock left behind would block the next buyer for the TTL.
-    app.use_backend(Backend::Redis, 300).await;
+    // Redis: a lock left behind would block the next buyer for its TTL.
+    app.set_lock(LockSettingsUpdate {
+        backend: Some(Backend::Redis),
+        critical_section_ms: Some(600),
+        ttl_ms: Some(20_000),
+        acquire_timeout_ms: Some(30_000),
+    })
+    .await;
     let sku = unique_sku();
     app.reset(&sku, 5).await;
 
@@ -22,7 +28,7 @@ async fn an_order_whose_client_hangs_up_completes_and_releases_its_lock() {
         .client
         .post(app.url("/orders"))
         .json(&json!({ "sku": sku, "quantity": 1 }))
-        .timeout(Duration::from_millis(100))
+        .timeout(Duration::from_millis(250))
         .send()
         .await;
     assert!(hung_up.is_err(), "the client was meant to give up first");
@@ -49,7 +55,7 @@ async fn an_order_whose_client_hangs_up_completes_and_releases_its_lock() {
 #[tokio::test]
 async fn a_shutdown_lets_orders_in_flight_finish() {
     let mut app = spawn_app().await;
-    app.use_backend(Backend::Local, 400).await;
+    app.use_backend(Backend::Local, 1_000).await;
     let sku = unique_sku();
     app.reset(&sku, 5).await;
     let (client, url) = (app.client.clone(), app.url("/orders"));
@@ -61,7 +67,7 @@ async fn a_shutdown_lets_orders_in_flight_finish() {
             .send()
             .await
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     app.shut_down();
 
     let response = in_flight.await.unwrap().expect("the order in flight was cut off");
