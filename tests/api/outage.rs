@@ -99,7 +99,8 @@ async fn order_until(app: &TestApp, sku: &str, status: StatusCode) -> i64 {
     }
 }
 
-/// Down at start → 503 and nothing changed; up → 201; down again → 503.
+/// Down at start → 503 and nothing changed; up → 201; down again → 503;
+/// up again → 201.
 async fn outage_and_recovery(app: TestApp, backend: Backend, start_server: impl Fn() -> OwnServer) {
     app.use_backend(backend, 0).await;
     let sku = unique_sku();
@@ -114,6 +115,10 @@ async fn outage_and_recovery(app: TestApp, backend: Backend, start_server: impl 
     let mut created = order_until(&app, &sku, StatusCode::CREATED).await;
     drop(server);
     created += order_until(&app, &sku, StatusCode::SERVICE_UNAVAILABLE).await;
+    // Lost while connected, then back: the client must reconnect by itself.
+    let server = start_server();
+    created += order_until(&app, &sku, StatusCode::CREATED).await;
+    drop(server);
 
     let audit = app.audit(&sku).await;
     assert_eq!(audit.orders, created, "clients and ledger disagree: {audit:?}");
