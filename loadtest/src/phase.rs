@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use sqlx::PgPool;
 use stocklock_api::{Audit, Backend, LockSettings, LockSettingsUpdate};
@@ -70,7 +70,19 @@ pub async fn run(ctx: &PhaseContext<'_>, backend: Backend) -> Result<PhaseReport
     let verdict = verdict::judge(&audits, &tally, db.as_ref());
     let expectation = verdict::expectation(backend, ctx.targets.len(), ctx.must_be_safe);
     let assessment = verdict::assess(&verdict, expectation);
-    progress.finish_with_message(crate::report::verdict_label(&verdict, &assessment));
+    // The live bar gives way to one plain line with the outcome (oversold
+    // units run past the total, which is rather the point).
+    progress.finish_and_clear();
+    if ctx.show_progress {
+        eprintln!(
+            "{:>9}: {}/{} units sold in {:.1}s  {}",
+            backend.as_str(),
+            recorder.acked_units(),
+            ctx.stock * ctx.plan.skus.len() as i64,
+            elapsed.as_secs_f64(),
+            crate::report::verdict_label(&verdict, &assessment)
+        );
+    }
 
     let mut ledger = Ledger::default();
     audits.iter().for_each(|a| ledger.add(a));
@@ -143,9 +155,12 @@ fn progress_bar(ctx: &PhaseContext<'_>, backend: Backend) -> ProgressBar {
         ProgressStyle::with_template("{prefix:>9} [{bar:32}] {pos:>6}/{len} units sold {elapsed:>4}  {msg}")
             .expect("valid template")
             .progress_chars("=> ");
-    let bar = ProgressBar::new(total)
+    // Styled while hidden, then shown: drawing before the style is set
+    // leaves a stray unstyled line on the terminal.
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden())
         .with_style(style)
         .with_prefix(backend.to_string());
+    bar.set_draw_target(ProgressDrawTarget::stderr());
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
 }
