@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use sqlx::{PgPool, Postgres, Transaction};
 use stocklock::config::Config;
 use stocklock::lock::{
-    EtcdLock, LocalLock, LockBackend, LockError, LockGuard, LockTimings, PostgresAdvisoryLock, RedisLock,
+    AtomicUpdate, Deduction, EtcdLock, LocalLock, LockBackend, LockError, LockGuard, LockTimings, NoLock,
+    PostgresAdvisoryLock, RedisLock,
 };
 
 use crate::helpers::unique_sku;
@@ -202,4 +203,44 @@ async fn redis_lock_expires_after_its_ttl() {
 async fn etcd_lock_expires_after_its_lease() {
     // etcd leases are whole seconds, with a server-side minimum near 2 s.
     a_holder_that_outlives_the_ttl_loses_the_lock(&etcd_lock(), 1_000, Duration::from_millis(3_500)).await;
+}
+
+/// `none` and `atomic` keep the contract by saying what they are: they take
+/// no lock, so two holders of the same key are both admitted immediately.
+async fn a_lockless_backend_admits_every_holder(lock: &dyn LockBackend) {
+    let (pool, key) = (pool().await, unique_sku());
+    let first = hold(lock, &pool, &key, timings(10_000, 100))
+        .await
+        .expect("first holder");
+    let second = hold(lock, &pool, &key, timings(10_000, 100))
+        .await
+        .expect("second holder");
+    assert!(!first.guard.is_held() && !second.guard.is_held());
+    first.release().await;
+    second.release().await;
+}
+
+#[tokio::test]
+async fn none_takes_no_lock_and_runs_the_naive_deduction() {
+    a_lockless_backend_admits_every_holder(&NoLock).await;
+    assert_eq!(NoLock.deduction(), Deduction::ReadCheckWrite);
+}
+
+#[tokio::test]
+async fn atomic_takes_no_lock_and_deducts_in_one_statement() {
+    a_lockless_backend_admits_every_holder(&AtomicUpdate).await;
+    assert_eq!(AtomicUpdate.deduction(), Deduction::ConditionalUpdate);
+}
+
+#[tokio::test]
+async fn every_locking_backend_runs_the_naive_deduction_under_its_lock() {
+    let backends: [&dyn LockBackend; 4] = [
+        &LocalLock::default(),
+        &redis_lock(),
+        &etcd_lock(),
+        &PostgresAdvisoryLock,
+    ];
+    for lock in backends {
+        assert_eq!(lock.deduction(), Deduction::ReadCheckWrite, "{lock:?}");
+    }
 }
