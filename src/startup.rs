@@ -118,6 +118,7 @@ fn initial_settings(config: &Config) -> anyhow::Result<Settings> {
         ttl_ms: Some(config.lock_ttl_ms),
         acquire_timeout_ms: Some(config.lock_acquire_timeout_ms),
         critical_section_ms: Some(config.critical_section_ms),
+        available: None,
     };
     defaults.apply(&update).context("invalid lock settings")
 }

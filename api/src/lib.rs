@@ -163,6 +163,10 @@ pub struct LockSettingsUpdate {
     pub acquire_timeout_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub critical_section_ms: Option<u64>,
+    /// Read-only: accepted and ignored, so that the answer of a GET can be
+    /// edited and PUT back as it is.
+    #[serde(default, skip_serializing)]
+    pub available: Option<Vec<Backend>>,
 }
 
 /// `GET /admin/audit/{sku}`: the ledger's verdict, computed by PostgreSQL.

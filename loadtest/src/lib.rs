@@ -89,6 +89,7 @@ pub async fn run(args: &RunArgs) -> Result<Report, RunError> {
             ttl_ms: args.ttl_ms,
             acquire_timeout_ms: args.acquire_timeout_ms,
             critical_section_ms: Some(args.critical_section_ms),
+            available: None,
         },
         database: database.as_ref(),
         must_be_safe: args.must_be_safe.as_deref(),

@@ -16,6 +16,9 @@ use crate::store;
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/admin/products/{sku}", put(reset_product))
+        // `{sku}` never matches an empty segment; without this route an
+        // empty SKU would be a 404 "no such route" instead of a 422.
+        .route("/admin/products/", put(empty_sku))
         .route("/products/{sku}", get(product))
         .route("/admin/audit/{sku}", get(audit))
 }
@@ -29,6 +32,10 @@ async fn reset_product(
     let sku = Sku::parse(&sku)?;
     let stock = parse_stock(body.stock)?;
     Ok(Json(store::reset_product(&state.pool, &sku, stock).await?))
+}
+
+async fn empty_sku() -> Error {
+    Sku::parse("").expect_err("an empty SKU is invalid")
 }
 
 async fn product(

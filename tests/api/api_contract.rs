@@ -252,6 +252,16 @@ async fn lock_settings_can_be_read_and_changed() {
 }
 
 #[tokio::test]
+async fn the_settings_a_get_returns_can_be_put_back() {
+    let app = spawn_app().await;
+    let mut settings = serde_json::to_value(app.lock_settings().await).unwrap();
+    settings["backend"] = json!("postgres");
+    let response = app.put("/admin/lock", &settings).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(app.lock_settings().await.backend, Backend::Postgres);
+}
+
+#[tokio::test]
 async fn bad_lock_settings_are_422_and_change_nothing() {
     let app = spawn_app().await;
     let before = app.lock_settings().await;
