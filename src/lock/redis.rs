@@ -18,6 +18,10 @@
 //!   the database itself closes it. Set a TTL well above the critical section.
 //! * **Redis dies:** nobody can acquire; requests get 503 within the acquire
 //!   timeout. The connection manager reconnects when Redis is back.
+//! * **A `SET` whose answer is lost** (we stop waiting after the server
+//!   timeout): the key may have been set with our token after all. We
+//!   answer 503 and never use it; nobody else gets the lock until its TTL
+//!   runs out. Slow, never unsafe.
 //! * **Redis restarts without persistence while a lock is held:** the key is
 //!   gone and a second holder can get in — the reason Redlock and fencing
 //!   tokens exist. This single-node lock does not defend against it.
