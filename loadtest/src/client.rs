@@ -12,7 +12,7 @@ use bytes::Bytes;
 use hyper::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use stocklock_api::{
-    Audit, Health, LockSettings, LockSettingsUpdate, Order, PlaceOrder, Product, ResetProduct,
+    Audit, ErrorBody, Health, LockSettings, LockSettingsUpdate, Order, PlaceOrder, Product, ResetProduct,
 };
 
 use crate::http::{ConnPool, authority_of};
@@ -112,7 +112,11 @@ impl Target {
                 Err(_) => (Outcome::Transport, None),
             },
             StatusCode::CONFLICT => (Outcome::SoldOut, None),
-            StatusCode::SERVICE_UNAVAILABLE => (Outcome::LockUnavailable, None),
+            // 503 is also the answer to an unreachable database: count only
+            // the lock's own refusals as such.
+            StatusCode::SERVICE_UNAVAILABLE if error_code(&body).as_deref() == Some("lock_unavailable") => {
+                (Outcome::LockUnavailable, None)
+            }
             _ => (Outcome::OtherError, None),
         }
     }
@@ -144,5 +148,22 @@ impl Target {
             .json()
             .await
             .map_err(|source| ClientError::Body { url, source })
+    }
+}
+
+/// The `error` code of an error body, if it is one.
+fn error_code(body: &[u8]) -> Option<String> {
+    serde_json::from_slice::<ErrorBody>(body).ok().map(|e| e.error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_code;
+
+    #[test]
+    fn error_codes_are_read_from_error_bodies_only() {
+        let body = br#"{"error":"lock_unavailable","message":"timed out"}"#;
+        assert_eq!(error_code(body).as_deref(), Some("lock_unavailable"));
+        assert_eq!(error_code(b"Service Unavailable"), None);
     }
 }

@@ -18,9 +18,10 @@ pub enum Outcome {
     Created,
     /// 409: sold out.
     SoldOut,
-    /// 503: the lock could not be had (timeout, or its server is down).
+    /// 503 `lock_unavailable`: the lock could not be had (timeout, or its
+    /// server is down).
     LockUnavailable,
-    /// Any other HTTP status.
+    /// Any other HTTP status, including a 503 for an unreachable database.
     OtherError,
     /// No HTTP answer at all (connection refused or reset, timeout). The
     /// order may or may not have been recorded: an "in-flight failure".
