@@ -137,6 +137,11 @@ impl LockSwitch {
     /// Validates `update`, waits for in-flight requests, and applies it.
     /// An invalid update changes nothing.
     pub async fn update(&self, update: &LockSettingsUpdate) -> Result<LockSettings, Error> {
+        // Refuse a bad update at once, rather than after draining the
+        // orders in flight; it is checked again under the write guard.
+        let current = self.active.read().await.settings;
+        current.apply(update)?;
+
         let mut active = self.active.write().await;
         let settings = active.settings.apply(update)?;
         let lock = self.backends.get(&settings.backend).cloned().ok_or_else(|| {

@@ -75,3 +75,27 @@ async fn a_switch_waits_for_orders_in_flight() {
         "the switch did not wait for the order in flight: {switch_took:?}"
     );
 }
+
+#[tokio::test]
+async fn a_bad_switch_is_refused_at_once_even_with_orders_in_flight() {
+    let app = spawn_app().await;
+    app.use_backend(Backend::Local, 1_500).await;
+    let sku = unique_sku();
+    app.reset(&sku, 5).await;
+
+    let order = app.order(&sku, 1);
+    let bad_switch = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let started = Instant::now();
+        let response = app.put("/admin/lock", &serde_json::json!({ "ttl_ms": 0 })).await;
+        (response.status(), started.elapsed())
+    };
+    let (order, (status, took)) = tokio::join!(order, bad_switch);
+
+    assert_eq!(order.status(), StatusCode::CREATED);
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        took < Duration::from_millis(700),
+        "the refusal waited for the order: {took:?}"
+    );
+}
