@@ -40,9 +40,12 @@ ensure_packages() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# The packages our servers and our build need.
+# The packages our servers and our build need (etcd-client generates its
+# gRPC code with protoc at build time). Used by the scripts that source this.
+# shellcheck disable=SC2034
 SERVER_PACKAGES=(postgresql redis-server etcd-server)
-BUILD_PACKAGES=(protobuf-compiler pkg-config)
+# shellcheck disable=SC2034
+BUILD_PACKAGES=(protobuf-compiler)
 
 ensure_cargo() {
     command -v cargo >/dev/null && return 0
