@@ -69,15 +69,19 @@ impl Shared {
         self.sold_out.iter().all(|s| s.load(Ordering::Relaxed))
     }
 
-    /// A random SKU that is not sold out yet (any SKU if all are).
+    /// A random SKU that is not sold out yet (any SKU if all are), chosen
+    /// uniformly without allocating a list per order on the hot path.
     fn pick_sku(&self) -> usize {
-        let open: Vec<usize> = (0..self.sold_out.len())
-            .filter(|&i| !self.sold_out[i].load(Ordering::Relaxed))
-            .collect();
+        let is_open = |i: &usize| !self.sold_out[*i].load(Ordering::Relaxed);
+        let all = 0..self.sold_out.len();
         let mut rng = rand::rng();
-        match open.len() {
-            0 => rng.random_range(0..self.sold_out.len()),
-            n => open[rng.random_range(0..n)],
+        match all.clone().filter(is_open).count() {
+            0 => rng.random_range(all),
+            open => {
+                let nth = rng.random_range(0..open);
+                // A SKU may sell out between the count and this pass.
+                all.clone().filter(is_open).nth(nth).unwrap_or(nth)
+            }
         }
     }
 

@@ -84,14 +84,12 @@ pub async fn run(ctx: &PhaseContext<'_>, backend: Backend) -> Result<PhaseReport
         );
     }
 
-    let mut ledger = Ledger::default();
-    audits.iter().for_each(|a| ledger.add(a));
     Ok(PhaseReport {
         backend,
         expectation,
         assessment,
         verdict,
-        ledger,
+        ledger: Ledger::sum(&audits),
         settings,
         elapsed_s: elapsed.as_secs_f64(),
         counts: recorder.counts,

@@ -56,11 +56,14 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    pub fn add(&mut self, audit: &Audit) {
-        self.initial_stock += audit.initial_stock;
-        self.stock += audit.stock;
-        self.sold += audit.sold;
-        self.orders += audit.orders;
+    /// The figures of every SKU's audit, added up.
+    pub fn sum(audits: &[Audit]) -> Ledger {
+        audits.iter().fold(Ledger::default(), |total, audit| Ledger {
+            initial_stock: total.initial_stock + audit.initial_stock,
+            stock: total.stock + audit.stock,
+            sold: total.sold + audit.sold,
+            orders: total.orders + audit.orders,
+        })
     }
 }
 
@@ -115,8 +118,7 @@ impl Verdict {
 
 /// Cross-checks one phase. `audits` has one entry per SKU.
 pub fn judge(audits: &[Audit], client: &ClientTally, db: Option<&DbLedger>) -> Verdict {
-    let mut ledger = Ledger::default();
-    audits.iter().for_each(|a| ledger.add(a));
+    let ledger = Ledger::sum(audits);
     let oversold_units = audits.iter().map(|a| (a.sold - a.initial_stock).max(0)).sum();
     let stock_drift = audits.iter().map(|a| a.stock - (a.initial_stock - a.sold)).sum();
 

@@ -56,15 +56,17 @@ impl EtcdLock {
 
     /// A cheap clone of the shared client (one gRPC channel underneath).
     async fn client(&self) -> Result<Client, LockError> {
-        let options = ConnectOptions::new()
-            .with_connect_timeout(self.server_timeout)
-            .with_keep_alive(Duration::from_secs(10), self.server_timeout);
-        let connect = Client::connect(&self.endpoints, Some(options));
-        let client = self
-            .client
-            .get_or_try_init(|| within(Backend::Etcd, self.server_timeout, connect))
-            .await?;
-        Ok(client.clone())
+        let connect = || {
+            let options = ConnectOptions::new()
+                .with_connect_timeout(self.server_timeout)
+                .with_keep_alive(Duration::from_secs(10), self.server_timeout);
+            within(
+                Backend::Etcd,
+                self.server_timeout,
+                Client::connect(&self.endpoints, Some(options)),
+            )
+        };
+        Ok(self.client.get_or_try_init(connect).await?.clone())
     }
 
     /// Revokes a lease in the background: used when we stop waiting.
