@@ -20,7 +20,13 @@ die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 
 # Runs a command as root: directly when we are root, through sudo otherwise.
 as_root() {
-    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null; then
+        sudo "$@"
+    else
+        die "need root to run: $* (install sudo, or run this as root once)"
+    fi
 }
 
 # ensure_packages PKG...: installs the Debian packages that are missing.
@@ -33,19 +39,50 @@ ensure_packages() {
     [ ${#missing[@]} -eq 0 ] && return 0
     command -v apt-get >/dev/null || die "missing packages: ${missing[*]} (and no apt-get to install them)"
     log "installing ${missing[*]}"
-    as_root apt-get update -qq
+    as_root apt-get update -qq >&2
     # apt's post-install scripts try to start the distribution's own servers;
     # where no init system runs (containers, CI) they are refused, which is
     # fine: we start our own on our own ports.
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# The packages our servers and our build need (etcd-client generates its
-# gRPC code with protoc at build time). Used by the scripts that source this.
+# The packages our servers and our build need. Used by the scripts that source
+# this. etcd-client generates its gRPC code at build time: protoc comes from
+# protobuf-compiler, and the well-known types its .proto files import
+# (google/protobuf/descriptor.proto, ...) from libprotobuf-dev, which
+# protobuf-compiler only *recommends* — so with --no-install-recommends it must
+# be named. Verify changes here with ../shared/tools/fresh-machine: a machine
+# that installed a package earlier hides its absence from this list.
 # shellcheck disable=SC2034
 SERVER_PACKAGES=(postgresql redis-server etcd-server)
 # shellcheck disable=SC2034
-BUILD_PACKAGES=(protobuf-compiler)
+BUILD_PACKAGES=(protobuf-compiler libprotobuf-dev)
+
+# --- Stopping only what this run started ------------------------------------
+# `scripts/services start` prints the name of each server it starts itself (one
+# a line) and leaves alone any that already answered. A script that needs the
+# servers calls start_servers_for_this_run; its EXIT trap then calls
+# stop_servers_started_by_this_run, which stops those names and nothing else:
+# a PostgreSQL that served the user's own instances before we ran still serves
+# them after.
+STARTED_SERVERS=()
+
+start_servers_for_this_run() {
+    local out rc=0
+    out=$("$STOCKLOCK_ROOT/scripts/services" start "$@") || rc=$?
+    # Recorded before we look at the status: a start that failed half-way
+    # (PostgreSQL up, etcd not) must still stop the half it started.
+    local name
+    while IFS= read -r name; do
+        [ -n "$name" ] && STARTED_SERVERS+=("$name")
+    done <<<"$out"
+    [ $rc -eq 0 ] || die "could not start the servers (scripts/services start exited $rc)"
+}
+
+stop_servers_started_by_this_run() {
+    [ ${#STARTED_SERVERS[@]} -gt 0 ] || return 0
+    "$STOCKLOCK_ROOT/scripts/services" stop "${STARTED_SERVERS[@]}"
+}
 
 ensure_cargo() {
     command -v cargo >/dev/null && return 0
