@@ -5,7 +5,6 @@
 //! The doc comment of each field is its `--help` text.
 
 use std::net::IpAddr;
-use std::time::Duration;
 
 use clap::Parser;
 use stocklock_api::Backend;
@@ -68,11 +67,5 @@ impl Config {
     /// The configuration with every default, as the tests start from.
     pub fn defaults() -> Self {
         Config::parse_from(["stocklock"])
-    }
-
-    /// How long to wait for a lock server to answer one command before the
-    /// request is answered 503. Bounded by the acquire timeout.
-    pub fn lock_server_timeout(&self) -> Duration {
-        Duration::from_millis(self.lock_acquire_timeout_ms.clamp(100, 2_000))
     }
 }

@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use stocklock_api::ErrorCode;
+
 use crate::error::Error;
 
 /// The longest SKU we accept. Long enough for real SKUs, short enough that a
@@ -30,14 +32,14 @@ impl Sku {
     pub fn parse(raw: &str) -> Result<Self, Error> {
         if raw.is_empty() || raw.len() > MAX_SKU_LEN {
             return Err(Error::invalid(
-                "invalid_sku",
+                ErrorCode::InvalidSku,
                 format!("sku must be 1 to {MAX_SKU_LEN} characters long"),
             ));
         }
         let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
         if !raw.chars().all(allowed) {
             return Err(Error::invalid(
-                "invalid_sku",
+                ErrorCode::InvalidSku,
                 "sku may contain only letters, digits, '-', '_' and '.'",
             ));
         }
@@ -69,7 +71,7 @@ impl Quantity {
     pub fn parse(raw: i64) -> Result<Self, Error> {
         if !(1..=MAX_QUANTITY).contains(&raw) {
             return Err(Error::invalid(
-                "invalid_quantity",
+                ErrorCode::InvalidQuantity,
                 format!("quantity must be between 1 and {MAX_QUANTITY}, got {raw}"),
             ));
         }
@@ -85,7 +87,7 @@ impl Quantity {
 pub fn parse_stock(raw: i64) -> Result<i64, Error> {
     if !(0..=MAX_STOCK).contains(&raw) {
         return Err(Error::invalid(
-            "invalid_stock",
+            ErrorCode::InvalidStock,
             format!("stock must be between 0 and {MAX_STOCK}, got {raw}"),
         ));
     }

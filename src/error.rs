@@ -6,6 +6,9 @@
 //! API contract can be read (and changed) in one file.
 
 use std::borrow::Cow;
+use std::time::Duration;
+
+use stocklock_api::ErrorCode;
 
 use crate::lock::LockError;
 
@@ -16,7 +19,7 @@ pub enum Error {
     /// readable `error` field (`invalid_sku`, `invalid_quantity`, …).
     #[error("{message}")]
     InvalidInput {
-        code: &'static str,
+        code: ErrorCode,
         message: Cow<'static, str>,
     },
 
@@ -49,6 +52,15 @@ pub enum Error {
     #[error(transparent)]
     Lock(#[from] LockError),
 
+    /// 503: a backend switch kept this order waiting to start for longer
+    /// than the acquire timeout. Nothing was changed.
+    #[error("a lock backend switch is in progress; no order started for {0:?}")]
+    SwitchInProgress(Duration),
+
+    /// 503: `POST /admin/drain` gave up before the orders in flight finished.
+    #[error("{in_flight} orders were still in flight after {waited:?}")]
+    DrainTimedOut { in_flight: usize, waited: Duration },
+
     /// 503 when the pool or the server is unreachable, 500 otherwise. The
     /// details are logged, never sent to clients.
     #[error("database error")]
@@ -60,7 +72,7 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn invalid(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+    pub fn invalid(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
         Error::InvalidInput {
             code,
             message: message.into(),

@@ -33,16 +33,13 @@ impl Application {
         let pool = store::connect(&config.database_url, config.db_max_connections)
             .await
             .context("could not connect to PostgreSQL (DATABASE_URL) and migrate it")?;
-        let locks = LockSwitch::new(build_backends(config)?, initial_settings(config)?)?;
+        let tasks = TaskTracker::new();
+        let locks = LockSwitch::new(build_backends(config, &tasks)?, initial_settings(config)?)?;
         let address = (config.host, config.port);
         let listener = TcpListener::bind(address)
             .await
             .with_context(|| format!("could not listen on {}:{}", config.host, config.port))?;
-        let state = Arc::new(AppState {
-            pool,
-            locks,
-            tasks: TaskTracker::new(),
-        });
+        let state = Arc::new(AppState { pool, locks, tasks });
         Ok(Application { listener, state })
     }
 
@@ -91,15 +88,16 @@ impl Application {
 }
 
 /// Every backend, built once. None of them connects here: Redis and etcd
-/// connect on first use, so the service starts while they are down.
-fn build_backends(config: &Config) -> anyhow::Result<Vec<Arc<dyn LockBackend>>> {
-    let server_timeout = config.lock_server_timeout();
-    let redis = RedisLock::new(&config.redis_url, server_timeout).context("invalid REDIS_URL")?;
+/// connect on first use, so the service starts while they are down. `tasks`
+/// is where backends run their background work (etcd's revokes), so a
+/// graceful shutdown waits for it.
+fn build_backends(config: &Config, tasks: &TaskTracker) -> anyhow::Result<Vec<Arc<dyn LockBackend>>> {
+    let redis = RedisLock::new(&config.redis_url).context("invalid REDIS_URL")?;
     Ok(vec![
         Arc::new(NoLock),
         Arc::new(LocalLock::default()),
         Arc::new(redis),
-        Arc::new(EtcdLock::new(config.etcd_endpoints.clone(), server_timeout)),
+        Arc::new(EtcdLock::new(config.etcd_endpoints.clone(), tasks.clone())),
         Arc::new(PostgresAdvisoryLock),
         Arc::new(AtomicUpdate),
     ])

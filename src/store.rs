@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use sqlx::PgConnection;
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use stocklock_api::{Audit, Backend, Product};
+use stocklock_api::{Audit, Backend, Product, RecordedOrder};
 use uuid::Uuid;
 
 use crate::domain::{Quantity, Sku};
@@ -103,6 +103,26 @@ pub async fn audit(pool: &PgPool, sku: &Sku) -> Result<Option<Audit>, sqlx::Erro
             consistent,
         },
     ))
+}
+
+/// Every order of the SKU, for comparing one by one with what clients were
+/// told; `None` if there is no such product.
+#[tracing::instrument(level = "debug", skip(pool))]
+pub async fn orders(pool: &PgPool, sku: &Sku) -> Result<Option<Vec<RecordedOrder>>, sqlx::Error> {
+    if product(pool, sku).await?.is_none() {
+        return Ok(None);
+    }
+    let rows = sqlx::query_as::<_, (Uuid, i64)>(
+        "SELECT order_id, quantity FROM orders WHERE sku = $1 ORDER BY created_at, order_id",
+    )
+    .bind(sku.as_str())
+    .fetch_all(pool)
+    .await?;
+    let orders = rows
+        .into_iter()
+        .map(|(order_id, quantity)| RecordedOrder { order_id, quantity })
+        .collect();
+    Ok(Some(orders))
 }
 
 /// Step 1 of the naive deduction. A plain `SELECT`, deliberately *not*

@@ -185,12 +185,114 @@ pub struct Audit {
     pub consistent: bool,
 }
 
+/// `GET /admin/orders/{sku}`: every order the ledger holds for the SKU. The
+/// load tester compares these ids one by one with the 201s its buyers were
+/// given: counts alone would let a lost order and a phantom one cancel out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderList {
+    pub sku: String,
+    pub orders: Vec<RecordedOrder>,
+}
+
+/// One row of the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RecordedOrder {
+    pub order_id: Uuid,
+    pub quantity: i64,
+}
+
 /// Every error response: a stable machine-readable `error` code and a
 /// `message` for people.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
-    pub error: String,
+    pub error: ErrorCode,
     pub message: String,
+}
+
+/// The `error` codes of the API, one definition for the service that sends
+/// them and the load tester that counts them: a code renamed on one side
+/// only is a compile error, not a 503 that silently lands in the wrong
+/// column of a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// 422: a SKU that is empty, too long, or has characters outside
+    /// `A-Z a-z 0-9 - _ .`.
+    InvalidSku,
+    /// 422: a quantity outside 1 to 10 000.
+    InvalidQuantity,
+    /// 422: a stock outside 0 to 1 000 000 000.
+    InvalidStock,
+    /// 422: malformed JSON, a missing or unknown field, a wrong type.
+    InvalidBody,
+    /// 422: lock settings out of range; nothing was changed.
+    InvalidSettings,
+    /// 415: the body is not declared as JSON.
+    UnsupportedMediaType,
+    /// 404: no product has this SKU.
+    ProductNotFound,
+    /// 404: no route matches the path.
+    RouteNotFound,
+    /// 405: the path exists, not with this method.
+    MethodNotAllowed,
+    /// 409: the stock does not cover the order; nothing was changed.
+    OutOfStock,
+    /// 503: the lock could not be had in time, or its server is down or
+    /// hangs; nothing was changed.
+    LockUnavailable,
+    /// 503: a backend switch held new orders back for longer than the
+    /// acquire timeout; nothing was changed.
+    SwitchInProgress,
+    /// 503: the orders in flight did not finish in time (`POST /admin/drain`).
+    DrainTimedOut,
+    /// 503: PostgreSQL is unreachable or the pool is exhausted.
+    DatabaseUnavailable,
+    /// 500: a bug; the details are in the service's log.
+    Internal,
+    /// A code this build does not know (a newer service): never a reason
+    /// for a client to fail reading the body.
+    #[serde(other)]
+    Unknown,
+}
+
+impl ErrorCode {
+    /// The code as it appears in the JSON body.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidSku => "invalid_sku",
+            ErrorCode::InvalidQuantity => "invalid_quantity",
+            ErrorCode::InvalidStock => "invalid_stock",
+            ErrorCode::InvalidBody => "invalid_body",
+            ErrorCode::InvalidSettings => "invalid_settings",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::ProductNotFound => "product_not_found",
+            ErrorCode::RouteNotFound => "route_not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::OutOfStock => "out_of_stock",
+            ErrorCode::LockUnavailable => "lock_unavailable",
+            ErrorCode::SwitchInProgress => "switch_in_progress",
+            ErrorCode::DrainTimedOut => "drain_timed_out",
+            ErrorCode::DatabaseUnavailable => "database_unavailable",
+            ErrorCode::Internal => "internal",
+            ErrorCode::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The answer to `POST /admin/drain`: every order that was in flight on the
+/// instance when it was asked has finished (committed or rolled back).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Drained {
+    /// Order tasks still running when the drain was asked for.
+    pub waited_for: usize,
+    /// How long the drain took.
+    pub took_ms: u64,
 }
 
 #[cfg(test)]
@@ -202,6 +304,20 @@ mod tests {
         for backend in Backend::ALL {
             assert_eq!(backend.as_str().parse::<Backend>(), Ok(backend));
         }
+    }
+
+    #[test]
+    fn error_codes_serialise_as_their_names() {
+        for code in [
+            ErrorCode::LockUnavailable,
+            ErrorCode::InvalidSku,
+            ErrorCode::DatabaseUnavailable,
+        ] {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+        }
+        let body: ErrorBody = serde_json::from_str(r#"{"error":"from_the_future","message":"m"}"#).unwrap();
+        assert_eq!(body.error, ErrorCode::Unknown);
     }
 
     #[test]

@@ -12,10 +12,11 @@ use bytes::Bytes;
 use hyper::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use stocklock_api::{
-    Audit, ErrorBody, Health, LockSettings, LockSettingsUpdate, Order, PlaceOrder, Product, ResetProduct,
+    Audit, Drained, ErrorBody, ErrorCode, Health, LockSettings, LockSettingsUpdate, Order, OrderList,
+    PlaceOrder, Product, ResetProduct,
 };
 
-use crate::http::{ConnPool, authority_of};
+use crate::http::{ConnPool, TransportError, authority_of};
 use crate::stats::{Ack, Outcome};
 
 #[derive(Debug, thiserror::Error)]
@@ -88,35 +89,55 @@ impl Target {
             .await
     }
 
-    /// Places one order and classifies the answer.
+    pub async fn orders(&self, sku: &str) -> Result<OrderList, ClientError> {
+        self.call(self.http.get(self.url(&format!("/admin/orders/{sku}"))))
+            .await
+    }
+
+    /// Waits until the instance has no order in flight, however long the
+    /// request timeout: an order whose client gave up may still commit.
+    pub async fn drain(&self, limit: Duration) -> Result<Drained, ClientError> {
+        self.call(self.http.post(self.url("/admin/drain")).timeout(limit))
+            .await
+    }
+
+    /// Places one order and classifies the answer. The [`Ack`] of a 201
+    /// records what was *asked for*, and whether the answer echoed it.
     pub async fn order(&self, sku: &str, quantity: i64) -> (Outcome, Option<Ack>) {
         let body = PlaceOrder {
             sku: sku.to_owned(),
             quantity,
         };
         let body = Bytes::from(serde_json::to_vec(&body).expect("an order serialises"));
-        let Ok((status, body)) = self.orders.send(Method::POST, "/orders", Some(body)).await else {
-            return (Outcome::Transport, None);
+        let (status, body) = match self.orders.send(Method::POST, "/orders", Some(body)).await {
+            Ok(answer) => answer,
+            // No connection, so no request: it cannot have been recorded.
+            Err(TransportError::Connect { .. } | TransportError::Handshake { .. }) => {
+                return (Outcome::NotSent, None);
+            }
+            Err(_) => return (Outcome::NoAnswer, None),
         };
         match status {
             StatusCode::CREATED => match serde_json::from_slice::<Order>(&body) {
                 Ok(order) => {
                     let ack = Ack {
                         order_id: order.order_id,
-                        sku: order.sku,
-                        quantity: order.quantity,
+                        sku: sku.to_owned(),
+                        quantity,
+                        echo_matches: order.sku == sku && order.quantity == quantity,
                     };
                     (Outcome::Created, Some(ack))
                 }
                 // A 201 we could not read: its fate is unknown to us.
-                Err(_) => (Outcome::Transport, None),
+                Err(_) => (Outcome::NoAnswer, None),
             },
             StatusCode::CONFLICT => (Outcome::SoldOut, None),
-            // 503 is also the answer to an unreachable database: count only
-            // the lock's own refusals as such.
-            StatusCode::SERVICE_UNAVAILABLE if error_code(&body).as_deref() == Some("lock_unavailable") => {
-                (Outcome::LockUnavailable, None)
-            }
+            // 503 is also the answer to an unreachable database, or to a
+            // switch in progress: count only the lock's own refusals as such.
+            StatusCode::SERVICE_UNAVAILABLE => match error_code(&body) {
+                Some(ErrorCode::LockUnavailable) => (Outcome::LockUnavailable, None),
+                _ => (Outcome::OtherUnavailable, None),
+            },
             _ => (Outcome::OtherError, None),
         }
     }
@@ -152,18 +173,19 @@ impl Target {
 }
 
 /// The `error` code of an error body, if it is one.
-fn error_code(body: &[u8]) -> Option<String> {
+fn error_code(body: &[u8]) -> Option<ErrorCode> {
     serde_json::from_slice::<ErrorBody>(body).ok().map(|e| e.error)
 }
 
 #[cfg(test)]
 mod tests {
     use super::error_code;
+    use stocklock_api::ErrorCode;
 
     #[test]
     fn error_codes_are_read_from_error_bodies_only() {
         let body = br#"{"error":"lock_unavailable","message":"timed out"}"#;
-        assert_eq!(error_code(body).as_deref(), Some("lock_unavailable"));
+        assert_eq!(error_code(body), Some(ErrorCode::LockUnavailable));
         assert_eq!(error_code(b"Service Unavailable"), None);
     }
 }

@@ -23,6 +23,9 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 /// No HTTP answer: connecting, sending or reading failed, or timed out.
+/// `Connect` and `Handshake` happen before a request is written, so such a
+/// request provably never reached the server; after the others its fate is
+/// unknown.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
     #[error("connecting to {authority} failed: {source}")]
@@ -30,6 +33,10 @@ pub enum TransportError {
         authority: String,
         source: std::io::Error,
     },
+    /// The HTTP/1 handshake on a new connection failed: like `Connect`,
+    /// before any request was written.
+    #[error("HTTP handshake with {authority} failed: {source}")]
+    Handshake { authority: String, source: hyper::Error },
     #[error("HTTP exchange failed: {0}")]
     Http(#[from] hyper::Error),
     #[error("no answer within {0:?}")]
@@ -116,7 +123,13 @@ impl ConnPool {
         };
         let stream = TcpStream::connect(&self.authority).await.map_err(connect_error)?;
         stream.set_nodelay(true).map_err(connect_error)?;
-        let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
+        let (sender, connection) =
+            http1::handshake(TokioIo::new(stream))
+                .await
+                .map_err(|source| TransportError::Handshake {
+                    authority: self.authority.clone(),
+                    source,
+                })?;
         // The connection's I/O runs in its own task; it ends when the
         // sender is dropped or the server closes the connection.
         tokio::spawn(connection);

@@ -5,12 +5,10 @@
 //! the same tables independently, including every order id, so acknowledged
 //! and recorded orders can be compared one by one.
 
-use std::collections::HashSet;
-
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::verdict::{DbLedger, Ledger};
+use crate::verdict::{DbLedger, Ledger, OrderBook};
 
 pub async fn connect(url: &str) -> Result<PgPool, sqlx::Error> {
     sqlx::postgres::PgPoolOptions::new()
@@ -19,7 +17,7 @@ pub async fn connect(url: &str) -> Result<PgPool, sqlx::Error> {
         .await
 }
 
-/// The ledger of `skus`, summed, with every order id.
+/// The ledger of `skus`, summed, with every order's id and quantity.
 pub async fn read(pool: &PgPool, skus: &[String]) -> Result<DbLedger, sqlx::Error> {
     let (initial_stock, stock): (i64, i64) = sqlx::query_as(
         "SELECT COALESCE(SUM(initial_stock), 0)::BIGINT, COALESCE(SUM(stock), 0)::BIGINT
@@ -33,14 +31,14 @@ pub async fn read(pool: &PgPool, skus: &[String]) -> Result<DbLedger, sqlx::Erro
             .bind(skus)
             .fetch_all(pool)
             .await?;
-    let order_ids: HashSet<Uuid> = orders.iter().map(|(id, _)| *id).collect();
+    let orders: OrderBook = orders.into_iter().collect();
     Ok(DbLedger {
         ledger: Ledger {
             initial_stock,
             stock,
-            sold: orders.iter().map(|(_, quantity)| quantity).sum(),
+            sold: orders.values().sum(),
             orders: orders.len() as i64,
         },
-        order_ids,
+        orders,
     })
 }

@@ -91,7 +91,7 @@ impl Shared {
         let sku = self.pick_sku();
         let quantity = rand::rng().random_range(self.plan.quantity.min..=self.plan.quantity.max);
         let (outcome, ack) = self.targets[target].order(&self.plan.skus[sku], quantity).await;
-        recorder.record(outcome, intended.elapsed(), ack);
+        recorder.record(outcome, intended.elapsed(), quantity, ack);
         match outcome {
             Outcome::Created => self.progress.inc(quantity as u64),
             // With quantities above 1 a few units may be left that a smaller

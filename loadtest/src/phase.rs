@@ -1,12 +1,21 @@
 //! One phase: one backend, load-tested from a clean start.
 //!
-//! 1. reset the SKUs (through the admin API of the first target — they
-//!    share one database);
-//! 2. switch **every** target to the backend and read it back, so no buyer
-//!    runs under a stale backend;
+//! 1. switch **every** target to the backend and read it back, so no buyer
+//!    runs under a stale backend (a switch also waits for the orders still
+//!    in flight on that target);
+//! 2. drain every target, then reset the SKUs (through the admin API of the
+//!    first target — they share one database);
 //! 3. send the load;
-//! 4. audit the ledger and judge.
+//! 4. drain every target again, then audit the ledger and judge.
+//!
+//! Why drain: the service finishes an order even after its client gave up
+//! (`src/orders.rs`). With a short `--request-timeout`, an order of this
+//! phase can still be running when the load ends. Audited too early, it would
+//! commit after the audit and be blamed on the next phase ("recorded orders
+//! never acknowledged"), or, with a stale read-check-write, overwrite the next
+//! phase's reset.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,8 +28,12 @@ use crate::RunError;
 use crate::client::Target;
 use crate::ledger;
 use crate::load::{self, LoadPlan};
-use crate::stats::{Counts, LatencySummary, per_second, summarize};
-use crate::verdict::{self, Assessment, ClientTally, Expectation, Ledger, Verdict};
+use crate::stats::{Counts, LatencySummary, Outcome, Recorder, per_second, summarize};
+use crate::verdict::{self, Assessment, ClientTally, Expectation, Ledger, OrderBook, Verdict};
+
+/// The longest a drain may take: every order in flight finishes within its
+/// acquire timeout plus its critical section plus a commit, far below this.
+const DRAIN_LIMIT: Duration = Duration::from_secs(90);
 
 /// Everything measured and concluded about one backend.
 #[derive(Debug, Clone, Serialize)]
@@ -36,7 +49,11 @@ pub struct PhaseReport {
     pub acked_units: i64,
     pub orders_per_s: f64,
     pub requests_per_s: f64,
+    /// Latency of the successful orders (201) only: a fast refusal must not
+    /// make the sales look fast.
     pub latency: LatencySummary,
+    /// Latency of every outcome that occurred, by outcome.
+    pub latency_by_outcome: BTreeMap<&'static str, LatencySummary>,
 }
 
 /// What every phase of a run shares.
@@ -51,23 +68,15 @@ pub struct PhaseContext<'a> {
 }
 
 pub async fn run(ctx: &PhaseContext<'_>, backend: Backend) -> Result<PhaseReport, RunError> {
-    reset_skus(ctx).await?;
     let settings = switch_all(&ctx.targets, backend, &ctx.settings).await?;
+    drain_all(&ctx.targets).await?;
+    reset_skus(ctx).await?;
 
     let progress = progress_bar(ctx, backend);
     let (recorder, elapsed) = load::run(ctx.targets.clone(), ctx.plan, progress.clone()).await;
 
-    let audits = audit_all(&ctx.targets[0], &ctx.plan.skus).await?;
-    let db = match ctx.database {
-        Some(pool) => Some(ledger::read(pool, &ctx.plan.skus).await?),
-        None => None,
-    };
-    let tally = ClientTally {
-        acked_ids: recorder.acks.iter().map(|a| a.order_id).collect(),
-        acked_units: recorder.acked_units(),
-        in_flight_failures: recorder.counts.transport_errors,
-    };
-    let verdict = verdict::judge(&audits, &tally, db.as_ref());
+    drain_all(&ctx.targets).await?;
+    let (verdict, audits) = judge(ctx, &recorder).await?;
     let expectation = verdict::expectation(backend, ctx.targets.len(), ctx.must_be_safe);
     let assessment = verdict::assess(&verdict, expectation);
     // The live bar gives way to one plain line with the outcome (oversold
@@ -93,11 +102,45 @@ pub async fn run(ctx: &PhaseContext<'_>, backend: Backend) -> Result<PhaseReport
         settings,
         elapsed_s: elapsed.as_secs_f64(),
         counts: recorder.counts,
-        acked_units: tally.acked_units,
+        acked_units: recorder.acked_units(),
         orders_per_s: per_second(recorder.counts.created, elapsed),
         requests_per_s: per_second(recorder.counts.total(), elapsed),
-        latency: summarize(&recorder.latency),
+        latency: summarize(recorder.latency_of(Outcome::Created)),
+        latency_by_outcome: recorder.latency_by_outcome(),
     })
+}
+
+/// Reads the ledger every way there is and cross-checks it with what the
+/// clients saw. Returns the verdict and the audits it came from.
+async fn judge(ctx: &PhaseContext<'_>, recorder: &Recorder) -> Result<(Verdict, Vec<Audit>), RunError> {
+    let target = &ctx.targets[0];
+    let mut audits = Vec::with_capacity(ctx.plan.skus.len());
+    let mut listed = OrderBook::new();
+    for sku in &ctx.plan.skus {
+        audits.push(target.audit(sku).await?);
+        let list = target.orders(sku).await?;
+        listed.extend(list.orders.iter().map(|o| (o.order_id, o.quantity)));
+    }
+    let db = match ctx.database {
+        Some(pool) => Some(ledger::read(pool, &ctx.plan.skus).await?),
+        None => None,
+    };
+    let tally = ClientTally {
+        acks: recorder.acks.iter().map(|a| (a.order_id, a.quantity)).collect(),
+        echo_mismatches: recorder.acks.iter().filter(|a| !a.echo_matches).count() as i64,
+        no_answer: recorder.counts.no_answer,
+        no_answer_units: recorder.no_answer_units,
+    };
+    let verdict = verdict::judge(&audits, &listed, &tally, db.as_ref());
+    Ok((verdict, audits))
+}
+
+/// Waits on every target until no order is in flight there.
+async fn drain_all(targets: &[Target]) -> Result<(), RunError> {
+    for target in targets {
+        target.drain(DRAIN_LIMIT).await?;
+    }
+    Ok(())
 }
 
 async fn reset_skus(ctx: &PhaseContext<'_>) -> Result<(), RunError> {
@@ -132,14 +175,6 @@ async fn switch_all(
         applied = Some(now);
     }
     Ok(applied.expect("at least one target"))
-}
-
-async fn audit_all(target: &Target, skus: &[String]) -> Result<Vec<Audit>, RunError> {
-    let mut audits = Vec::with_capacity(skus.len());
-    for sku in skus {
-        audits.push(target.audit(sku).await?);
-    }
-    Ok(audits)
 }
 
 /// A bar of units sold out of the total stock. Oversold units run past the

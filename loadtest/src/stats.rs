@@ -5,6 +5,7 @@
 //! over (as oha does). Everything that turns records into figures is a pure
 //! function with unit tests.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -12,7 +13,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 /// How one order request ended, from the client's point of view.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Outcome {
     /// 201: the service says the order is recorded.
     Created,
@@ -21,11 +22,47 @@ pub enum Outcome {
     /// 503 `lock_unavailable`: the lock could not be had (timeout, or its
     /// server is down).
     LockUnavailable,
-    /// Any other HTTP status, including a 503 for an unreachable database.
+    /// Any other 503: the database is unreachable, a switch held the order
+    /// back. Nothing was changed.
+    OtherUnavailable,
+    /// Any other HTTP status (4xx, 500).
     OtherError,
-    /// No HTTP answer at all (connection refused or reset, timeout). The
-    /// order may or may not have been recorded: an "in-flight failure".
-    Transport,
+    /// The connection could not be opened: the request provably never
+    /// reached the server, so it cannot explain a recorded order.
+    NotSent,
+    /// Sent (or possibly sent), but no HTTP answer: reset, timed out, or an
+    /// unreadable 201. The order may or may not have been recorded: an
+    /// "in-flight failure".
+    NoAnswer,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 7] = [
+        Outcome::Created,
+        Outcome::SoldOut,
+        Outcome::LockUnavailable,
+        Outcome::OtherUnavailable,
+        Outcome::OtherError,
+        Outcome::NotSent,
+        Outcome::NoAnswer,
+    ];
+
+    /// The name used in the JSON report and the column headers.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Created => "created",
+            Outcome::SoldOut => "sold_out",
+            Outcome::LockUnavailable => "lock_unavailable",
+            Outcome::OtherUnavailable => "other_unavailable",
+            Outcome::OtherError => "other_error",
+            Outcome::NotSent => "not_sent",
+            Outcome::NoAnswer => "no_answer",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
 }
 
 /// Outcome counts.
@@ -34,83 +71,110 @@ pub struct Counts {
     pub created: u64,
     pub sold_out: u64,
     pub lock_unavailable: u64,
+    pub other_unavailable: u64,
     pub other_errors: u64,
-    pub transport_errors: u64,
+    pub not_sent: u64,
+    pub no_answer: u64,
 }
 
 impl Counts {
-    pub fn record(&mut self, outcome: Outcome) {
-        let slot = match outcome {
+    fn slot(&mut self, outcome: Outcome) -> &mut u64 {
+        match outcome {
             Outcome::Created => &mut self.created,
             Outcome::SoldOut => &mut self.sold_out,
             Outcome::LockUnavailable => &mut self.lock_unavailable,
+            Outcome::OtherUnavailable => &mut self.other_unavailable,
             Outcome::OtherError => &mut self.other_errors,
-            Outcome::Transport => &mut self.transport_errors,
-        };
-        *slot += 1;
+            Outcome::NotSent => &mut self.not_sent,
+            Outcome::NoAnswer => &mut self.no_answer,
+        }
+    }
+
+    pub fn get(&self, outcome: Outcome) -> u64 {
+        *self.clone().slot(outcome)
+    }
+
+    pub fn record(&mut self, outcome: Outcome) {
+        *self.slot(outcome) += 1;
     }
 
     pub fn merge(&mut self, other: &Counts) {
-        self.created += other.created;
-        self.sold_out += other.sold_out;
-        self.lock_unavailable += other.lock_unavailable;
-        self.other_errors += other.other_errors;
-        self.transport_errors += other.transport_errors;
+        for outcome in Outcome::ALL {
+            *self.slot(outcome) += other.get(outcome);
+        }
     }
 
-    /// Requests that got any answer or failed in transport.
+    /// Every request, whatever became of it.
     pub fn total(&self) -> u64 {
-        self.created + self.sold_out + self.lock_unavailable + self.other_errors + self.transport_errors
+        Outcome::ALL.iter().map(|&o| self.get(o)).sum()
     }
 }
 
-/// An order the service acknowledged with a 201.
+/// An order the service acknowledged with a 201, as the client *asked* for
+/// it: the echo in the answer is the service's word, not evidence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ack {
     pub order_id: Uuid,
     pub sku: String,
+    /// The quantity the client requested.
     pub quantity: i64,
+    /// Whether the 201's body echoed the SKU and quantity requested.
+    pub echo_matches: bool,
 }
 
 /// One buyer's (or one scheduler's) records.
 #[derive(Debug, Clone)]
 pub struct Recorder {
     pub counts: Counts,
-    /// Latency of every request, in microseconds.
-    pub latency: Histogram<u64>,
+    /// Latency per outcome, in microseconds: a fast 503 must not make the
+    /// 201s look fast.
+    pub latency: [Histogram<u64>; Outcome::ALL.len()],
     pub acks: Vec<Ack>,
+    /// Units requested by the requests that got no answer: the most the
+    /// ledger may hold beyond what was acknowledged.
+    pub no_answer_units: i64,
 }
 
 /// Latencies are recorded from 1 µs to 5 min at 3 significant digits;
 /// slower answers are clamped to the maximum rather than lost.
 const MAX_LATENCY_US: u64 = 300_000_000;
 
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("valid histogram bounds")
+}
+
 impl Default for Recorder {
     fn default() -> Self {
         Recorder {
             counts: Counts::default(),
-            latency: Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("valid histogram bounds"),
+            latency: std::array::from_fn(|_| histogram()),
             acks: Vec::new(),
+            no_answer_units: 0,
         }
     }
 }
 
 impl Recorder {
-    pub fn record(&mut self, outcome: Outcome, latency: Duration, ack: Option<Ack>) {
+    /// Records one request for `quantity` units.
+    pub fn record(&mut self, outcome: Outcome, latency: Duration, quantity: i64, ack: Option<Ack>) {
         self.counts.record(outcome);
         let micros = (latency.as_micros() as u64).clamp(1, MAX_LATENCY_US);
-        self.latency
+        self.latency[outcome.index()]
             .record(micros)
             .expect("clamped into the histogram's range");
+        if outcome == Outcome::NoAnswer {
+            self.no_answer_units += quantity;
+        }
         self.acks.extend(ack);
     }
 
     pub fn merge(&mut self, other: Recorder) {
         self.counts.merge(&other.counts);
-        self.latency
-            .add(&other.latency)
-            .expect("histograms share their bounds");
+        for (mine, theirs) in self.latency.iter_mut().zip(&other.latency) {
+            mine.add(theirs).expect("histograms share their bounds");
+        }
         self.acks.extend(other.acks);
+        self.no_answer_units += other.no_answer_units;
     }
 
     pub fn merged(recorders: impl IntoIterator<Item = Recorder>) -> Recorder {
@@ -120,8 +184,23 @@ impl Recorder {
         })
     }
 
+    /// Units acknowledged, as requested.
     pub fn acked_units(&self) -> i64 {
         self.acks.iter().map(|a| a.quantity).sum()
+    }
+
+    /// The latency of one outcome.
+    pub fn latency_of(&self, outcome: Outcome) -> &Histogram<u64> {
+        &self.latency[outcome.index()]
+    }
+
+    /// A summary per outcome that occurred, keyed by [`Outcome::as_str`].
+    pub fn latency_by_outcome(&self) -> BTreeMap<&'static str, LatencySummary> {
+        Outcome::ALL
+            .into_iter()
+            .filter(|&o| !self.latency_of(o).is_empty())
+            .map(|o| (o.as_str(), summarize(self.latency_of(o))))
+            .collect()
     }
 }
 
@@ -166,33 +245,47 @@ mod tests {
     #[test]
     fn merging_recorders_adds_counts_latencies_and_acks() {
         let mut a = Recorder::default();
-        a.record(Outcome::Created, Duration::from_millis(10), Some(ack(2)));
-        a.record(Outcome::SoldOut, Duration::from_millis(20), None);
+        a.record(Outcome::Created, Duration::from_millis(10), 2, Some(ack(2)));
+        a.record(Outcome::SoldOut, Duration::from_millis(20), 1, None);
         let mut b = Recorder::default();
-        b.record(Outcome::Transport, Duration::from_millis(30), None);
-        b.record(Outcome::Created, Duration::from_millis(40), Some(ack(3)));
+        b.record(Outcome::NoAnswer, Duration::from_millis(30), 4, None);
+        b.record(Outcome::Created, Duration::from_millis(40), 3, Some(ack(3)));
 
         let all = Recorder::merged([a, b]);
         assert_eq!(all.counts.created, 2);
         assert_eq!(
-            (
-                all.counts.sold_out,
-                all.counts.transport_errors,
-                all.counts.total()
-            ),
+            (all.counts.sold_out, all.counts.no_answer, all.counts.total()),
             (1, 1, 4)
         );
-        assert_eq!(all.latency.len(), 4);
+        assert_eq!(all.latency_of(Outcome::Created).len(), 2);
         assert_eq!(all.acked_units(), 5);
+        assert_eq!(all.no_answer_units, 4);
+    }
+
+    #[test]
+    fn each_outcome_has_its_own_latency() {
+        let mut recorder = Recorder::default();
+        for _ in 0..99 {
+            recorder.record(Outcome::LockUnavailable, Duration::from_millis(1), 1, None);
+        }
+        recorder.record(Outcome::Created, Duration::from_millis(900), 1, Some(ack(1)));
+        // Fast refusals must not make the one sale look fast.
+        let sales = summarize(recorder.latency_of(Outcome::Created));
+        assert!((sales.p50_ms - 900.0).abs() < 1.0, "{sales:?}");
+        let by_outcome = recorder.latency_by_outcome();
+        assert_eq!(
+            by_outcome.keys().copied().collect::<Vec<_>>(),
+            ["created", "lock_unavailable"]
+        );
     }
 
     #[test]
     fn percentiles_come_from_the_histogram() {
         let mut recorder = Recorder::default();
         for ms in 1..=100 {
-            recorder.record(Outcome::Created, Duration::from_millis(ms), None);
+            recorder.record(Outcome::Created, Duration::from_millis(ms), 1, None);
         }
-        let summary = summarize(&recorder.latency);
+        let summary = summarize(recorder.latency_of(Outcome::Created));
         assert!((summary.p50_ms - 50.0).abs() < 0.1, "{summary:?}");
         assert!((summary.p99_ms - 99.0).abs() < 0.1, "{summary:?}");
         assert!((summary.max_ms - 100.0).abs() < 0.1, "{summary:?}");
@@ -200,14 +293,18 @@ mod tests {
 
     #[test]
     fn an_empty_histogram_summarizes_to_zero() {
-        assert_eq!(summarize(&Recorder::default().latency), LatencySummary::default());
+        let recorder = Recorder::default();
+        assert_eq!(
+            summarize(recorder.latency_of(Outcome::Created)),
+            LatencySummary::default()
+        );
     }
 
     #[test]
     fn absurd_latencies_are_clamped_not_lost() {
         let mut recorder = Recorder::default();
-        recorder.record(Outcome::Transport, Duration::from_secs(3600), None);
-        assert_eq!(recorder.latency.len(), 1);
+        recorder.record(Outcome::NoAnswer, Duration::from_secs(3600), 1, None);
+        assert_eq!(recorder.latency_of(Outcome::NoAnswer).len(), 1);
     }
 
     #[test]
@@ -221,6 +318,7 @@ mod tests {
             order_id: Uuid::new_v4(),
             sku: "s".into(),
             quantity,
+            echo_matches: true,
         }
     }
 }

@@ -157,3 +157,41 @@ async fn the_open_model_sells_out_safely_at_a_constant_rate() {
     // 20 units at 200 orders/s: sold out in about 0.1 s, well before 5 s.
     assert!(phase["elapsed_s"].as_f64().unwrap() < 2.0, "{phase:#}");
 }
+
+/// Orders outlive their clients: with a request timeout shorter than the
+/// critical section, every order of a phase is still running (queued behind
+/// the lock) when its clients give up. Unless the load tester drains the
+/// instance before auditing and before the next reset, those orders commit
+/// into the next phase's books, which is then blamed for orders it never
+/// sent (or has its reset overwritten by a stale write).
+#[tokio::test]
+async fn late_orders_of_one_phase_are_never_blamed_on_the_next() {
+    let instance = spawn_instance().await;
+    let argv = options(
+        &[&instance],
+        &[
+            "--backends",
+            "postgres,local",
+            "--buyers",
+            "5",
+            "--requests",
+            "5",
+            "--critical-section-ms",
+            "1200",
+            "--request-timeout",
+            "1",
+            "--acquire-timeout-ms",
+            "30000",
+        ],
+    );
+    let report = loadtest::run(&run_args(argv)).await.expect("the run completes");
+    let json = serde_json::to_value(&report).unwrap();
+    for backend in ["postgres", "local"] {
+        let phase = phase(&json, backend);
+        // Every client gave up, yet every order was recorded, in its own phase.
+        assert_eq!(phase["counts"]["no_answer"], 5, "{phase:#}");
+        assert_eq!(phase["ledger"]["orders"], 5, "{phase:#}");
+        assert_eq!(phase["assessment"]["kind"], "safe", "{phase:#}");
+    }
+    assert_eq!(json["passed"], true, "{json:#}");
+}

@@ -8,26 +8,33 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use stocklock_api::ErrorBody;
+use stocklock_api::{ErrorBody, ErrorCode};
 
 use crate::error::Error;
 use crate::lock::LockError;
 
 impl Error {
     /// The status and machine-readable code of each variant.
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
+    fn status_and_code(&self) -> (StatusCode, ErrorCode) {
         match self {
-            Error::InvalidInput { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
-            Error::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
-            Error::ProductNotFound(_) => (StatusCode::NOT_FOUND, "product_not_found"),
-            Error::RouteNotFound(_) => (StatusCode::NOT_FOUND, "route_not_found"),
-            Error::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
-            Error::OutOfStock { .. } => (StatusCode::CONFLICT, "out_of_stock"),
-            Error::Lock(_) => (StatusCode::SERVICE_UNAVAILABLE, "lock_unavailable"),
+            Error::InvalidInput { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, *code),
+            Error::UnsupportedMediaType(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorCode::UnsupportedMediaType,
+            ),
+            Error::ProductNotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::ProductNotFound),
+            Error::RouteNotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::RouteNotFound),
+            Error::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed),
+            Error::OutOfStock { .. } => (StatusCode::CONFLICT, ErrorCode::OutOfStock),
+            Error::Lock(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::LockUnavailable),
+            Error::SwitchInProgress(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::SwitchInProgress),
+            Error::DrainTimedOut { .. } => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::DrainTimedOut),
             Error::Database(err) if is_unavailable(err) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable")
+                (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::DatabaseUnavailable)
             }
-            Error::Database(_) | Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            Error::Database(_) | Error::Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal)
+            }
         }
     }
 }
@@ -45,10 +52,15 @@ impl IntoResponse for Error {
         let (status, code) = self.status_and_code();
         let message = match &self {
             // Lock errors name the backend and what went wrong, which is
-            // the lesson; they carry no secrets.
+            // the lesson; they carry no secrets. Nor do the switch's and the
+            // drain's, which only say how long was waited.
             Error::Lock(err) => {
                 log_lock_error(err);
                 err.to_string()
+            }
+            Error::SwitchInProgress(_) | Error::DrainTimedOut { .. } => {
+                tracing::warn!(error = %self, "request refused");
+                self.to_string()
             }
             _ if status.is_server_error() => {
                 tracing::error!(error = ?self, "request failed");
@@ -56,10 +68,7 @@ impl IntoResponse for Error {
             }
             _ => self.to_string(),
         };
-        let body = ErrorBody {
-            error: code.to_owned(),
-            message,
-        };
+        let body = ErrorBody { error: code, message };
         (status, Json(body)).into_response()
     }
 }

@@ -9,6 +9,7 @@
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;
+use stocklock_api::ErrorCode;
 
 use crate::error::Error;
 
@@ -34,6 +35,6 @@ fn rejection_to_error(rejection: JsonRejection) -> Error {
         JsonRejection::MissingJsonContentType(_) => Error::UnsupportedMediaType(
             "the body must be JSON, with `Content-Type: application/json`".to_owned(),
         ),
-        other => Error::invalid("invalid_body", other.body_text()),
+        other => Error::invalid(ErrorCode::InvalidBody, other.body_text()),
     }
 }

@@ -18,7 +18,7 @@ pub fn router() -> Router<Arc<AppState>> {
 }
 
 async fn settings(State(state): State<Arc<AppState>>) -> Json<LockSettings> {
-    Json(state.locks.describe().await)
+    Json(state.locks.describe())
 }
 
 async fn update(

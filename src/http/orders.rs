@@ -1,4 +1,5 @@
 //! `POST /orders`: validate, then hand over to [`crate::orders`].
+//! `POST /admin/drain`: wait until the orders in flight have finished.
 
 use std::sync::Arc;
 
@@ -6,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
-use stocklock_api::{Order, PlaceOrder};
+use stocklock_api::{Drained, Order, PlaceOrder};
 
 use super::extract::ApiJson;
 use crate::domain::{Quantity, Sku};
@@ -15,7 +16,9 @@ use crate::orders;
 use crate::state::AppState;
 
 pub fn router() -> Router<Arc<AppState>> {
-    Router::new().route("/orders", post(place_order))
+    Router::new()
+        .route("/orders", post(place_order))
+        .route("/admin/drain", post(drain))
 }
 
 async fn place_order(
@@ -26,4 +29,8 @@ async fn place_order(
     let quantity = Quantity::parse(body.quantity)?;
     let order = orders::place_order(state, sku, quantity).await?;
     Ok((StatusCode::CREATED, Json(order)))
+}
+
+async fn drain(State(state): State<Arc<AppState>>) -> Result<Json<Drained>, Error> {
+    Ok(Json(orders::drain(&state, orders::DRAIN_LIMIT).await?))
 }

@@ -1,11 +1,11 @@
-//! Products: reset (admin), read, and audit the ledger.
+//! Products: reset (admin), read, audit the ledger, and list its orders.
 
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::routing::{get, put};
 use axum::{Json, Router};
-use stocklock_api::{Audit, Product, ResetProduct};
+use stocklock_api::{Audit, OrderList, Product, ResetProduct};
 
 use super::extract::ApiJson;
 use crate::domain::{Sku, parse_stock};
@@ -21,6 +21,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/admin/products/", put(empty_sku))
         .route("/products/{sku}", get(product))
         .route("/admin/audit/{sku}", get(audit))
+        .route("/admin/orders/{sku}", get(orders))
 }
 
 /// Creates the product or resets it: stock = initial = N, orders deleted.
@@ -51,4 +52,17 @@ async fn audit(State(state): State<Arc<AppState>>, Path(sku): Path<String>) -> R
     let sku = Sku::parse(&sku)?;
     let audit = store::audit(&state.pool, &sku).await?;
     audit.map(Json).ok_or(Error::ProductNotFound(sku.to_string()))
+}
+
+async fn orders(
+    State(state): State<Arc<AppState>>,
+    Path(sku): Path<String>,
+) -> Result<Json<OrderList>, Error> {
+    let sku = Sku::parse(&sku)?;
+    let orders = store::orders(&state.pool, &sku).await?;
+    let orders = orders.ok_or(Error::ProductNotFound(sku.to_string()))?;
+    Ok(Json(OrderList {
+        sku: sku.to_string(),
+        orders,
+    }))
 }

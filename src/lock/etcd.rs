@@ -5,7 +5,16 @@
 //!   every key under `name` with a smaller creation revision is gone: waiters
 //!   form a queue ordered by revision, served first come, first served, with
 //!   no polling (compare Redis, which has to retry).
-//! * **Release:** `Unlock(key)`, then revoke the lease.
+//! * **While queued, the lease is kept alive** (every third of its TTL), and
+//!   refreshed once more the moment the lock is ours. The lease exists before
+//!   we queue (etcd needs it to create our key), but its TTL is meant for the
+//!   *holder*: without the keep-alive, time spent waiting would be taken off
+//!   it, and with a TTL no longer than the acquire timeout a holder that never
+//!   stalls could get the lock with milliseconds to live.
+//! * **Release:** revoke the lease. That deletes every key attached to it, our
+//!   lock key included, in one call; `Unlock` would delete the key and still
+//!   leave the lease to revoke (two calls, and a failed first one would skip
+//!   the second).
 //!
 //! etcd replicates every write through Raft, so in a cluster a lock survives
 //! the loss of a minority of nodes — the "strongly consistent" lock. (Our
@@ -15,24 +24,31 @@
 //! Failure modes, in plain words:
 //! * **The holder stalls past the TTL:** the lease expires, etcd deletes the
 //!   key, and the next waiter gets the lock while the first still works. As
-//!   with Redis we check the lease right before committing and roll back if
-//!   it is gone; a lock with a TTL cannot promise more without fencing.
-//!   Leases count whole seconds, so `ttl_ms` is rounded up.
+//!   with Redis we check right before committing that our key still exists
+//!   (a read of the key, exact; the lease's remaining TTL is reported in
+//!   whole seconds, so "0 s left" would read as lost while still held) and
+//!   roll back if it is gone; a lock with a TTL cannot promise more without
+//!   fencing. Leases count whole seconds, so `ttl_ms` is rounded up, and etcd
+//!   raises any TTL below its minimum (2 s by default).
 //! * **We give up waiting:** our key is still queued. We revoke the lease,
 //!   which deletes it; otherwise it would block everyone behind it until the
 //!   TTL ran out.
-//! * **etcd is down:** lease grants fail or time out; requests get 503 within
-//!   the acquire timeout. The gRPC channel reconnects by itself.
+//! * **etcd is down or hangs:** connecting, granting or queueing fails or
+//!   runs out of time; requests get 503 within the acquire timeout. The gRPC
+//!   channel reconnects by itself.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
-use etcd_client::{Client, ConnectOptions, LockOptions};
+use etcd_client::{Client, ConnectOptions, LeaseKeepAliveStream, LeaseKeeper, LockOptions};
 use stocklock_api::Backend;
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
+use tokio_util::task::TaskTracker;
 
-use super::{HeldLock, LockBackend, LockError, LockGuard, LockTimings, within};
+use super::{
+    HeldLock, LockBackend, LockError, LockGuard, LockTimings, SERVER_CALL_LIMIT, within, within_deadline,
+};
 
 /// etcd's message for a lease that has expired or was revoked.
 const LEASE_NOT_FOUND: &str = "requested lease not found";
@@ -41,28 +57,29 @@ pub struct EtcdLock {
     endpoints: Vec<String>,
     /// Connected on first use, so the service starts while etcd is down.
     client: OnceCell<Client>,
-    /// Upper bound for one round trip (connect, grant, unlock, revoke).
-    server_timeout: Duration,
+    /// Where background revokes run, so a graceful shutdown waits for them.
+    tasks: TaskTracker,
 }
 
 impl EtcdLock {
-    pub fn new(endpoints: Vec<String>, server_timeout: Duration) -> Self {
+    pub fn new(endpoints: Vec<String>, tasks: TaskTracker) -> Self {
         EtcdLock {
             endpoints,
             client: OnceCell::new(),
-            server_timeout,
+            tasks,
         }
     }
 
-    /// A cheap clone of the shared client (one gRPC channel underneath).
-    async fn client(&self) -> Result<Client, LockError> {
+    /// A cheap clone of the shared client (one gRPC channel underneath),
+    /// connecting first if need be, before `deadline`.
+    async fn client(&self, deadline: Instant) -> Result<Client, LockError> {
         let connect = || {
             let options = ConnectOptions::new()
-                .with_connect_timeout(self.server_timeout)
-                .with_keep_alive(Duration::from_secs(10), self.server_timeout);
-            within(
+                .with_connect_timeout(SERVER_CALL_LIMIT)
+                .with_keep_alive(Duration::from_secs(10), SERVER_CALL_LIMIT);
+            within_deadline(
                 Backend::Etcd,
-                self.server_timeout,
+                deadline,
                 Client::connect(&self.endpoints, Some(options)),
             )
         };
@@ -70,9 +87,8 @@ impl EtcdLock {
     }
 
     /// Revokes a lease in the background: used when we stop waiting.
-    fn revoke_later(&self, mut client: Client, lease_id: i64) {
-        let limit = self.server_timeout;
-        tokio::spawn(async move {
+    fn revoke_later(&self, mut client: Client, lease_id: i64, limit: Duration) {
+        self.tasks.spawn(async move {
             if let Err(err) = within(Backend::Etcd, limit, client.lease_revoke(lease_id)).await {
                 tracing::warn!(error = %err, lease_id, "revoking an abandoned etcd lease failed");
             }
@@ -103,27 +119,94 @@ impl LockBackend for EtcdLock {
     #[tracing::instrument(level = "debug", skip(self, timings))]
     async fn acquire(&self, key: &str, timings: LockTimings) -> Result<LockGuard, LockError> {
         let deadline = Instant::now() + timings.acquire_timeout;
-        let mut client = self.client().await?;
+        let mut client = self.client(deadline).await?;
         let grant = client.lease_grant(lease_seconds(timings.ttl), None);
-        let lease_id = within(Backend::Etcd, self.server_timeout, grant).await?.id();
+        let lease = within_deadline(Backend::Etcd, deadline, grant).await?;
+        let (lease_id, granted) = (lease.id(), Duration::from_secs(lease.ttl().max(1) as u64));
 
-        let options = LockOptions::new().with_lease(lease_id);
-        match tokio::time::timeout_at(deadline, client.lock(key, Some(options))).await {
-            Ok(Ok(response)) => Ok(LockGuard::new(EtcdHeld {
+        let limits = (deadline, timings.server_timeout());
+        match self.queue(&mut client, key, lease_id, granted, limits).await {
+            Ok(lock_key) => Ok(LockGuard::new(EtcdHeld {
                 client,
-                key: response.key().to_vec(),
+                key: lock_key,
                 lease_id,
-                server_timeout: self.server_timeout,
+                server_timeout: timings.server_timeout(),
             })),
-            Ok(Err(err)) => {
-                self.revoke_later(client, lease_id);
-                Err(LockError::unavailable(Backend::Etcd, err))
-            }
-            Err(_elapsed) => {
-                self.revoke_later(client, lease_id);
-                Err(LockError::timeout(Backend::Etcd, key, timings.acquire_timeout))
+            Err(err) => {
+                self.revoke_later(client, lease_id, timings.server_timeout());
+                Err(match err {
+                    QueueError::TimedOut => LockError::timeout(Backend::Etcd, key, timings.acquire_timeout),
+                    QueueError::Failed(err) => err,
+                })
             }
         }
+    }
+}
+
+enum QueueError {
+    TimedOut,
+    Failed(LockError),
+}
+
+impl EtcdLock {
+    /// Queues for the lock under `lease_id`, keeping the lease alive while we
+    /// wait, and refreshes it once more when the lock is ours: the holder
+    /// starts with the whole TTL. Returns the key etcd created for us.
+    async fn queue(
+        &self,
+        client: &mut Client,
+        key: &str,
+        lease_id: i64,
+        ttl: Duration,
+        (deadline, server_timeout): (Instant, Duration),
+    ) -> Result<Vec<u8>, QueueError> {
+        let failed = QueueError::Failed;
+        let keep_alive = client.lease_keep_alive(lease_id);
+        let (mut keeper, mut replies) = within_deadline(Backend::Etcd, deadline, keep_alive)
+            .await
+            .map_err(failed)?;
+        let mut locker = client.clone();
+        let lock = locker.lock(key, Some(LockOptions::new().with_lease(lease_id)));
+        let waited = tokio::select! {
+            locked = tokio::time::timeout_at(deadline, lock) => locked,
+            lost = keep_alive_every(ttl / 3, &mut keeper, &mut replies) => return Err(failed(lost)),
+        };
+        let response = match waited {
+            Ok(Ok(response)) => response,
+            Ok(Err(err)) => return Err(failed(LockError::unavailable(Backend::Etcd, err))),
+            Err(_elapsed) => return Err(QueueError::TimedOut),
+        };
+        // The lock is ours: start the holder's TTL now.
+        within(Backend::Etcd, server_timeout, refresh(&mut keeper, &mut replies))
+            .await
+            .map_err(failed)?;
+        Ok(response.key().to_vec())
+    }
+}
+
+/// Keeps a lease alive every `period` until a refresh fails; returns why.
+async fn keep_alive_every(
+    period: Duration,
+    keeper: &mut LeaseKeeper,
+    replies: &mut LeaseKeepAliveStream,
+) -> LockError {
+    loop {
+        tokio::time::sleep(period).await;
+        if let Err(err) = refresh(keeper, replies).await {
+            return err;
+        }
+    }
+}
+
+/// One keep-alive round trip; an expired lease (TTL ≤ 0) is an error.
+async fn refresh(keeper: &mut LeaseKeeper, replies: &mut LeaseKeepAliveStream) -> Result<(), LockError> {
+    let unavailable = |reason: &dyn std::fmt::Display| LockError::unavailable(Backend::Etcd, reason);
+    keeper.keep_alive().await.map_err(|err| unavailable(&err))?;
+    match replies.message().await {
+        Ok(Some(reply)) if reply.ttl() > 0 => Ok(()),
+        Ok(Some(_)) => Err(unavailable(&"the lease expired while queued")),
+        Ok(None) => Err(unavailable(&"the keep-alive stream closed")),
+        Err(err) => Err(unavailable(&err)),
     }
 }
 
@@ -132,21 +215,23 @@ struct EtcdHeld {
     /// The ownership key etcd created for us (`name/<lease-id>`).
     key: Vec<u8>,
     lease_id: i64,
+    /// The bound of each call made while held, from the request's settings.
     server_timeout: Duration,
 }
 
 #[async_trait]
 impl HeldLock for EtcdHeld {
+    /// Our key still exists, under our lease: the lock is still ours. Exact,
+    /// unlike the lease's TTL, which etcd reports in whole seconds.
     async fn verify(&self) -> Result<(), LockError> {
         let mut client = self.client.clone();
-        let lease = within(
+        let found = within(
             Backend::Etcd,
             self.server_timeout,
-            client.lease_time_to_live(self.lease_id, None),
+            client.get(self.key.clone(), None),
         )
         .await?;
-        // An expired or revoked lease reports a TTL of -1.
-        if lease.ttl() > 0 {
+        if found.kvs().iter().any(|kv| kv.lease() == self.lease_id) {
             Ok(())
         } else {
             Err(LockError::Lost {
@@ -158,12 +243,6 @@ impl HeldLock for EtcdHeld {
 
     async fn release(self: Box<Self>) -> Result<(), LockError> {
         let mut client = self.client.clone();
-        within(
-            Backend::Etcd,
-            self.server_timeout,
-            client.unlock(self.key.clone()),
-        )
-        .await?;
         let revoked = client.lease_revoke(self.lease_id);
         match tokio::time::timeout(self.server_timeout, revoked).await {
             Ok(Ok(_)) => Ok(()),

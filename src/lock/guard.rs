@@ -7,13 +7,16 @@
 //!   success or error (see `orders.rs`), so the next buyer gets the lock at
 //!   once and a failed release is logged where it happened.
 //! * **Safety net:** if a guard is dropped without `release` — a panic, or a
-//!   future cancelled mid-flight — `Drop` spawns the release on the Tokio
-//!   runtime. Without it the lock would stay held until its TTL expired and
-//!   every buyer of that SKU would wait (or get 503s) for nothing.
+//!   future cancelled mid-flight — `Drop` spawns the release as a task of the
+//!   service's [`TaskTracker`] (see [`LockGuard::tracked_by`]), so a graceful
+//!   shutdown waits for it too. Without it the lock would stay held until its
+//!   TTL expired and every buyer of that SKU would wait (or get 503s) for
+//!   nothing.
 //!
 //! `release` takes `self` by value, so a released guard cannot be used again.
 
 use async_trait::async_trait;
+use tokio_util::task::TaskTracker;
 
 use super::LockError;
 
@@ -35,19 +38,32 @@ pub trait HeldLock: Send + Sync {
 #[must_use = "a lock guard releases its lock when dropped; bind it to a variable"]
 pub struct LockGuard {
     held: Option<Box<dyn HeldLock>>,
+    /// Where a release spawned by `Drop` runs (the runtime's bare `spawn`
+    /// when unset, which a shutdown would not wait for).
+    tasks: Option<TaskTracker>,
 }
 
 impl LockGuard {
     /// A guard for a backend that took no lock (`none`, `atomic`, and
     /// `postgres`, whose lock belongs to the transaction).
     pub fn unlocked() -> Self {
-        LockGuard { held: None }
+        LockGuard {
+            held: None,
+            tasks: None,
+        }
     }
 
     pub fn new(held: impl HeldLock + 'static) -> Self {
         LockGuard {
             held: Some(Box::new(held)),
+            tasks: None,
         }
+    }
+
+    /// Makes a release spawned by `Drop` a task of `tasks`.
+    pub fn tracked_by(mut self, tasks: &TaskTracker) -> Self {
+        self.tasks = Some(tasks.clone());
+        self
     }
 
     /// Whether a lock is held (false for [`LockGuard::unlocked`]).
@@ -80,11 +96,50 @@ impl Drop for LockGuard {
         // Outside a runtime (a test tearing down) there is nothing to spawn
         // on; the TTL is then the last line of defence.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
+            let release = async move {
                 if let Err(err) = held.release().await {
                     tracing::warn!(error = %err, "releasing a dropped lock guard failed");
                 }
-            });
+            };
+            match &self.tasks {
+                Some(tasks) => drop(tasks.spawn_on(release, &runtime)),
+                None => drop(runtime.spawn(release)),
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+
+    /// A lock whose release takes a while, and says when it is done.
+    struct SlowRelease(Arc<AtomicBool>);
+
+    #[async_trait]
+    impl HeldLock for SlowRelease {
+        async fn release(self: Box<Self>) -> Result<(), LockError> {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            self.0.store(true, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_shutdown_waits_for_the_release_of_a_dropped_guard() {
+        let released = Arc::new(AtomicBool::new(false));
+        let tasks = TaskTracker::new();
+        drop(LockGuard::new(SlowRelease(released.clone())).tracked_by(&tasks));
+        // What `Application::run_until_stopped` does once the server stops.
+        tasks.close();
+        tasks.wait().await;
+        assert!(
+            released.load(Ordering::SeqCst),
+            "shutdown did not wait for the release"
+        );
     }
 }

@@ -53,6 +53,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::PgConnection;
 use stocklock_api::Backend;
+use tokio::time::Instant;
+
+use crate::error::Error;
 
 pub use atomic::AtomicUpdate;
 pub use etcd::EtcdLock;
@@ -62,13 +65,31 @@ pub use none::NoLock;
 pub use postgres::PostgresAdvisoryLock;
 pub use redis::RedisLock;
 
-/// The timings a request runs with, pinned from the active settings.
+/// The timings a request runs with, pinned from the active settings — so a
+/// `PUT /admin/lock` applies to every order that starts after it, server
+/// calls included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LockTimings {
     /// How long a distributed lock outlives a holder that never releases it.
     pub ttl: Duration,
     /// How long to wait for the lock before giving up with a 503.
     pub acquire_timeout: Duration,
+}
+
+/// The most any one call to a lock server may take, whatever the settings:
+/// the connection-level timeout of the Redis and etcd clients. Each call is
+/// further bounded by the request's own deadline ([`within_deadline`]).
+pub const SERVER_CALL_LIMIT: Duration = Duration::from_secs(2);
+
+impl LockTimings {
+    /// The bound of one lock server call made while the lock is held
+    /// (verify, release, renew): the acquire timeout, clamped to 0.1 s –
+    /// [`SERVER_CALL_LIMIT`]. A server that hangs then costs a request at
+    /// most that long per call, as it does while acquiring.
+    pub fn server_timeout(&self) -> Duration {
+        self.acquire_timeout
+            .clamp(Duration::from_millis(100), SERVER_CALL_LIMIT)
+    }
 }
 
 /// How the stock is changed once the lock (if any) is held.
@@ -118,7 +139,7 @@ impl LockError {
     }
 }
 
-/// Runs one call to a lock server with a deadline. Any failure — an error
+/// Runs one call to a lock server with a time limit. Any failure — an error
 /// or no answer in time — means the server is unavailable: a hung server
 /// must give a 503, not a request that hangs.
 pub(crate) async fn within<T, E: fmt::Display>(
@@ -126,7 +147,18 @@ pub(crate) async fn within<T, E: fmt::Display>(
     limit: Duration,
     call: impl Future<Output = Result<T, E>>,
 ) -> Result<T, LockError> {
-    tokio::time::timeout(limit, call)
+    within_deadline(backend, Instant::now() + limit, call).await
+}
+
+/// [`within`], with an instant rather than a duration: every call made
+/// while acquiring (connect, grant, set) shares the request's one deadline,
+/// so the acquire timeout bounds them all together, whatever it is set to.
+pub(crate) async fn within_deadline<T, E: fmt::Display>(
+    backend: Backend,
+    deadline: Instant,
+    call: impl Future<Output = Result<T, E>>,
+) -> Result<T, LockError> {
+    tokio::time::timeout_at(deadline, call)
         .await
         .map_err(|_| LockError::unavailable(backend, "no answer in time"))?
         .map_err(|err| LockError::unavailable(backend, err))
@@ -149,13 +181,15 @@ pub trait LockBackend: Send + Sync + fmt::Debug {
     async fn acquire(&self, key: &str, timings: LockTimings) -> Result<LockGuard, LockError>;
 
     /// Takes a lock on the transaction's connection, released by its commit
-    /// or rollback. Only the database-backed lock needs this.
+    /// or rollback. Only the database-backed lock needs this. Its errors are
+    /// the service's own: a lock timeout is a [`LockError`], any other
+    /// failure a database error (logged, never sent to the client).
     async fn lock_in_transaction(
         &self,
         _key: &str,
         _tx: &mut PgConnection,
         _timings: LockTimings,
-    ) -> Result<(), LockError> {
+    ) -> Result<(), Error> {
         Ok(())
     }
 }

@@ -9,7 +9,9 @@
 //!
 //! The wait is bounded by `lock_timeout`, set with `set_config(…, true)` so
 //! it applies to this transaction only (`SET LOCAL` cannot take a bind
-//! parameter). A timeout raises SQLSTATE `55P03`, which becomes a 503.
+//! parameter). A timeout raises SQLSTATE `55P03`, which becomes a 503
+//! `lock_unavailable`. Any other failure is the database's, not the lock's:
+//! it becomes a database error, whose details are logged and never sent.
 //!
 //! Failure modes, in plain words:
 //! * **The holder stalls:** everyone behind it waits (then gets 503); nobody
@@ -26,6 +28,7 @@ use sqlx::PgConnection;
 use stocklock_api::Backend;
 
 use super::{LockBackend, LockError, LockGuard, LockTimings};
+use crate::error::Error;
 
 /// SQLSTATE `lock_not_available`, raised when `lock_timeout` expires.
 const LOCK_NOT_AVAILABLE: &str = "55P03";
@@ -50,7 +53,7 @@ impl LockBackend for PostgresAdvisoryLock {
         key: &str,
         tx: &mut PgConnection,
         timings: LockTimings,
-    ) -> Result<(), LockError> {
+    ) -> Result<(), Error> {
         let lock_timeout = format!("{}ms", timings.acquire_timeout.as_millis());
         let locked = async {
             sqlx::query("SELECT set_config('lock_timeout', $1, true)")
@@ -65,10 +68,10 @@ impl LockBackend for PostgresAdvisoryLock {
         .await;
         match locked {
             Ok(_) => Ok(()),
-            Err(sqlx::Error::Database(err)) if err.code().as_deref() == Some(LOCK_NOT_AVAILABLE) => Err(
-                LockError::timeout(Backend::Postgres, key, timings.acquire_timeout),
-            ),
-            Err(err) => Err(LockError::unavailable(Backend::Postgres, err)),
+            Err(sqlx::Error::Database(err)) if err.code().as_deref() == Some(LOCK_NOT_AVAILABLE) => {
+                Err(LockError::timeout(Backend::Postgres, key, timings.acquire_timeout).into())
+            }
+            Err(err) => Err(Error::Database(err)),
         }
     }
 }

@@ -36,7 +36,9 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::retry::Backoff;
-use super::{HeldLock, LockBackend, LockError, LockGuard, LockTimings, within};
+use super::{
+    HeldLock, LockBackend, LockError, LockGuard, LockTimings, SERVER_CALL_LIMIT, within, within_deadline,
+};
 
 /// Deletes KEYS[1] only if its value is still ARGV[1] (our token).
 const RELEASE_SCRIPT: &str = r#"
@@ -50,8 +52,6 @@ end
 pub struct RedisLock {
     /// Multiplexed, cloneable, and reconnects by itself after a failure.
     connection: ConnectionManager,
-    /// Upper bound for one round trip; a hung server must not hang requests.
-    server_timeout: Duration,
     /// The compare-and-delete script, hashed once (Redis runs it by SHA).
     release_script: Arc<redis::Script>,
 }
@@ -64,25 +64,33 @@ impl std::fmt::Debug for RedisLock {
 
 impl RedisLock {
     /// Prepares the connection without connecting: the service starts (and
-    /// serves every other backend) even while Redis is down.
-    pub fn new(url: &str, server_timeout: Duration) -> Result<Self, redis::RedisError> {
+    /// serves every other backend) even while Redis is down. Each call is
+    /// bounded by the request's own deadline; [`SERVER_CALL_LIMIT`] only caps
+    /// the connection's own timeouts.
+    pub fn new(url: &str) -> Result<Self, redis::RedisError> {
         let client = redis::Client::open(url)?;
         let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(server_timeout))
-            .set_response_timeout(Some(server_timeout))
+            .set_connection_timeout(Some(SERVER_CALL_LIMIT))
+            .set_response_timeout(Some(SERVER_CALL_LIMIT))
             // Fail fast and let the next request trigger a new attempt,
             // rather than retrying in the background while requests wait.
             .set_number_of_retries(1);
         let connection = client.get_connection_manager_lazy(config)?;
         Ok(RedisLock {
             connection,
-            server_timeout,
             release_script: Arc::new(redis::Script::new(RELEASE_SCRIPT)),
         })
     }
 
-    /// One `SET NX PX` attempt: `Ok(true)` if we now hold the lock.
-    async fn try_set(&self, key: &str, token: &str, ttl: Duration) -> Result<bool, LockError> {
+    /// One `SET NX PX` attempt, answered before `deadline`: `Ok(true)` if we
+    /// now hold the lock.
+    async fn try_set(
+        &self,
+        key: &str,
+        token: &str,
+        ttl: Duration,
+        deadline: Instant,
+    ) -> Result<bool, LockError> {
         let mut connection = self.connection.clone();
         let mut command = redis::cmd("SET");
         command
@@ -92,7 +100,7 @@ impl RedisLock {
             .arg("PX")
             .arg(ttl.as_millis() as u64);
         let reply = command.query_async::<Option<String>>(&mut connection);
-        let reply = within(Backend::Redis, self.server_timeout, reply).await?;
+        let reply = within_deadline(Backend::Redis, deadline, reply).await?;
         Ok(reply.is_some())
     }
 }
@@ -108,16 +116,25 @@ impl LockBackend for RedisLock {
         let token = Uuid::new_v4().to_string();
         let deadline = Instant::now() + timings.acquire_timeout;
         let mut backoff = Backoff::new(Duration::from_millis(2), Duration::from_millis(50));
+        // Whether the server has answered "taken" at least once: if the
+        // deadline then cuts a later attempt short, the lock was busy (a
+        // timeout), not the server unavailable.
+        let mut busy = false;
         loop {
-            if self.try_set(key, &token, timings.ttl).await? {
+            let set = match self.try_set(key, &token, timings.ttl, deadline).await {
+                Err(_) if busy && Instant::now() >= deadline => false,
+                set => set?,
+            };
+            if set {
                 return Ok(LockGuard::new(RedisHeld {
                     connection: self.connection.clone(),
                     key: key.to_owned(),
                     token,
-                    server_timeout: self.server_timeout,
+                    server_timeout: timings.server_timeout(),
                     release_script: self.release_script.clone(),
                 }));
             }
+            busy = true;
             let now = Instant::now();
             if now >= deadline {
                 return Err(LockError::timeout(Backend::Redis, key, timings.acquire_timeout));
@@ -131,6 +148,7 @@ struct RedisHeld {
     connection: ConnectionManager,
     key: String,
     token: String,
+    /// The bound of each call made while held, from the request's settings.
     server_timeout: Duration,
     release_script: Arc<redis::Script>,
 }

@@ -16,8 +16,17 @@
 //!   readers queue behind it — so a switch cannot be starved by a stream of
 //!   orders, and no request starts under the new backend before the last
 //!   one under the old backend has finished. The cost is a short pause in
-//!   order processing while the switch drains: visible, and bounded by the
-//!   acquire timeout plus the critical section.
+//!   order processing while the switch drains: visible, and bounded by how
+//!   long the slowest pinned order can take — its wait for the lock (the
+//!   acquire timeout), for a pooled connection (the pool's acquire timeout,
+//!   see `store::connect`), the critical section, and the lock server calls
+//!   after the lock is held (verify, release: each bounded by
+//!   [`LockTimings::server_timeout`]).
+//! * A request that finds a switch waiting does not wait without bound
+//!   either: [`LockSwitch::pin`] gives up after the acquire timeout with a
+//!   503 `switch_in_progress`, and changes nothing.
+//! * `GET /admin/lock` reads a copy of the settings kept beside the
+//!   `RwLock`, so it answers at once even while a switch is waiting.
 //!
 //! Rejected alternative: an atomic pointer swap (`ArcSwap`). Loading is
 //! cheaper, but a switch would not wait for requests under the old backend,
@@ -28,10 +37,10 @@
 //! switches every target before it sends load for that reason.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use stocklock_api::{Backend, LockSettings, LockSettingsUpdate};
+use stocklock_api::{Backend, ErrorCode, LockSettings, LockSettingsUpdate};
 use tokio::sync::{RwLock, RwLockReadGuard};
 
 use super::{LockBackend, LockTimings};
@@ -89,7 +98,7 @@ fn checked_ms(field: &str, ms: u64, range: std::ops::RangeInclusive<u64>) -> Res
         Ok(Duration::from_millis(ms))
     } else {
         Err(Error::invalid(
-            "invalid_settings",
+            ErrorCode::InvalidSettings,
             format!(
                 "{field} must be between {} and {}, got {ms}",
                 range.start(),
@@ -104,6 +113,11 @@ fn checked_ms(field: &str, ms: u64, range: std::ops::RangeInclusive<u64>) -> Res
 pub struct LockSwitch {
     backends: HashMap<Backend, Arc<dyn LockBackend>>,
     active: RwLock<ActiveLock>,
+    /// The settings of `active`, written under its write guard, readable
+    /// without it: for `GET /admin/lock` and for the bound of [`Self::pin`],
+    /// neither of which may wait behind a switch. A std mutex: held for a
+    /// copy, never across an `.await`.
+    current: Mutex<Settings>,
 }
 
 impl LockSwitch {
@@ -120,18 +134,31 @@ impl LockSwitch {
                 lock,
                 settings: initial,
             }),
+            current: Mutex::new(initial),
         })
     }
 
-    /// Pins the active backend for one request; see the module docs.
-    pub async fn pin(&self) -> RwLockReadGuard<'_, ActiveLock> {
-        self.active.read().await
+    /// Pins the active backend for one request; see the module docs. Waits
+    /// for a switch in progress at most the acquire timeout, then gives up
+    /// with a 503 (nothing changed).
+    pub async fn pin(&self) -> Result<RwLockReadGuard<'_, ActiveLock>, Error> {
+        let limit = self.current().acquire_timeout;
+        tokio::time::timeout(limit, self.active.read())
+            .await
+            .map_err(|_elapsed| Error::SwitchInProgress(limit))
     }
 
-    /// The settings as the API reports them.
-    pub async fn describe(&self) -> LockSettings {
-        let settings = self.active.read().await.settings;
-        self.to_api(settings)
+    /// The active settings, without waiting for a switch in progress.
+    pub fn current(&self) -> Settings {
+        *self
+            .current
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The settings as the API reports them; never waits.
+    pub fn describe(&self) -> LockSettings {
+        self.to_api(self.current())
     }
 
     /// Validates `update`, waits for in-flight requests, and applies it.
@@ -139,14 +166,13 @@ impl LockSwitch {
     pub async fn update(&self, update: &LockSettingsUpdate) -> Result<LockSettings, Error> {
         // Refuse a bad update at once, rather than after draining the
         // orders in flight; it is checked again under the write guard.
-        let current = self.active.read().await.settings;
-        current.apply(update)?;
+        self.current().apply(update)?;
 
         let mut active = self.active.write().await;
         let settings = active.settings.apply(update)?;
         let lock = self.backends.get(&settings.backend).cloned().ok_or_else(|| {
             Error::invalid(
-                "invalid_settings",
+                ErrorCode::InvalidSettings,
                 format!("backend {} is not available", settings.backend),
             )
         })?;
@@ -154,6 +180,10 @@ impl LockSwitch {
             tracing::info!(from = %active.settings.backend, to = %settings.backend, "lock backend switched");
         }
         *active = ActiveLock { lock, settings };
+        *self
+            .current
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = settings;
         Ok(self.to_api(settings))
     }
 

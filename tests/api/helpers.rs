@@ -1,9 +1,10 @@
 //! Starting the application for a test, and talking to it.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use sqlx::PgPool;
 use stocklock::config::Config;
 use stocklock::startup::{Application, Running};
 use stocklock::telemetry;
@@ -176,10 +177,55 @@ pub async fn error_code(response: reqwest::Response, status: StatusCode) -> Stri
     body["error"].as_str().expect("error code").to_owned()
 }
 
-/// A port nothing listens on right now (bound, then released).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free port")
+/// A port for a server the test starts as a *child process* (its own Redis
+/// or etcd), which cannot be handed a listener bound here.
+///
+/// Binding port 0 and releasing it would hand out a port from the kernel's
+/// ephemeral range, which the kernel may give to the next port-0 bind or
+/// outgoing connection of any test running in parallel before the child
+/// binds it. So the port is taken from 20000–29999, below Linux's ephemeral
+/// range (32768–60999): only other explicit binds can take it, and the
+/// check below skips those. In-process servers bind port 0 and keep their
+/// listener instead (see `Application::build`, `lock_promises::hung_server`).
+pub fn port_for_child() -> u16 {
+    let start = 20_000 + (uuid::Uuid::new_v4().as_u128() % 10_000) as u16;
+    (0..10_000u16)
+        .map(|offset| 20_000 + (start - 20_000 + offset) % 10_000)
+        .find(|&port| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok())
+        .expect("no free port in 20000-29999")
+}
+
+/// A pool on the tests' database, for reading what the service wrote.
+pub async fn database() -> PgPool {
+    PgPool::connect(&Config::defaults().database_url)
+        .await
+        .expect("DATABASE_URL")
+}
+
+/// Waits (up to 10 s) until an order for `sku` holds its PostgreSQL
+/// advisory lock (`postgres` backend): observable proof that the order is
+/// pinned to its backend and inside its critical section — no fixed sleep
+/// standing in for "it has probably started by now".
+pub async fn wait_until_an_order_holds_the_lock(db: &PgPool, sku: &str) {
+    // A 64-bit advisory key is split into classid (high) and objid (low).
+    let query = "SELECT count(*) FROM pg_locks
+                 WHERE locktype = 'advisory' AND granted
+                   AND ((classid::bigint << 32) | objid::bigint) = hashtextextended($1, 0)";
+    let key = format!("stock:{sku}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let held: i64 = sqlx::query_scalar(query)
+            .bind(&key)
+            .fetch_one(db)
+            .await
+            .expect("pg_locks");
+        if held > 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no order took the lock on {sku} within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }

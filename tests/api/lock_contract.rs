@@ -1,26 +1,33 @@
 //! The lock contract (see `src/lock/mod.rs`), run against every backend that
 //! takes a lock, on real servers. One suite, generated per backend by a
 //! macro, so no backend can quietly skip a promise the others keep.
+//!
+//! Each contract test builds **two** instances of the backend, as two service
+//! processes would have, and contends between them: that exercises the
+//! *scope* promise (redis, etcd and postgres exclude across processes).
+//! `local` promises exclusion within one process only, so its two "holders"
+//! share one instance — and a test of its own shows two instances do not
+//! exclude each other.
 
 use std::time::{Duration, Instant};
 
 use sqlx::{PgPool, Postgres, Transaction};
 use stocklock::config::Config;
+use stocklock::error::Error;
 use stocklock::lock::{
     AtomicUpdate, Deduction, EtcdLock, LocalLock, LockBackend, LockError, LockGuard, LockTimings, NoLock,
     PostgresAdvisoryLock, RedisLock,
 };
+use tokio_util::task::TaskTracker;
 
 use crate::helpers::unique_sku;
 
-const SERVER_TIMEOUT: Duration = Duration::from_secs(1);
-
 fn redis_lock() -> RedisLock {
-    RedisLock::new(&Config::defaults().redis_url, SERVER_TIMEOUT).expect("REDIS_URL")
+    RedisLock::new(&Config::defaults().redis_url).expect("REDIS_URL")
 }
 
 fn etcd_lock() -> EtcdLock {
-    EtcdLock::new(Config::defaults().etcd_endpoints, SERVER_TIMEOUT)
+    EtcdLock::new(Config::defaults().etcd_endpoints, TaskTracker::new())
 }
 
 async fn pool() -> PgPool {
@@ -43,12 +50,7 @@ struct Held {
     tx: Transaction<'static, Postgres>,
 }
 
-async fn hold(
-    lock: &dyn LockBackend,
-    pool: &PgPool,
-    key: &str,
-    timings: LockTimings,
-) -> Result<Held, LockError> {
+async fn hold(lock: &dyn LockBackend, pool: &PgPool, key: &str, timings: LockTimings) -> Result<Held, Error> {
     let guard = lock.acquire(key, timings).await?;
     let mut tx = pool.begin().await.expect("begin");
     lock.lock_in_transaction(key, &mut tx, timings).await?;
@@ -62,40 +64,40 @@ impl Held {
     }
 }
 
-async fn excludes_a_second_holder_until_released(lock: &dyn LockBackend) {
+fn is_timeout<T>(result: &Result<T, Error>) -> bool {
+    matches!(result, Err(Error::Lock(LockError::Timeout { .. })))
+}
+
+async fn excludes_a_second_holder_until_released(lock: &dyn LockBackend, other: &dyn LockBackend) {
     let (pool, key) = (pool().await, unique_sku());
     let first = hold(lock, &pool, &key, timings(10_000, 1_000))
         .await
         .expect("first holder");
 
     let started = Instant::now();
-    let second = hold(lock, &pool, &key, timings(10_000, 300)).await;
-    assert!(
-        matches!(second, Err(LockError::Timeout { .. })),
-        "second holder got in: {:?}",
-        second.err()
-    );
+    let second = hold(other, &pool, &key, timings(10_000, 300)).await;
+    assert!(is_timeout(&second), "second holder got in: {:?}", second.err());
     assert!(
         started.elapsed() >= Duration::from_millis(250),
         "gave up before the acquire timeout"
     );
 
     first.release().await;
-    let third = hold(lock, &pool, &key, timings(10_000, 1_000)).await;
+    let third = hold(other, &pool, &key, timings(10_000, 1_000)).await;
     third
         .expect("the lock was not free after release")
         .release()
         .await;
 }
 
-async fn a_waiter_gets_the_lock_when_it_is_released(lock: &dyn LockBackend) {
+async fn a_waiter_gets_the_lock_when_it_is_released(lock: &dyn LockBackend, other: &dyn LockBackend) {
     let (pool, key) = (pool().await, unique_sku());
     let first = hold(lock, &pool, &key, timings(10_000, 1_000))
         .await
         .expect("first holder");
     let waiter = async {
         let started = Instant::now();
-        let held = hold(lock, &pool, &key, timings(10_000, 5_000))
+        let held = hold(other, &pool, &key, timings(10_000, 5_000))
             .await
             .expect("waiter");
         (held, started.elapsed())
@@ -112,61 +114,96 @@ async fn a_waiter_gets_the_lock_when_it_is_released(lock: &dyn LockBackend) {
     held.release().await;
 }
 
-async fn different_keys_do_not_contend(lock: &dyn LockBackend) {
+async fn different_keys_do_not_contend(lock: &dyn LockBackend, other: &dyn LockBackend) {
     let pool = pool().await;
     let first = hold(lock, &pool, &unique_sku(), timings(10_000, 1_000))
         .await
         .expect("first key");
-    let second = hold(lock, &pool, &unique_sku(), timings(10_000, 1_000))
+    let second = hold(other, &pool, &unique_sku(), timings(10_000, 1_000))
         .await
         .expect("second key");
     first.release().await;
     second.release().await;
 }
 
-async fn a_dropped_guard_still_releases_its_lock(lock: &dyn LockBackend) {
+async fn a_dropped_guard_still_releases_its_lock(lock: &dyn LockBackend, other: &dyn LockBackend) {
     let (pool, key) = (pool().await, unique_sku());
     let first = hold(lock, &pool, &key, timings(30_000, 1_000))
         .await
         .expect("first holder");
     drop(first); // no release(): the Drop safety net (and the rollback) must do it
-    let second = hold(lock, &pool, &key, timings(30_000, 3_000)).await;
+    let second = hold(other, &pool, &key, timings(30_000, 3_000)).await;
     second.expect("a dropped guard kept its lock").release().await;
 }
 
+/// `backend => (first, second)`: the two instances the holders use.
 macro_rules! lock_contract {
-    ($($backend:ident => $make:expr;)*) => {$(
+    ($($backend:ident => $pair:expr;)*) => {$(
         mod $backend {
             use super::*;
 
             #[tokio::test]
             async fn excludes_a_second_holder_until_released() {
-                super::excludes_a_second_holder_until_released(&$make).await;
+                let (first, second) = $pair;
+                super::excludes_a_second_holder_until_released(&*first, &*second).await;
             }
 
             #[tokio::test]
             async fn a_waiter_gets_the_lock_when_it_is_released() {
-                super::a_waiter_gets_the_lock_when_it_is_released(&$make).await;
+                let (first, second) = $pair;
+                super::a_waiter_gets_the_lock_when_it_is_released(&*first, &*second).await;
             }
 
             #[tokio::test]
             async fn different_keys_do_not_contend() {
-                super::different_keys_do_not_contend(&$make).await;
+                let (first, second) = $pair;
+                super::different_keys_do_not_contend(&*first, &*second).await;
             }
 
             #[tokio::test]
             async fn a_dropped_guard_still_releases_its_lock() {
-                super::a_dropped_guard_still_releases_its_lock(&$make).await;
+                let (first, second) = $pair;
+                super::a_dropped_guard_still_releases_its_lock(&*first, &*second).await;
             }
         }
     )*};
 }
 
+/// Two holders of one instance: the scope of `local` is one process.
+fn one_instance<T: LockBackend + 'static>(
+    lock: T,
+) -> (std::sync::Arc<dyn LockBackend>, std::sync::Arc<dyn LockBackend>) {
+    let shared: std::sync::Arc<dyn LockBackend> = std::sync::Arc::new(lock);
+    (shared.clone(), shared)
+}
+
+/// Two instances, as two service processes have.
+fn two_instances<T: LockBackend + 'static>(
+    make: impl Fn() -> T,
+) -> (std::sync::Arc<dyn LockBackend>, std::sync::Arc<dyn LockBackend>) {
+    (std::sync::Arc::new(make()), std::sync::Arc::new(make()))
+}
+
 lock_contract! {
-    local => LocalLock::default();
-    redis => redis_lock();
-    etcd => etcd_lock();
-    postgres => PostgresAdvisoryLock;
+    local => one_instance(LocalLock::default());
+    redis => two_instances(redis_lock);
+    etcd => two_instances(etcd_lock);
+    postgres => two_instances(|| PostgresAdvisoryLock);
+}
+
+/// The other side of `local`'s scope: two processes, two mutexes, no
+/// exclusion — the lesson of the two-instance workshop run.
+#[tokio::test]
+async fn local_does_not_exclude_across_instances() {
+    let (pool, key) = (pool().await, unique_sku());
+    let (first, second) = (LocalLock::default(), LocalLock::default());
+    let one = hold(&first, &pool, &key, timings(10_000, 100))
+        .await
+        .expect("first");
+    let two = hold(&second, &pool, &key, timings(10_000, 100)).await;
+    assert!(two.is_ok(), "two LocalLock instances excluded each other");
+    one.release().await;
+    two.unwrap().release().await;
 }
 
 /// A lock with a TTL is lost by a holder that stalls past it; `verify`, run

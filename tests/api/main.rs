@@ -9,6 +9,7 @@ mod helpers;
 mod api_contract;
 mod lifecycle;
 mod lock_contract;
+mod lock_promises;
 mod outage;
 mod overselling;
 mod switching;

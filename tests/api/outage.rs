@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use stocklock_api::Backend;
 
-use crate::helpers::{TestApp, error_code, free_port, spawn_app_with, unique_sku};
+use crate::helpers::{TestApp, error_code, port_for_child, spawn_app_with, unique_sku};
 
 /// A server process owned by the test; killed (and its files removed) on drop.
 struct OwnServer {
@@ -131,14 +131,17 @@ async fn outage_and_recovery(app: TestApp, backend: Backend, start_server: impl 
 
 #[tokio::test]
 async fn a_lost_redis_gives_503s_and_the_service_recovers() {
-    let port = free_port();
+    let port = port_for_child();
     let app = spawn_app_with(|config| config.redis_url = format!("redis://127.0.0.1:{port}")).await;
     outage_and_recovery(app, Backend::Redis, || start_redis(port)).await;
 }
 
 #[tokio::test]
 async fn a_lost_etcd_gives_503s_and_the_service_recovers() {
-    let (port, peer_port) = (free_port(), free_port());
+    let port = port_for_child();
+    let peer_port = std::iter::repeat_with(port_for_child)
+        .find(|&p| p != port)
+        .expect("a second port");
     let app = spawn_app_with(|config| config.etcd_endpoints = vec![format!("http://127.0.0.1:{port}")]).await;
     outage_and_recovery(app, Backend::Etcd, || start_etcd(port, peer_port)).await;
 }

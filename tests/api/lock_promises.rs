@@ -1,0 +1,134 @@
+//! Promises of the lock backends that the contract suite's happy paths do
+//! not reach: a server that hangs, a lease that runs while its holder is
+//! queued, a lease with under a second left, a database error that is not a
+//! lock timeout. Each test here failed before its fix.
+
+use std::time::{Duration, Instant};
+
+use sqlx::PgPool;
+use stocklock::config::Config;
+use stocklock::error::Error;
+use stocklock::lock::{EtcdLock, LockBackend, LockError, LockTimings, PostgresAdvisoryLock, RedisLock};
+use tokio::net::TcpListener;
+use tokio_util::task::TaskTracker;
+
+use crate::helpers::unique_sku;
+
+fn timings(ttl_ms: u64, acquire_timeout_ms: u64) -> LockTimings {
+    LockTimings {
+        ttl: Duration::from_millis(ttl_ms),
+        acquire_timeout: Duration::from_millis(acquire_timeout_ms),
+    }
+}
+
+fn etcd_lock() -> EtcdLock {
+    EtcdLock::new(Config::defaults().etcd_endpoints, TaskTracker::new())
+}
+
+/// A server that accepts connections and never says a word: the worst
+/// kind of outage, since nothing fails, it just never answers. Keeps its
+/// listener (and the connections) for as long as it lives.
+async fn hung_server() -> (String, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address").to_string();
+    let task = tokio::spawn(async move {
+        let mut silent = Vec::new();
+        while let Ok((connection, _)) = listener.accept().await {
+            silent.push(connection);
+        }
+    });
+    (address, task)
+}
+
+/// Acquiring against a hung server gives `Unavailable` within the acquire
+/// timeout of *this* request — not within a server timeout fixed at
+/// start-up (which was up to 2 s whatever `PUT /admin/lock` said).
+async fn a_hung_server_is_unavailable_within_the_acquire_timeout(lock: &dyn LockBackend) {
+    let started = Instant::now();
+    let result = lock.acquire(&unique_sku(), timings(5_000, 200)).await;
+    let took = started.elapsed();
+    assert!(
+        matches!(result, Err(LockError::Unavailable { .. })),
+        "expected Unavailable, got {:?}",
+        result.err()
+    );
+    assert!(
+        took < Duration::from_millis(900),
+        "a 200 ms acquire timeout took {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn redis_hung_is_unavailable_within_the_acquire_timeout() {
+    let (address, server) = hung_server().await;
+    let lock = RedisLock::new(&format!("redis://{address}")).expect("URL");
+    a_hung_server_is_unavailable_within_the_acquire_timeout(&lock).await;
+    server.abort();
+}
+
+#[tokio::test]
+async fn etcd_hung_is_unavailable_within_the_acquire_timeout() {
+    let (address, server) = hung_server().await;
+    let lock = EtcdLock::new(vec![format!("http://{address}")], TaskTracker::new());
+    a_hung_server_is_unavailable_within_the_acquire_timeout(&lock).await;
+    server.abort();
+}
+
+/// The lease exists before the request queues (etcd needs it to create the
+/// waiter's key), but its TTL belongs to the holder: a waiter that queued
+/// for longer than the TTL must still hold its lock for the TTL once it
+/// gets it.
+#[tokio::test]
+async fn etcd_time_spent_queueing_is_not_taken_off_the_holders_ttl() {
+    let (first_lock, second_lock) = (etcd_lock(), etcd_lock());
+    let key = unique_sku();
+    // 2 s is etcd's minimum lease.
+    let first = first_lock
+        .acquire(&key, timings(2_000, 1_000))
+        .await
+        .expect("first");
+    let waiter = second_lock.acquire(&key, timings(2_000, 10_000));
+    let release = async {
+        tokio::time::sleep(Duration::from_millis(2_500)).await;
+        first.release().await.expect("release");
+    };
+    let (second, ()) = tokio::join!(waiter, release);
+    let second = second.expect("the waiter got the lock");
+    // Queued 2.5 s: a lease that ran while queueing would be gone by now.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    second.verify().await.expect("the holder lost a lock it just got");
+    second.release().await.expect("release");
+}
+
+/// etcd reports a lease's remaining TTL in whole seconds: 0.6 s left reads
+/// as 0. `verify` must not call that lost.
+#[tokio::test]
+async fn etcd_a_lock_with_under_a_second_left_still_verifies() {
+    let lock = etcd_lock();
+    let held = lock
+        .acquire(&unique_sku(), timings(2_000, 1_000))
+        .await
+        .expect("held");
+    tokio::time::sleep(Duration::from_millis(1_400)).await;
+    held.verify()
+        .await
+        .expect("a lock with ~0.6 s left was called lost");
+    held.release().await.expect("release");
+}
+
+/// Only a lock timeout (SQLSTATE 55P03) is the lock's failure; any other
+/// database error is the database's — a 5xx whose details are logged, not
+/// a `lock_unavailable` 503 carrying sqlx's text to the client.
+#[tokio::test]
+async fn postgres_lock_errors_other_than_a_timeout_are_database_errors() {
+    let pool = PgPool::connect(&Config::defaults().database_url)
+        .await
+        .expect("DATABASE_URL");
+    let mut tx = pool.begin().await.expect("begin");
+    // An aborted transaction refuses every further statement (25P02).
+    let _ = sqlx::query("SELECT 1 / 0").execute(&mut *tx).await;
+    let result = PostgresAdvisoryLock
+        .lock_in_transaction(&unique_sku(), &mut tx, timings(5_000, 500))
+        .await;
+    assert!(matches!(result, Err(Error::Database(_))), "{result:?}");
+}
