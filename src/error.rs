@@ -61,6 +61,12 @@ pub enum Error {
     #[error("{in_flight} orders were still in flight after {waited:?}")]
     DrainTimedOut { in_flight: usize, waited: Duration },
 
+    /// 503: the database failed while committing, so whether the order was
+    /// recorded is unknown — unlike every other error, this one does not
+    /// promise that nothing changed. Logged, never sent.
+    #[error("the commit's outcome is unknown")]
+    CommitOutcomeUnknown(#[source] sqlx::Error),
+
     /// 503 when the pool or the server is unreachable, 500 otherwise. The
     /// details are logged, never sent to clients.
     #[error("database error")]

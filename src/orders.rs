@@ -47,13 +47,9 @@ pub async fn place_order(state: Arc<AppState>, sku: Sku, quantity: Quantity) -> 
         .map_err(|err| Error::Internal(format!("order task failed: {err}")))?
 }
 
-/// The longest `POST /admin/drain` waits: longer than any order can take with
-/// the largest settings `PUT /admin/lock` accepts is not useful, so this only
-/// guards against waiting forever on a hung server.
-pub const DRAIN_LIMIT: Duration = Duration::from_secs(60);
-
-/// Waits until every order task of this instance has finished (or `limit`
-/// passes: a 503). Orders that arrive meanwhile are waited for too.
+/// Waits until every order request and task of this instance has finished
+/// (or `limit` passes: a 503). Orders that arrive meanwhile are waited for
+/// too.
 ///
 /// Polled, because tokio-util's `TaskTracker::wait` only returns once the
 /// tracker is *closed* to new tasks, and closing it is for shutdown.
@@ -122,7 +118,8 @@ async fn deduct(
     store::insert_order(&mut tx, order_id, sku, quantity, settings.backend).await?;
     // A lock with a TTL may have expired while we worked: then roll back.
     guard.verify().await?;
-    tx.commit().await?;
+    // Past this point a failure no longer means "nothing changed".
+    tx.commit().await.map_err(Error::CommitOutcomeUnknown)?;
     Ok(Order {
         order_id,
         sku: sku.to_string(),

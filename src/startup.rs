@@ -89,10 +89,11 @@ impl Application {
 
 /// Every backend, built once. None of them connects here: Redis and etcd
 /// connect on first use, so the service starts while they are down. `tasks`
-/// is where backends run their background work (etcd's revokes), so a
+/// is where backends run their background work (releases and revokes of
+/// locks a request gave up on), so a
 /// graceful shutdown waits for it.
 fn build_backends(config: &Config, tasks: &TaskTracker) -> anyhow::Result<Vec<Arc<dyn LockBackend>>> {
-    let redis = RedisLock::new(&config.redis_url).context("invalid REDIS_URL")?;
+    let redis = RedisLock::new(&config.redis_url, tasks.clone()).context("invalid REDIS_URL")?;
     Ok(vec![
         Arc::new(NoLock),
         Arc::new(LocalLock::default()),

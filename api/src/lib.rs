@@ -185,6 +185,13 @@ pub struct Audit {
     pub consistent: bool,
 }
 
+/// The longest `POST /admin/drain` waits before a 503 `drain_timed_out`:
+/// longer than an order can take with the largest settings `PUT /admin/lock`
+/// accepts (60 s waiting for a switch, 60 s for the lock, 5 s for a pooled
+/// connection, 60 s of work, a few bounded server calls). Shared, so the load
+/// tester's own timeout for the call is never the shorter one.
+pub const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(200);
+
 /// `GET /admin/orders/{sku}`: every order the ledger holds for the SKU. The
 /// load tester compares these ids one by one with the 201s its buyers were
 /// given: counts alone would let a lost order and a phantom one cancel out.
@@ -243,10 +250,13 @@ pub enum ErrorCode {
     /// 503: a backend switch held new orders back for longer than the
     /// acquire timeout; nothing was changed.
     SwitchInProgress,
-    /// 503: the orders in flight did not finish in time (`POST /admin/drain`).
+    /// 503: the orders in flight did not finish within [`DRAIN_LIMIT`].
     DrainTimedOut,
     /// 503: PostgreSQL is unreachable or the pool is exhausted.
     DatabaseUnavailable,
+    /// 503: the database failed *during* `COMMIT`: the order may or may not
+    /// have been recorded. A client must treat it as no answer at all.
+    CommitOutcomeUnknown,
     /// 500: a bug; the details are in the service's log.
     Internal,
     /// A code this build does not know (a newer service): never a reason
@@ -256,6 +266,26 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code the service sends.
+    pub const ALL: [ErrorCode; 16] = [
+        ErrorCode::InvalidSku,
+        ErrorCode::InvalidQuantity,
+        ErrorCode::InvalidStock,
+        ErrorCode::InvalidBody,
+        ErrorCode::InvalidSettings,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::ProductNotFound,
+        ErrorCode::RouteNotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::OutOfStock,
+        ErrorCode::LockUnavailable,
+        ErrorCode::SwitchInProgress,
+        ErrorCode::DrainTimedOut,
+        ErrorCode::DatabaseUnavailable,
+        ErrorCode::CommitOutcomeUnknown,
+        ErrorCode::Internal,
+    ];
+
     /// The code as it appears in the JSON body.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -273,6 +303,7 @@ impl ErrorCode {
             ErrorCode::SwitchInProgress => "switch_in_progress",
             ErrorCode::DrainTimedOut => "drain_timed_out",
             ErrorCode::DatabaseUnavailable => "database_unavailable",
+            ErrorCode::CommitOutcomeUnknown => "commit_outcome_unknown",
             ErrorCode::Internal => "internal",
             ErrorCode::Unknown => "unknown",
         }
@@ -286,10 +317,12 @@ impl fmt::Display for ErrorCode {
 }
 
 /// The answer to `POST /admin/drain`: every order that was in flight on the
-/// instance when it was asked has finished (committed or rolled back).
+/// instance when it was asked has finished (committed or rolled back), and so
+/// has the background work of its lock (a release, a revoke).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Drained {
-    /// Order tasks still running when the drain was asked for.
+    /// Tasks (order requests, their lock's background work) still running
+    /// when the drain was asked for.
     pub waited_for: usize,
     /// How long the drain took.
     pub took_ms: u64,
@@ -308,13 +341,10 @@ mod tests {
 
     #[test]
     fn error_codes_serialise_as_their_names() {
-        for code in [
-            ErrorCode::LockUnavailable,
-            ErrorCode::InvalidSku,
-            ErrorCode::DatabaseUnavailable,
-        ] {
+        for code in ErrorCode::ALL {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));
+            assert_eq!(serde_json::from_str::<ErrorCode>(&json).unwrap(), code);
         }
         let body: ErrorBody = serde_json::from_str(r#"{"error":"from_the_future","message":"m"}"#).unwrap();
         assert_eq!(body.error, ErrorCode::Unknown);

@@ -79,8 +79,14 @@ impl Target {
         self.call(self.http.get(self.url("/admin/lock"))).await
     }
 
-    pub async fn set_lock(&self, update: &LockSettingsUpdate) -> Result<LockSettings, ClientError> {
-        self.call(self.http.put(self.url("/admin/lock")).json(update))
+    /// Switches the lock, however long the request timeout: a switch waits
+    /// for the orders in flight.
+    pub async fn set_lock(
+        &self,
+        update: &LockSettingsUpdate,
+        limit: Duration,
+    ) -> Result<LockSettings, ClientError> {
+        self.call(self.http.put(self.url("/admin/lock")).json(update).timeout(limit))
             .await
     }
 
@@ -136,8 +142,11 @@ impl Target {
             // switch in progress: count only the lock's own refusals as such.
             StatusCode::SERVICE_UNAVAILABLE => match error_code(&body) {
                 Some(ErrorCode::LockUnavailable) => (Outcome::LockUnavailable, None),
+                Some(ErrorCode::CommitOutcomeUnknown) => (Outcome::NoAnswer, None),
                 _ => (Outcome::OtherUnavailable, None),
             },
+            // A 500 promises nothing about what changed: as good as no answer.
+            StatusCode::INTERNAL_SERVER_ERROR => (Outcome::NoAnswer, None),
             _ => (Outcome::OtherError, None),
         }
     }
@@ -179,8 +188,46 @@ fn error_code(body: &[u8]) -> Option<ErrorCode> {
 
 #[cfg(test)]
 mod tests {
-    use super::error_code;
+    use std::time::Duration;
+
     use stocklock_api::ErrorCode;
+    use tokio::net::TcpListener;
+
+    use super::{Target, error_code, http_client};
+    use crate::stats::Outcome;
+
+    fn target(address: &str) -> Target {
+        let timeout = Duration::from_millis(300);
+        Target::new(&format!("http://{address}"), http_client(timeout), timeout).expect("a plain URL")
+    }
+
+    /// Nothing listens: the request never left, so it can explain nothing.
+    #[tokio::test]
+    async fn a_refused_connection_is_not_sent() {
+        let address = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        // The listener is dropped: connections to it are refused.
+        let (outcome, ack) = target(&address.to_string()).order("s", 1).await;
+        assert_eq!((outcome, ack), (Outcome::NotSent, None));
+    }
+
+    /// Connected and sent, never answered: the order's fate is unknown.
+    #[tokio::test]
+    async fn a_request_without_answer_is_no_answer() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let silent = tokio::spawn(async move {
+            let (connection, _) = listener.accept().await.unwrap();
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            drop(connection);
+        });
+        let (outcome, ack) = target(&address).order("s", 1).await;
+        assert_eq!((outcome, ack), (Outcome::NoAnswer, None));
+        silent.abort();
+    }
 
     #[test]
     fn error_codes_are_read_from_error_bodies_only() {

@@ -1,10 +1,9 @@
 //! One phase: one backend, load-tested from a clean start.
 //!
-//! 1. switch **every** target to the backend and read it back, so no buyer
-//!    runs under a stale backend (a switch also waits for the orders still
-//!    in flight on that target);
-//! 2. drain every target, then reset the SKUs (through the admin API of the
-//!    first target — they share one database);
+//! 1. drain every target, switch **every** target to the backend and read it
+//!    back, so no buyer runs under a stale backend;
+//! 2. drain every target again, then reset the SKUs (through the admin API
+//!    of the first target — they share one database);
 //! 3. send the load;
 //! 4. drain every target again, then audit the ledger and judge.
 //!
@@ -22,7 +21,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use sqlx::PgPool;
-use stocklock_api::{Audit, Backend, LockSettings, LockSettingsUpdate};
+use stocklock_api::{Audit, Backend, DRAIN_LIMIT, LockSettings, LockSettingsUpdate};
 
 use crate::RunError;
 use crate::client::Target;
@@ -31,9 +30,10 @@ use crate::load::{self, LoadPlan};
 use crate::stats::{Counts, LatencySummary, Outcome, Recorder, per_second, summarize};
 use crate::verdict::{self, Assessment, ClientTally, Expectation, Ledger, OrderBook, Verdict};
 
-/// The longest a drain may take: every order in flight finishes within its
-/// acquire timeout plus its critical section plus a commit, far below this.
-const DRAIN_LIMIT: Duration = Duration::from_secs(90);
+/// The load tester's own timeout for admin calls that may wait for orders in
+/// flight (a drain, a switch): a little longer than the service's limit, so
+/// the service's 503 is what we see, not our own timeout.
+const WAIT_FOR_ORDERS: Duration = DRAIN_LIMIT.saturating_add(Duration::from_secs(5));
 
 /// Everything measured and concluded about one backend.
 #[derive(Debug, Clone, Serialize)]
@@ -68,6 +68,10 @@ pub struct PhaseContext<'a> {
 }
 
 pub async fn run(ctx: &PhaseContext<'_>, backend: Backend) -> Result<PhaseReport, RunError> {
+    // Drained first, so the switch does not wait (past the request timeout)
+    // for orders of the previous phase; drained again after it, for orders
+    // that a target switched earlier took meanwhile.
+    drain_all(&ctx.targets).await?;
     let settings = switch_all(&ctx.targets, backend, &ctx.settings).await?;
     drain_all(&ctx.targets).await?;
     reset_skus(ctx).await?;
@@ -128,8 +132,7 @@ async fn judge(ctx: &PhaseContext<'_>, recorder: &Recorder) -> Result<(Verdict, 
     let tally = ClientTally {
         acks: recorder.acks.iter().map(|a| (a.order_id, a.quantity)).collect(),
         echo_mismatches: recorder.acks.iter().filter(|a| !a.echo_matches).count() as i64,
-        no_answer: recorder.counts.no_answer,
-        no_answer_units: recorder.no_answer_units,
+        no_answer_quantities: recorder.no_answer_quantities.clone(),
     };
     let verdict = verdict::judge(&audits, &listed, &tally, db.as_ref());
     Ok((verdict, audits))
@@ -138,7 +141,7 @@ async fn judge(ctx: &PhaseContext<'_>, recorder: &Recorder) -> Result<(Verdict, 
 /// Waits on every target until no order is in flight there.
 async fn drain_all(targets: &[Target]) -> Result<(), RunError> {
     for target in targets {
-        target.drain(DRAIN_LIMIT).await?;
+        target.drain(WAIT_FOR_ORDERS).await?;
     }
     Ok(())
 }
@@ -163,7 +166,7 @@ async fn switch_all(
     };
     let mut applied = None;
     for target in targets {
-        target.set_lock(&update).await?;
+        target.set_lock(&update, WAIT_FOR_ORDERS).await?;
         let now = target.lock_settings().await?;
         if now.backend != backend {
             return Err(RunError::SwitchDidNotTake {

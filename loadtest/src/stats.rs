@@ -25,14 +25,15 @@ pub enum Outcome {
     /// Any other 503: the database is unreachable, a switch held the order
     /// back. Nothing was changed.
     OtherUnavailable,
-    /// Any other HTTP status (4xx, 500).
+    /// Any other HTTP status (a 4xx).
     OtherError,
     /// The connection could not be opened: the request provably never
     /// reached the server, so it cannot explain a recorded order.
     NotSent,
-    /// Sent (or possibly sent), but no HTTP answer: reset, timed out, or an
-    /// unreadable 201. The order may or may not have been recorded: an
-    /// "in-flight failure".
+    /// Sent (or possibly sent), but no answer that says what happened: reset,
+    /// timed out, an unreadable 201, a 500, or a 503
+    /// `commit_outcome_unknown`. The order may or may not have been
+    /// recorded: an "in-flight failure".
     NoAnswer,
 }
 
@@ -130,9 +131,9 @@ pub struct Recorder {
     /// 201s look fast.
     pub latency: [Histogram<u64>; Outcome::ALL.len()],
     pub acks: Vec<Ack>,
-    /// Units requested by the requests that got no answer: the most the
-    /// ledger may hold beyond what was acknowledged.
-    pub no_answer_units: i64,
+    /// The quantity of each request that got no answer: each may explain
+    /// one recorded order of that quantity that nobody was told about.
+    pub no_answer_quantities: Vec<i64>,
 }
 
 /// Latencies are recorded from 1 µs to 5 min at 3 significant digits;
@@ -149,7 +150,7 @@ impl Default for Recorder {
             counts: Counts::default(),
             latency: std::array::from_fn(|_| histogram()),
             acks: Vec::new(),
-            no_answer_units: 0,
+            no_answer_quantities: Vec::new(),
         }
     }
 }
@@ -163,7 +164,7 @@ impl Recorder {
             .record(micros)
             .expect("clamped into the histogram's range");
         if outcome == Outcome::NoAnswer {
-            self.no_answer_units += quantity;
+            self.no_answer_quantities.push(quantity);
         }
         self.acks.extend(ack);
     }
@@ -174,7 +175,7 @@ impl Recorder {
             mine.add(theirs).expect("histograms share their bounds");
         }
         self.acks.extend(other.acks);
-        self.no_answer_units += other.no_answer_units;
+        self.no_answer_quantities.extend(other.no_answer_quantities);
     }
 
     pub fn merged(recorders: impl IntoIterator<Item = Recorder>) -> Recorder {
@@ -259,7 +260,7 @@ mod tests {
         );
         assert_eq!(all.latency_of(Outcome::Created).len(), 2);
         assert_eq!(all.acked_units(), 5);
-        assert_eq!(all.no_answer_units, 4);
+        assert_eq!(all.no_answer_quantities, [4]);
     }
 
     #[test]

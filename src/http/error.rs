@@ -29,6 +29,9 @@ impl Error {
             Error::Lock(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::LockUnavailable),
             Error::SwitchInProgress(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::SwitchInProgress),
             Error::DrainTimedOut { .. } => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::DrainTimedOut),
+            Error::CommitOutcomeUnknown(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::CommitOutcomeUnknown)
+            }
             Error::Database(err) if is_unavailable(err) => {
                 (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::DatabaseUnavailable)
             }

@@ -6,6 +6,7 @@
 //! function, wrap the result. Errors go through [`error`], the one place
 //! where an [`crate::error::Error`] becomes a status code.
 
+mod drain;
 pub mod error;
 mod extract;
 mod health;
@@ -28,7 +29,8 @@ pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(health::router())
         .merge(products::router())
-        .merge(orders::router())
+        .merge(orders::router(state.clone()))
+        .merge(drain::router())
         .merge(lock_settings::router())
         .fallback(|uri: Uri| async move { Error::RouteNotFound(uri.path().to_owned()) })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })

@@ -1,13 +1,19 @@
 //! `POST /orders`: validate, then hand over to [`crate::orders`].
-//! `POST /admin/drain`: wait until the orders in flight have finished.
+//!
+//! Each order request counts as in flight (a token of the service's task
+//! tracker) from the moment its headers are parsed — before its body is
+//! read, before its task is spawned — so `POST /admin/drain` cannot miss an
+//! order that arrived just before it.
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::routing::post;
 use axum::{Json, Router};
-use stocklock_api::{Drained, Order, PlaceOrder};
+use stocklock_api::{Order, PlaceOrder};
 
 use super::extract::ApiJson;
 use crate::domain::{Quantity, Sku};
@@ -15,10 +21,16 @@ use crate::error::Error;
 use crate::orders;
 use crate::state::AppState;
 
-pub fn router() -> Router<Arc<AppState>> {
+pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
     Router::new()
         .route("/orders", post(place_order))
-        .route("/admin/drain", post(drain))
+        .route_layer(middleware::from_fn_with_state(state, in_flight))
+}
+
+/// Holds a task-tracker token for the whole request.
+async fn in_flight(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let _token = state.tasks.token();
+    next.run(request).await
 }
 
 async fn place_order(
@@ -29,8 +41,4 @@ async fn place_order(
     let quantity = Quantity::parse(body.quantity)?;
     let order = orders::place_order(state, sku, quantity).await?;
     Ok((StatusCode::CREATED, Json(order)))
-}
-
-async fn drain(State(state): State<Arc<AppState>>) -> Result<Json<Drained>, Error> {
-    Ok(Json(orders::drain(&state, orders::DRAIN_LIMIT).await?))
 }

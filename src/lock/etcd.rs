@@ -33,9 +33,11 @@
 //! * **We give up waiting:** our key is still queued. We revoke the lease,
 //!   which deletes it; otherwise it would block everyone behind it until the
 //!   TTL ran out.
-//! * **etcd is down or hangs:** connecting, granting or queueing fails or
-//!   runs out of time; requests get 503 within the acquire timeout. The gRPC
-//!   channel reconnects by itself.
+//! * **etcd is down or hangs:** connecting or granting fails or runs out of
+//!   time (`Unavailable`); a hang while queued looks like a busy lock
+//!   (`Timeout`). Either way the request gets a 503 within the acquire
+//!   timeout — plus, once the lock is granted, one refresh bounded by the
+//!   server timeout. The gRPC channel reconnects by itself.
 
 use std::time::Duration;
 
@@ -176,8 +178,18 @@ impl EtcdLock {
             Ok(Err(err)) => return Err(failed(LockError::unavailable(Backend::Etcd, err))),
             Err(_elapsed) => return Err(QueueError::TimedOut),
         };
-        // The lock is ours: start the holder's TTL now.
-        within(Backend::Etcd, server_timeout, refresh(&mut keeper, &mut replies))
+        // The lock is ours: start the holder's TTL now, on a new keep-alive
+        // stream — `select!` may have cut a refresh short after its request
+        // was sent, and its late reply would then be read as this one's.
+        drop((keeper, replies));
+        let restart = async {
+            let (mut keeper, mut replies) = client
+                .lease_keep_alive(lease_id)
+                .await
+                .map_err(|err| LockError::unavailable(Backend::Etcd, err))?;
+            refresh(&mut keeper, &mut replies).await
+        };
+        within(Backend::Etcd, server_timeout, restart)
             .await
             .map_err(failed)?;
         Ok(response.key().to_vec())

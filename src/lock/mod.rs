@@ -19,8 +19,15 @@
 //!   and say so through [`LockBackend::deduction`].
 //! * **Bounded waiting.** Acquisition gives up after the acquire timeout
 //!   with [`LockError::Timeout`]; a server that is down or hangs gives
-//!   [`LockError::Unavailable`] within that time too. Both become a 503 and
-//!   the request changes nothing: a lock we cannot get is never skipped.
+//!   [`LockError::Unavailable`] within that time too (a server that hangs
+//!   *after* saying the lock is busy — Redis between retries, etcd while we
+//!   queue — is indistinguishable from a busy lock, and gives `Timeout`).
+//!   Every call is bounded by the request's own deadline, so a
+//!   `PUT /admin/lock` applies at once. Calls made once the lock is held
+//!   (etcd's refresh on grant, verify, release) are bounded by
+//!   [`LockTimings::server_timeout`]. All become a 503 and the request
+//!   changes nothing: a lock we cannot get is never skipped. (`postgres`
+//!   waits inside PostgreSQL; a database that is down is a database error.)
 //! * **Release on every path.** See [`LockGuard`].
 //! * **Independence of keys.** Holding `stock:a` never delays `stock:b`.
 //!
@@ -83,7 +90,7 @@ pub const SERVER_CALL_LIMIT: Duration = Duration::from_secs(2);
 
 impl LockTimings {
     /// The bound of one lock server call made while the lock is held
-    /// (verify, release, renew): the acquire timeout, clamped to 0.1 s –
+    /// (verify, release): the acquire timeout, clamped to 0.1 s –
     /// [`SERVER_CALL_LIMIT`]. A server that hangs then costs a request at
     /// most that long per call, as it does while acquiring.
     pub fn server_timeout(&self) -> Duration {

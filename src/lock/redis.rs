@@ -18,10 +18,12 @@
 //!   the database itself closes it. Set a TTL well above the critical section.
 //! * **Redis dies:** nobody can acquire; requests get 503 within the acquire
 //!   timeout. The connection manager reconnects when Redis is back.
-//! * **A `SET` whose answer is lost** (we stop waiting after the server
-//!   timeout): the key may have been set with our token after all. We
-//!   answer 503 and never use it; nobody else gets the lock until its TTL
-//!   runs out. Slow, never unsafe.
+//! * **A `SET` whose answer is lost** (the request's deadline runs out while
+//!   it is in flight): the key may have been set with our token after all.
+//!   We answer 503, never use it, and release it in the background with the
+//!   same compare-and-delete (on the service's task tracker); if Redis cannot
+//!   be reached for that either, nobody gets the lock until its TTL runs out.
+//!   Slow, never unsafe.
 //! * **Redis restarts without persistence while a lock is held:** the key is
 //!   gone and a second holder can get in — the reason Redlock and fencing
 //!   tokens exist. This single-node lock does not defend against it.
@@ -33,6 +35,7 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use stocklock_api::Backend;
 use tokio::time::Instant;
+use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use super::retry::Backoff;
@@ -54,6 +57,8 @@ pub struct RedisLock {
     connection: ConnectionManager,
     /// The compare-and-delete script, hashed once (Redis runs it by SHA).
     release_script: Arc<redis::Script>,
+    /// Where background releases run, so a graceful shutdown waits for them.
+    tasks: TaskTracker,
 }
 
 impl std::fmt::Debug for RedisLock {
@@ -67,7 +72,7 @@ impl RedisLock {
     /// serves every other backend) even while Redis is down. Each call is
     /// bounded by the request's own deadline; [`SERVER_CALL_LIMIT`] only caps
     /// the connection's own timeouts.
-    pub fn new(url: &str) -> Result<Self, redis::RedisError> {
+    pub fn new(url: &str, tasks: TaskTracker) -> Result<Self, redis::RedisError> {
         let client = redis::Client::open(url)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(SERVER_CALL_LIMIT))
@@ -79,6 +84,7 @@ impl RedisLock {
         Ok(RedisLock {
             connection,
             release_script: Arc::new(redis::Script::new(RELEASE_SCRIPT)),
+            tasks,
         })
     }
 
@@ -113,34 +119,46 @@ impl LockBackend for RedisLock {
 
     #[tracing::instrument(level = "debug", skip(self, timings))]
     async fn acquire(&self, key: &str, timings: LockTimings) -> Result<LockGuard, LockError> {
-        let token = Uuid::new_v4().to_string();
+        let held = RedisHeld {
+            connection: self.connection.clone(),
+            key: key.to_owned(),
+            token: Uuid::new_v4().to_string(),
+            server_timeout: timings.server_timeout(),
+            release_script: self.release_script.clone(),
+        };
         let deadline = Instant::now() + timings.acquire_timeout;
         let mut backoff = Backoff::new(Duration::from_millis(2), Duration::from_millis(50));
-        // Whether the server has answered "taken" at least once: if the
-        // deadline then cuts a later attempt short, the lock was busy (a
-        // timeout), not the server unavailable.
-        let mut busy = false;
         loop {
-            let set = match self.try_set(key, &token, timings.ttl, deadline).await {
-                Err(_) if busy && Instant::now() >= deadline => false,
-                set => set?,
-            };
-            if set {
-                return Ok(LockGuard::new(RedisHeld {
-                    connection: self.connection.clone(),
-                    key: key.to_owned(),
-                    token,
-                    server_timeout: timings.server_timeout(),
-                    release_script: self.release_script.clone(),
-                }));
+            match self.try_set(key, &held.token, timings.ttl, deadline).await {
+                Ok(true) => return Ok(LockGuard::new(held)),
+                Ok(false) => {}
+                Err(err) => {
+                    // The SET may have landed without its answer reaching us.
+                    self.release_later(held);
+                    return Err(err);
+                }
             }
-            busy = true;
             let now = Instant::now();
             if now >= deadline {
                 return Err(LockError::timeout(Backend::Redis, key, timings.acquire_timeout));
             }
             tokio::time::sleep(backoff.next_pause().min(deadline - now)).await;
+            if Instant::now() >= deadline {
+                // No time left for another attempt: the lock stayed busy.
+                return Err(LockError::timeout(Backend::Redis, key, timings.acquire_timeout));
+            }
         }
+    }
+}
+
+impl RedisLock {
+    /// Releases, in the background, a lock we may hold without knowing it.
+    fn release_later(&self, held: RedisHeld) {
+        self.tasks.spawn(async move {
+            if let Err(err) = Box::new(held).release().await {
+                tracing::warn!(error = %err, "releasing a SET whose answer was lost failed");
+            }
+        });
     }
 }
 

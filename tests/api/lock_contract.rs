@@ -23,7 +23,7 @@ use tokio_util::task::TaskTracker;
 use crate::helpers::unique_sku;
 
 fn redis_lock() -> RedisLock {
-    RedisLock::new(&Config::defaults().redis_url).expect("REDIS_URL")
+    RedisLock::new(&Config::defaults().redis_url, TaskTracker::new()).expect("REDIS_URL")
 }
 
 fn etcd_lock() -> EtcdLock {
@@ -68,8 +68,16 @@ fn is_timeout<T>(result: &Result<T, Error>) -> bool {
     matches!(result, Err(Error::Lock(LockError::Timeout { .. })))
 }
 
+/// Connects `lock` to its server (on a key of its own), so that a short
+/// acquire timeout later measures waiting for the lock, not connecting.
+async fn warm_up(lock: &dyn LockBackend, pool: &PgPool) {
+    let warm = hold(lock, pool, &unique_sku(), timings(10_000, 5_000)).await;
+    warm.expect("warm-up").release().await;
+}
+
 async fn excludes_a_second_holder_until_released(lock: &dyn LockBackend, other: &dyn LockBackend) {
     let (pool, key) = (pool().await, unique_sku());
+    warm_up(other, &pool).await;
     let first = hold(lock, &pool, &key, timings(10_000, 1_000))
         .await
         .expect("first holder");

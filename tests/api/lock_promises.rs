@@ -61,7 +61,7 @@ async fn a_hung_server_is_unavailable_within_the_acquire_timeout(lock: &dyn Lock
 #[tokio::test]
 async fn redis_hung_is_unavailable_within_the_acquire_timeout() {
     let (address, server) = hung_server().await;
-    let lock = RedisLock::new(&format!("redis://{address}")).expect("URL");
+    let lock = RedisLock::new(&format!("redis://{address}"), TaskTracker::new()).expect("URL");
     a_hung_server_is_unavailable_within_the_acquire_timeout(&lock).await;
     server.abort();
 }
@@ -82,9 +82,10 @@ async fn etcd_hung_is_unavailable_within_the_acquire_timeout() {
 async fn etcd_time_spent_queueing_is_not_taken_off_the_holders_ttl() {
     let (first_lock, second_lock) = (etcd_lock(), etcd_lock());
     let key = unique_sku();
-    // 2 s is etcd's minimum lease.
+    // The first holder's lease outlives the wait; the waiter's, 2 s (etcd's
+    // minimum), is shorter than it.
     let first = first_lock
-        .acquire(&key, timings(2_000, 1_000))
+        .acquire(&key, timings(10_000, 1_000))
         .await
         .expect("first");
     let waiter = second_lock.acquire(&key, timings(2_000, 10_000));

@@ -184,8 +184,9 @@ async fn a_waiting_switch_blocks_neither_reads_nor_new_orders_for_long() {
             ..Default::default()
         });
         let probes = async {
-            // Give the switch time to start waiting for the write guard.
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            // Give the switch time to reach its wait for the write guard
+            // (a loopback request: milliseconds; the long order holds 3 s).
+            tokio::time::sleep(Duration::from_millis(500)).await;
             let started = Instant::now();
             let settings = app.lock_settings().await;
             let read_took = started.elapsed();

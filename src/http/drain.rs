@@ -1,0 +1,21 @@
+//! `POST /admin/drain`: wait until no order is in flight on this instance.
+//! See [`crate::orders::drain`] for why anyone would.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use stocklock_api::{DRAIN_LIMIT, Drained};
+
+use crate::error::Error;
+use crate::orders;
+use crate::state::AppState;
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new().route("/admin/drain", post(drain))
+}
+
+async fn drain(State(state): State<Arc<AppState>>) -> Result<Json<Drained>, Error> {
+    Ok(Json(orders::drain(&state, DRAIN_LIMIT).await?))
+}
