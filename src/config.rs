@@ -61,6 +61,15 @@ pub struct Config {
     /// Widens the race window so that `none` oversells visibly.
     #[arg(long, env = "CRITICAL_SECTION_MS", default_value_t = 0)]
     pub critical_section_ms: u64,
+
+    /// Check that the lock is still held right before writing (false: the
+    /// article's naive lock).
+    #[arg(long, env = "CHECK_BEFORE_COMMIT", default_value_t = true, action = clap::ArgAction::Set)]
+    pub check_before_commit: bool,
+
+    /// Fencing tokens: PostgreSQL refuses a write under a stale lock.
+    #[arg(long, env = "FENCING", default_value_t = true, action = clap::ArgAction::Set)]
+    pub fencing: bool,
 }
 
 impl Config {

@@ -47,8 +47,9 @@ pub enum Error {
         available: i64,
     },
 
-    /// 503: the lock could not be had in time or its server is down.
-    /// Nothing was changed: a lock we cannot get is never skipped.
+    /// 503: the lock could not be had in time or its server is down; 409
+    /// when it was lost before the write. Nothing was changed: a lock we
+    /// cannot get (or keep) is never skipped.
     #[error(transparent)]
     Lock(#[from] LockError),
 

@@ -15,8 +15,10 @@
 //! 5. [`error`] is the one error type; [`http::error`] maps it to responses.
 
 pub mod config;
+pub mod deduct;
 pub mod domain;
 pub mod error;
+pub mod faults;
 pub mod http;
 pub mod lock;
 pub mod orders;

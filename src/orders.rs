@@ -1,11 +1,16 @@
 //! Placing an order: the critical section under study.
 //!
 //! ```text
-//! pin backend ─ acquire lock ─ BEGIN ─ [lock in tx] ─ read ─ check ─ (work) ─ write ─ insert order ─ verify lock ─ COMMIT ─ release
+//! pin backend ─ acquire lock ─ [claim fence] ─ BEGIN ─ [lock in tx] ─ read ─ check ─ (work)
+//!             ─ [verify lock] ─ write [if fence still ours] ─ insert order ─ COMMIT ─ release
 //! ```
 //!
-//! (`atomic` does its work first, then BEGIN ─ conditional UPDATE ─ insert ─
-//! COMMIT: it has no lock to do the work under.)
+//! The bracketed steps are the safety ladder's rungs, each a setting of
+//! `PUT /admin/lock`: `check_before_commit` (verify) and `fencing` (claim,
+//! and the conditional write; see `lock/fence.rs`). With both off this is
+//! the article's naive lock. `atomic` does its work first, then BEGIN ─
+//! conditional UPDATE ─ insert ─ COMMIT: it has no lock to do the work under.
+//! The transaction itself is in [`crate::deduct`].
 //!
 //! The read-check-write is written naively on purpose: the lock is the only
 //! thing that keeps two buyers from both selling the last unit.
@@ -25,17 +30,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::PgConnection;
-use stocklock_api::{Drained, Order};
+use stocklock_api::{Drained, Order, PausePoint};
 use tokio::time::Instant;
-use uuid::Uuid;
 
+use crate::deduct::{self, Claim};
 use crate::domain::{Quantity, Sku};
 use crate::error::Error;
-use crate::lock::switch::ActiveLock;
-use crate::lock::{Deduction, LockGuard};
+use crate::lock::LockError;
+use crate::lock::fence::{self, Fence};
 use crate::state::AppState;
-use crate::store;
 
 /// Places an order for `quantity` units of `sku` under the active lock.
 pub async fn place_order(state: Arc<AppState>, sku: Sku, quantity: Quantity) -> Result<Order, Error> {
@@ -78,7 +81,12 @@ async fn place_under_lock(state: &AppState, sku: Sku, quantity: Quantity) -> Res
     let key = sku.lock_key();
     let guard = active.lock.acquire(&key, active.settings.timings()).await?;
     let guard = guard.tracked_by(&state.tasks);
-    let placed = deduct(&state.pool, &active, &key, &sku, quantity, &guard).await;
+    let placed = async {
+        state.faults.at(PausePoint::AfterAcquire, &sku).await;
+        let claim = claim_before_transaction(state, &active.settings, &sku, &key, guard.token()).await?;
+        deduct::deduct(state, &active, &sku, quantity, &guard, claim).await
+    }
+    .await;
     // Released on success and on every error alike.
     if let Err(err) = guard.release().await {
         tracing::warn!(error = %err, %key, "releasing the lock failed; it will expire by its TTL");
@@ -86,89 +94,27 @@ async fn place_under_lock(state: &AppState, sku: Sku, quantity: Quantity) -> Res
     placed
 }
 
-/// The transaction. Any early return drops `tx`, which rolls it back.
-async fn deduct(
-    pool: &sqlx::PgPool,
-    active: &ActiveLock,
+/// With `fencing`, claims the product for the lock's token right after
+/// acquiring, committed on its own, before the transaction reads anything
+/// (`lock/fence.rs` explains why the claim must come first). A lock that
+/// lives in the transaction (`postgres`) claims inside it instead.
+async fn claim_before_transaction(
+    state: &AppState,
+    settings: &crate::lock::switch::Settings,
+    sku: &Sku,
     key: &str,
-    sku: &Sku,
-    quantity: Quantity,
-    guard: &LockGuard,
-) -> Result<Order, Error> {
-    let settings = active.settings;
-    let deduction = active.lock.deduction();
-    if deduction == Deduction::ConditionalUpdate {
-        // The business work happens before a connection is taken: the
-        // atomic baseline holds nothing while it works, so its throughput is
-        // not capped at pool size ÷ critical section.
-        tokio::time::sleep(settings.critical_section).await;
+    token: Option<Fence>,
+) -> Result<Claim, Error> {
+    if !settings.fencing {
+        return Ok(Claim::Off);
     }
-    let mut tx = pool.begin().await?;
-    active
-        .lock
-        .lock_in_transaction(key, &mut tx, settings.timings())
-        .await?;
-    let remaining = match deduction {
-        Deduction::ReadCheckWrite => {
-            read_check_write(&mut tx, sku, quantity, settings.critical_section).await?
-        }
-        Deduction::ConditionalUpdate => conditional_update(&mut tx, sku, quantity).await?,
+    let Some(fence) = token else {
+        return Ok(Claim::InTransaction);
     };
-    let order_id = Uuid::new_v4();
-    store::insert_order(&mut tx, order_id, sku, quantity, settings.backend).await?;
-    // A lock with a TTL may have expired while we worked: then roll back.
-    guard.verify().await?;
-    // Past this point a failure no longer means "nothing changed".
-    tx.commit().await.map_err(Error::CommitOutcomeUnknown)?;
-    Ok(Order {
-        order_id,
-        sku: sku.to_string(),
-        quantity: quantity.get(),
-        remaining,
-        lock_backend: settings.backend,
-    })
-}
-
-/// Read, check, simulate work, write. Returns the stock written.
-async fn read_check_write(
-    tx: &mut PgConnection,
-    sku: &Sku,
-    quantity: Quantity,
-    work: std::time::Duration,
-) -> Result<i64, Error> {
-    let stock = store::read_stock(tx, sku)
-        .await?
-        .ok_or_else(|| Error::ProductNotFound(sku.to_string()))?;
-    ensure_covers(sku, stock, quantity)?;
-    // The race window: without a lock, other buyers read the same `stock`.
-    tokio::time::sleep(work).await;
-    let remaining = stock - quantity.get();
-    store::write_stock(tx, sku, remaining).await?;
-    Ok(remaining)
-}
-
-/// One conditional UPDATE; on a miss, tell "unknown SKU" from "sold out".
-async fn conditional_update(tx: &mut PgConnection, sku: &Sku, quantity: Quantity) -> Result<i64, Error> {
-    if let Some(remaining) = store::take_stock(tx, sku, quantity).await? {
-        return Ok(remaining);
+    let mut conn = state.pool.acquire().await?;
+    if !fence::claim(&mut conn, sku, &fence).await? {
+        // A newer holder claimed already: our lock is stale.
+        return Err(LockError::lost(settings.backend, key).into());
     }
-    match store::read_stock(tx, sku).await? {
-        None => Err(Error::ProductNotFound(sku.to_string())),
-        Some(stock) => Err(out_of_stock(sku, stock, quantity)),
-    }
-}
-
-fn ensure_covers(sku: &Sku, stock: i64, quantity: Quantity) -> Result<(), Error> {
-    if stock < quantity.get() {
-        return Err(out_of_stock(sku, stock, quantity));
-    }
-    Ok(())
-}
-
-fn out_of_stock(sku: &Sku, stock: i64, quantity: Quantity) -> Error {
-    Error::OutOfStock {
-        sku: sku.to_string(),
-        requested: quantity.get(),
-        available: stock.max(0),
-    }
+    Ok(Claim::Claimed(fence))
 }

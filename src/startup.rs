@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
+use crate::faults::FaultInjector;
 use crate::http;
 use crate::lock::switch::{LockSwitch, Settings};
 use crate::lock::{AtomicUpdate, EtcdLock, LocalLock, LockBackend, NoLock, PostgresAdvisoryLock, RedisLock};
@@ -39,7 +40,12 @@ impl Application {
         let listener = TcpListener::bind(address)
             .await
             .with_context(|| format!("could not listen on {}:{}", config.host, config.port))?;
-        let state = Arc::new(AppState { pool, locks, tasks });
+        let state = Arc::new(AppState {
+            pool,
+            locks,
+            tasks,
+            faults: FaultInjector::default(),
+        });
         Ok(Application { listener, state })
     }
 
@@ -111,12 +117,16 @@ fn initial_settings(config: &Config) -> anyhow::Result<Settings> {
         ttl: Duration::from_secs(5),
         acquire_timeout: Duration::from_secs(3),
         critical_section: Duration::ZERO,
+        check_before_commit: true,
+        fencing: true,
     };
     let update = stocklock_api::LockSettingsUpdate {
         backend: Some(config.lock_backend),
         ttl_ms: Some(config.lock_ttl_ms),
         acquire_timeout_ms: Some(config.lock_acquire_timeout_ms),
         critical_section_ms: Some(config.critical_section_ms),
+        check_before_commit: Some(config.check_before_commit),
+        fencing: Some(config.fencing),
         available: None,
     };
     defaults.apply(&update).context("invalid lock settings")

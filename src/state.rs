@@ -4,6 +4,7 @@
 use sqlx::PgPool;
 use tokio_util::task::TaskTracker;
 
+use crate::faults::FaultInjector;
 use crate::lock::switch::LockSwitch;
 
 #[derive(Debug)]
@@ -14,4 +15,6 @@ pub struct AppState {
     pub locks: LockSwitch,
     /// Orders run as tracked tasks (see `orders.rs`); shutdown waits for them.
     pub tasks: TaskTracker,
+    /// Faults injected for teaching (off unless `PUT /admin/faults`).
+    pub faults: FaultInjector,
 }

@@ -16,6 +16,7 @@ use stocklock_api::{Audit, Backend, Product, RecordedOrder};
 use uuid::Uuid;
 
 use crate::domain::{Quantity, Sku};
+use crate::lock::fence::Fence;
 
 /// Opens the pool and applies the embedded migrations (`migrations/`).
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
@@ -75,7 +76,7 @@ pub async fn product(pool: &PgPool, sku: &Sku) -> Result<Option<Product>, sqlx::
 /// The ledger's verdict, computed by PostgreSQL from the rows themselves.
 #[tracing::instrument(level = "debug", skip(pool))]
 pub async fn audit(pool: &PgPool, sku: &Sku) -> Result<Option<Audit>, sqlx::Error> {
-    let row = sqlx::query_as::<_, (i64, i64, i64, i64, i64, bool)>(
+    let row = sqlx::query_as::<_, (i64, i64, i64, i64, i64, bool, i64)>(
         "WITH ledger AS (
              SELECT p.initial_stock, p.stock,
                     COALESCE(SUM(o.quantity), 0)::BIGINT AS sold,
@@ -83,17 +84,28 @@ pub async fn audit(pool: &PgPool, sku: &Sku) -> Result<Option<Audit>, sqlx::Erro
              FROM products p LEFT JOIN orders o ON o.sku = p.sku
              WHERE p.sku = $1
              GROUP BY p.sku
+         ),
+         -- Pairs of orders whose critical sections overlapped (each pair
+         -- once: b started while a was still inside).
+         overlapping AS (
+             SELECT COUNT(*) AS pairs
+             FROM orders a JOIN orders b
+               ON b.sku = a.sku AND b.order_id <> a.order_id
+              AND b.cs_started_us >= a.cs_started_us AND b.cs_started_us < a.cs_ended_us
+              AND (b.cs_started_us > a.cs_started_us OR b.order_id > a.order_id)
+             WHERE a.sku = $1
          )
          SELECT initial_stock, stock, sold, orders,
                 GREATEST(sold - initial_stock, 0) AS oversold,
-                stock = initial_stock - sold AS consistent
+                stock = initial_stock - sold AS consistent,
+                (SELECT pairs FROM overlapping) AS overlapping_holds
          FROM ledger",
     )
     .bind(sku.as_str())
     .fetch_optional(pool)
     .await?;
     Ok(row.map(
-        |(initial_stock, stock, sold, orders, oversold, consistent)| Audit {
+        |(initial_stock, stock, sold, orders, oversold, consistent, overlapping_holds)| Audit {
             sku: sku.to_string(),
             initial_stock,
             stock,
@@ -101,6 +113,7 @@ pub async fn audit(pool: &PgPool, sku: &Sku) -> Result<Option<Audit>, sqlx::Erro
             orders,
             oversold,
             consistent,
+            overlapping_holds,
         },
     ))
 }
@@ -125,27 +138,44 @@ pub async fn orders(pool: &PgPool, sku: &Sku) -> Result<Option<Vec<RecordedOrder
     Ok(Some(orders))
 }
 
-/// Step 1 of the naive deduction. A plain `SELECT`, deliberately *not*
-/// `FOR UPDATE`: a row lock would make the database serialise buyers, which
-/// is a lock of its own and would hide what the chosen backend does.
+/// Step 1 of the naive deduction: the stock, and when it was read (in
+/// microseconds since the epoch by PostgreSQL's clock: the critical
+/// section's start and end come from one clock, the database's). A plain
+/// `SELECT`, deliberately *not* `FOR UPDATE`: a row lock would make the
+/// database serialise buyers, which is a lock of its own and would hide what
+/// the chosen backend does.
 #[tracing::instrument(level = "debug", skip(tx))]
-pub async fn read_stock(tx: &mut PgConnection, sku: &Sku) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT stock FROM products WHERE sku = $1")
+pub async fn read_stock(tx: &mut PgConnection, sku: &Sku) -> Result<Option<(i64, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT stock, (extract(epoch FROM clock_timestamp()) * 1000000)::BIGINT FROM products WHERE sku = $1",
+    )
         .bind(sku.as_str())
         .fetch_optional(tx)
         .await
 }
 
-/// Step 3 of the naive deduction: write what step 1 read, minus the order.
-/// If another request wrote in between, its update is lost.
+/// Step 3 of the naive deduction: write what step 1 read, minus the order;
+/// returns when. If another request wrote in between, its update is lost.
+/// Under a fence the write only happens while `fence` is still the one
+/// claimed last (see `lock/fence.rs`): `None` means fenced out.
 #[tracing::instrument(level = "debug", skip(tx))]
-pub async fn write_stock(tx: &mut PgConnection, sku: &Sku, stock: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE products SET stock = $2 WHERE sku = $1")
-        .bind(sku.as_str())
-        .bind(stock)
-        .execute(tx)
-        .await
-        .map(|_| ())
+pub async fn write_stock(
+    tx: &mut PgConnection,
+    sku: &Sku,
+    stock: i64,
+    fence: Option<&Fence>,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE products SET stock = $2
+         WHERE sku = $1 AND ($3::TEXT IS NULL OR (fence_epoch = $3 AND fence = $4))
+         RETURNING (extract(epoch FROM clock_timestamp()) * 1000000)::BIGINT",
+    )
+    .bind(sku.as_str())
+    .bind(stock)
+    .bind(fence.map(|f| f.epoch.as_str()))
+    .bind(fence.map(|f| f.token))
+    .fetch_optional(tx)
+    .await
 }
 
 /// The atomic deduction: check and write in one statement. `None` when the
@@ -167,21 +197,35 @@ pub async fn take_stock(
     .await
 }
 
+/// An order as the ledger records it.
+#[derive(Debug, Clone, Copy)]
+pub struct NewOrder<'a> {
+    pub order_id: Uuid,
+    pub sku: &'a Sku,
+    pub quantity: Quantity,
+    pub backend: Backend,
+    /// The token it wrote under, if fenced.
+    pub fence_token: Option<i64>,
+    /// Its critical section, read to write, in PostgreSQL's microseconds
+    /// (`None` for `atomic`, which has none).
+    pub critical_section_us: Option<(i64, i64)>,
+}
+
 /// Records the order in the ledger, in the same transaction as the stock.
 #[tracing::instrument(level = "debug", skip(tx))]
-pub async fn insert_order(
-    tx: &mut PgConnection,
-    order_id: Uuid,
-    sku: &Sku,
-    quantity: Quantity,
-    backend: Backend,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO orders (order_id, sku, quantity, lock_backend) VALUES ($1, $2, $3, $4)")
-        .bind(order_id)
-        .bind(sku.as_str())
-        .bind(quantity.get())
-        .bind(backend.as_str())
-        .execute(tx)
-        .await
-        .map(|_| ())
+pub async fn insert_order(tx: &mut PgConnection, order: NewOrder<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO orders (order_id, sku, quantity, lock_backend, fence_token, cs_started_us, cs_ended_us)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(order.order_id)
+    .bind(order.sku.as_str())
+    .bind(order.quantity.get())
+    .bind(order.backend.as_str())
+    .bind(order.fence_token)
+    .bind(order.critical_section_us.map(|(started, _)| started))
+    .bind(order.critical_section_us.map(|(_, ended)| ended))
+    .execute(tx)
+    .await
+    .map(|_| ())
 }

@@ -147,6 +147,12 @@ pub struct LockSettings {
     pub acquire_timeout_ms: u64,
     /// Simulated business work between reading and writing the stock.
     pub critical_section_ms: u64,
+    /// The safety ladder's first rung: right before writing, check that the
+    /// lock is still ours (off: the article's naive lock).
+    pub check_before_commit: bool,
+    /// The top rung: every acquisition yields a fencing token, and
+    /// PostgreSQL refuses a write under a stale one (`src/lock/fence.rs`).
+    pub fencing: bool,
     /// Every backend this instance can switch to.
     pub available: Vec<Backend>,
 }
@@ -163,10 +169,51 @@ pub struct LockSettingsUpdate {
     pub acquire_timeout_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub critical_section_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_before_commit: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fencing: Option<bool>,
     /// Read-only: accepted and ignored, so that the answer of a GET can be
     /// edited and PUT back as it is.
     #[serde(default, skip_serializing)]
     pub available: Option<Vec<Backend>>,
+}
+
+/// `GET /admin/faults` and `PUT /admin/faults` (which replaces them all):
+/// faults the service injects into itself, for teaching. Off by default.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Faults {
+    /// A lock holder that stalls, as in a GC pause.
+    #[serde(default)]
+    pub pause_holder: Option<PauseHolder>,
+    /// Read-only: how many faults were injected since start-up. Accepted
+    /// and ignored in a PUT, so a GET can be edited and PUT back.
+    #[serde(default)]
+    pub injected: u64,
+}
+
+/// With `probability`, a holder stalls for `pause_ms` at the point `at`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PauseHolder {
+    /// 0 to 1.
+    pub probability: f64,
+    /// 1 to 60 000.
+    pub pause_ms: u64,
+    pub at: PausePoint,
+}
+
+/// Where in the deduction a paused holder stalls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PausePoint {
+    /// Right after the lock is taken, before the stock is read: a check
+    /// before the write notices a lock that expired meanwhile.
+    AfterAcquire,
+    /// After the last check, right before the write: the worst moment, only
+    /// fencing notices.
+    BeforeWrite,
 }
 
 /// `GET /admin/audit/{sku}`: the ledger's verdict, computed by PostgreSQL.
@@ -183,6 +230,10 @@ pub struct Audit {
     pub oversold: i64,
     /// `stock == initial_stock - sold`: false means an update was lost.
     pub consistent: bool,
+    /// Pairs of recorded orders whose critical sections (read to write, by
+    /// PostgreSQL's clock) overlapped: the lock failed to exclude them, even
+    /// if no unit was oversold.
+    pub overlapping_holds: i64,
 }
 
 /// The longest `POST /admin/drain` waits before a 503 `drain_timed_out`:
@@ -234,6 +285,8 @@ pub enum ErrorCode {
     InvalidBody,
     /// 422: lock settings out of range; nothing was changed.
     InvalidSettings,
+    /// 422: fault settings out of range; nothing was changed.
+    InvalidFaults,
     /// 415: the body is not declared as JSON.
     UnsupportedMediaType,
     /// 404: no product has this SKU.
@@ -244,6 +297,9 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// 409: the stock does not cover the order; nothing was changed.
     OutOfStock,
+    /// 409: the order's lock was lost before it wrote (it expired, or a
+    /// newer holder's fencing token won); nothing was changed.
+    LockLost,
     /// 503: the lock could not be had in time, or its server is down or
     /// hangs; nothing was changed.
     LockUnavailable,
@@ -267,17 +323,19 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code the service sends.
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::InvalidSku,
         ErrorCode::InvalidQuantity,
         ErrorCode::InvalidStock,
         ErrorCode::InvalidBody,
         ErrorCode::InvalidSettings,
+        ErrorCode::InvalidFaults,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::ProductNotFound,
         ErrorCode::RouteNotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::OutOfStock,
+        ErrorCode::LockLost,
         ErrorCode::LockUnavailable,
         ErrorCode::SwitchInProgress,
         ErrorCode::DrainTimedOut,
@@ -294,11 +352,13 @@ impl ErrorCode {
             ErrorCode::InvalidStock => "invalid_stock",
             ErrorCode::InvalidBody => "invalid_body",
             ErrorCode::InvalidSettings => "invalid_settings",
+            ErrorCode::InvalidFaults => "invalid_faults",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::ProductNotFound => "product_not_found",
             ErrorCode::RouteNotFound => "route_not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::OutOfStock => "out_of_stock",
+            ErrorCode::LockLost => "lock_lost",
             ErrorCode::LockUnavailable => "lock_unavailable",
             ErrorCode::SwitchInProgress => "switch_in_progress",
             ErrorCode::DrainTimedOut => "drain_timed_out",

@@ -90,6 +90,16 @@ pub struct RunArgs {
     #[arg(long)]
     pub acquire_timeout_ms: Option<u64>,
 
+    /// Check the lock right before writing: true or false (default: the
+    /// service's setting, true).
+    #[arg(long)]
+    pub check_before_commit: Option<bool>,
+
+    /// Fencing tokens checked by PostgreSQL: true or false (default: the
+    /// service's setting, true).
+    #[arg(long)]
+    pub fencing: Option<bool>,
+
     /// Also read the ledger straight from PostgreSQL, and compare order ids.
     #[arg(long, env = "LOADTEST_DATABASE_URL")]
     pub database_url: Option<String>,

@@ -137,7 +137,10 @@ impl Target {
                 // A 201 we could not read: its fate is unknown to us.
                 Err(_) => (Outcome::NoAnswer, None),
             },
-            StatusCode::CONFLICT => (Outcome::SoldOut, None),
+            StatusCode::CONFLICT => match error_code(&body) {
+                Some(ErrorCode::LockLost) => (Outcome::LockLost, None),
+                _ => (Outcome::SoldOut, None),
+            },
             // 503 is also the answer to an unreachable database, or to a
             // switch in progress: count only the lock's own refusals as such.
             StatusCode::SERVICE_UNAVAILABLE => match error_code(&body) {

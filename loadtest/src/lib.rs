@@ -89,6 +89,8 @@ pub async fn run(args: &RunArgs) -> Result<Report, RunError> {
             ttl_ms: args.ttl_ms,
             acquire_timeout_ms: args.acquire_timeout_ms,
             critical_section_ms: Some(args.critical_section_ms),
+            check_before_commit: args.check_before_commit,
+            fencing: args.fencing,
             available: None,
         },
         database: database.as_ref(),

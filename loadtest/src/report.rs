@@ -64,18 +64,23 @@ pub fn verdict_label(verdict: &Verdict, assessment: &Assessment) -> String {
     }
 }
 
-/// Column names say what they count: "503 lock" is the lock's own refusal,
+/// Column names say what they count: "overlaps" are pairs of orders whose
+/// critical sections overlapped (the ledger's timestamps), "409" sold out,
+/// "lock lost" a holder refused for a lost lock; "503 lock" is the lock's own
+/// refusal,
 /// "503 other" a database outage or a switch in progress; "unsent" requests
 /// never reached a server, "no answer" ones may have. Latency columns are of
 /// successful orders (201) only.
-const COLUMNS: [(&str, usize); 17] = [
+const COLUMNS: [(&str, usize); 19] = [
     ("verdict", 22),
     ("backend", 9),
     ("expected", 13),
     ("sold/stock", 11),
     ("oversold", 9),
+    ("overlaps", 9),
     ("201", 6),
     ("409", 6),
+    ("lock lost", 10),
     ("503 lock", 9),
     ("503 other", 10),
     ("other", 6),
@@ -147,8 +152,10 @@ fn cells(phase: &PhaseReport) -> Vec<String> {
         expected.to_owned(),
         format!("{}/{}", phase.ledger.sold, phase.ledger.initial_stock),
         phase.verdict.oversold_units.to_string(),
+        phase.verdict.overlapping_holds.to_string(),
         counts.created.to_string(),
         counts.sold_out.to_string(),
+        counts.lock_lost.to_string(),
         counts.lock_unavailable.to_string(),
         counts.other_unavailable.to_string(),
         counts.other_errors.to_string(),

@@ -19,6 +19,9 @@ pub enum Outcome {
     Created,
     /// 409: sold out.
     SoldOut,
+    /// 409 `lock_lost`: the holder's lock was lost before it wrote (it
+    /// expired, or PostgreSQL refused its fencing token); nothing changed.
+    LockLost,
     /// 503 `lock_unavailable`: the lock could not be had (timeout, or its
     /// server is down).
     LockUnavailable,
@@ -38,9 +41,10 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 7] = [
+    pub const ALL: [Outcome; 8] = [
         Outcome::Created,
         Outcome::SoldOut,
+        Outcome::LockLost,
         Outcome::LockUnavailable,
         Outcome::OtherUnavailable,
         Outcome::OtherError,
@@ -53,6 +57,7 @@ impl Outcome {
         match self {
             Outcome::Created => "created",
             Outcome::SoldOut => "sold_out",
+            Outcome::LockLost => "lock_lost",
             Outcome::LockUnavailable => "lock_unavailable",
             Outcome::OtherUnavailable => "other_unavailable",
             Outcome::OtherError => "other_error",
@@ -71,6 +76,7 @@ impl Outcome {
 pub struct Counts {
     pub created: u64,
     pub sold_out: u64,
+    pub lock_lost: u64,
     pub lock_unavailable: u64,
     pub other_unavailable: u64,
     pub other_errors: u64,
@@ -83,6 +89,7 @@ impl Counts {
         match outcome {
             Outcome::Created => &mut self.created,
             Outcome::SoldOut => &mut self.sold_out,
+            Outcome::LockLost => &mut self.lock_lost,
             Outcome::LockUnavailable => &mut self.lock_unavailable,
             Outcome::OtherUnavailable => &mut self.other_unavailable,
             Outcome::OtherError => &mut self.other_errors,

@@ -107,6 +107,10 @@ impl ClientTally {
 pub struct Verdict {
     /// Units sold beyond the initial stock, summed per SKU.
     pub oversold_units: i64,
+    /// Pairs of recorded orders whose critical sections overlapped, summed
+    /// per SKU: the lock failed to exclude them — measured, not inferred,
+    /// and visible even when no unit was oversold.
+    pub overlapping_holds: i64,
     /// `|stock − (initial − sold)|`, summed per SKU: updates lost (or
     /// invented) anywhere. Per SKU, so one SKU's loss cannot cancel
     /// another's gain.
@@ -176,6 +180,7 @@ pub fn judge(audits: &[Audit], listed: &OrderBook, client: &ClientTally, db: Opt
         unexplained.iter().sum::<i64>() + missing.iter().sum::<i64>() + differences.iter().sum::<i64>();
     Verdict {
         oversold_units,
+        overlapping_holds: audits.iter().map(|a| a.overlapping_holds).sum(),
         stock_drift,
         acked_not_recorded: missing.len() as i64,
         recorded_not_acked: unacked.len() as i64,
@@ -258,6 +263,12 @@ fn failures(verdict: &Verdict, expectation: Expectation) -> Vec<String> {
         }
         if verdict.stock_drift != 0 {
             reasons.push(format!("stock is off by {} (lost updates)", verdict.stock_drift));
+        }
+        if verdict.overlapping_holds > 0 {
+            reasons.push(format!(
+                "{} pairs of orders held the lock at the same time",
+                verdict.overlapping_holds
+            ));
         }
     }
     // The books must balance whatever the backend: an oversell is a lesson,

@@ -26,6 +26,7 @@ impl Error {
             Error::RouteNotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::RouteNotFound),
             Error::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed),
             Error::OutOfStock { .. } => (StatusCode::CONFLICT, ErrorCode::OutOfStock),
+            Error::Lock(LockError::Lost { .. }) => (StatusCode::CONFLICT, ErrorCode::LockLost),
             Error::Lock(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::LockUnavailable),
             Error::SwitchInProgress(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::SwitchInProgress),
             Error::DrainTimedOut { .. } => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::DrainTimedOut),
@@ -80,8 +81,7 @@ impl IntoResponse for Error {
 fn log_lock_error(err: &LockError) {
     match err {
         LockError::Timeout { .. } => tracing::debug!(error = %err, "lock not acquired in time"),
-        LockError::Unavailable { .. } | LockError::Lost { .. } => {
-            tracing::warn!(error = %err, "lock failure")
-        }
+        LockError::Lost { .. } => tracing::info!(error = %err, "lock lost"),
+        LockError::Unavailable { .. } => tracing::warn!(error = %err, "lock failure"),
     }
 }

@@ -9,6 +9,7 @@
 mod drain;
 pub mod error;
 mod extract;
+mod faults;
 mod health;
 mod lock_settings;
 mod orders;
@@ -31,6 +32,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .merge(products::router())
         .merge(orders::router(state.clone()))
         .merge(drain::router())
+        .merge(faults::router())
         .merge(lock_settings::router())
         .fallback(|uri: Uri| async move { Error::RouteNotFound(uri.path().to_owned()) })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })

@@ -30,6 +30,12 @@
 //!   roll back if it is gone; a lock with a TTL cannot promise more without
 //!   fencing. Leases count whole seconds, so `ttl_ms` is rounded up, and etcd
 //!   raises any TTL below its minimum (2 s by default).
+//! * **etcd 3.4's `Lock` answers after our lease expired** (Jepsen, 2020; the
+//!   Debian 12 package is 3.4.23; fixed in 3.5): we read our key back before
+//!   using the lock — it is gone, so we report the lock lost. Had it expired
+//!   a moment later, `check_before_commit` would see it gone, and `fencing`
+//!   would refuse the write whenever it came: the key's create revision is
+//!   the token etcd's own documentation says the resource must check.
 //! * **We give up waiting:** our key is still queued. We revoke the lease,
 //!   which deletes it; otherwise it would block everyone behind it until the
 //!   TTL ran out.
@@ -42,12 +48,16 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use etcd_client::{Client, ConnectOptions, LeaseKeepAliveStream, LeaseKeeper, LockOptions};
+use etcd_client::{
+    Client, Compare, CompareOp, ConnectOptions, KeyValue, LockOptions, Txn, TxnOp, TxnOpResponse,
+};
 use stocklock_api::Backend;
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 
+use super::fence::Fence;
+use super::renew::{keep_alive_every, refresh};
 use super::{
     HeldLock, LockBackend, LockError, LockGuard, LockTimings, SERVER_CALL_LIMIT, within, within_deadline,
 };
@@ -128,9 +138,10 @@ impl LockBackend for EtcdLock {
 
         let limits = (deadline, timings.server_timeout());
         match self.queue(&mut client, key, lease_id, granted, limits).await {
-            Ok(lock_key) => Ok(LockGuard::new(EtcdHeld {
+            Ok((lock_key, fence)) => Ok(LockGuard::new(EtcdHeld {
                 client,
                 key: lock_key,
+                fence,
                 lease_id,
                 server_timeout: timings.server_timeout(),
             })),
@@ -153,7 +164,8 @@ enum QueueError {
 impl EtcdLock {
     /// Queues for the lock under `lease_id`, keeping the lease alive while we
     /// wait, and refreshes it once more when the lock is ours: the holder
-    /// starts with the whole TTL. Returns the key etcd created for us.
+    /// starts with the whole TTL. Returns the key etcd created for us, and
+    /// its create revision: the fencing token.
     async fn queue(
         &self,
         client: &mut Client,
@@ -161,7 +173,7 @@ impl EtcdLock {
         lease_id: i64,
         ttl: Duration,
         (deadline, server_timeout): (Instant, Duration),
-    ) -> Result<Vec<u8>, QueueError> {
+    ) -> Result<(Vec<u8>, Fence), QueueError> {
         let failed = QueueError::Failed;
         let keep_alive = client.lease_keep_alive(lease_id);
         let (mut keeper, mut replies) = within_deadline(Backend::Etcd, deadline, keep_alive)
@@ -181,51 +193,81 @@ impl EtcdLock {
         // The lock is ours: start the holder's TTL now, on a new keep-alive
         // stream — `select!` may have cut a refresh short after its request
         // was sent, and its late reply would then be read as this one's.
+        // Then read our key back: its create revision is the fencing token,
+        // and its absence means the lease expired while we queued (etcd
+        // 3.4's `Lock` can still answer then: the bug Jepsen reported).
         drop((keeper, replies));
+        let lock_key = response.key().to_vec();
         let restart = async {
-            let (mut keeper, mut replies) = client
-                .lease_keep_alive(lease_id)
-                .await
-                .map_err(|err| LockError::unavailable(Backend::Etcd, err))?;
-            refresh(&mut keeper, &mut replies).await
+            let unavailable = |err| LockError::unavailable(Backend::Etcd, err);
+            let (mut keeper, mut replies) = client.lease_keep_alive(lease_id).await.map_err(unavailable)?;
+            refresh(&mut keeper, &mut replies).await?;
+            let (ours, epoch) = read_back(client, &lock_key).await.map_err(unavailable)?;
+            let token = ours
+                .filter(|kv| kv.lease() == lease_id)
+                .map(|kv| kv.create_revision())
+                .ok_or_else(|| LockError::lost(Backend::Etcd, key))?;
+            Ok::<_, LockError>(Fence {
+                epoch: format!("etcd/{epoch}"),
+                token,
+            })
         };
-        within(Backend::Etcd, server_timeout, restart)
+        let fence = within(Backend::Etcd, server_timeout, restart)
             .await
             .map_err(failed)?;
-        Ok(response.key().to_vec())
+        Ok((lock_key, fence))
     }
 }
 
-/// Keeps a lease alive every `period` until a refresh fails; returns why.
-async fn keep_alive_every(
-    period: Duration,
-    keeper: &mut LeaseKeeper,
-    replies: &mut LeaseKeepAliveStream,
-) -> LockError {
-    loop {
-        tokio::time::sleep(period).await;
-        if let Err(err) = refresh(keeper, replies).await {
-            return err;
-        }
-    }
-}
+/// Where the epoch of this cluster's revisions is kept (see `fence.rs`).
+const EPOCH_KEY: &str = "stocklock/fence-epoch";
 
-/// One keep-alive round trip; an expired lease (TTL ≤ 0) is an error.
-async fn refresh(keeper: &mut LeaseKeeper, replies: &mut LeaseKeepAliveStream) -> Result<(), LockError> {
-    let unavailable = |reason: &dyn std::fmt::Display| LockError::unavailable(Backend::Etcd, reason);
-    keeper.keep_alive().await.map_err(|err| unavailable(&err))?;
-    match replies.message().await {
-        Ok(Some(reply)) if reply.ttl() > 0 => Ok(()),
-        Ok(Some(_)) => Err(unavailable(&"the lease expired while queued")),
-        Ok(None) => Err(unavailable(&"the keep-alive stream closed")),
-        Err(err) => Err(unavailable(&err)),
-    }
+/// Our lock key as etcd holds it now, and the epoch of the revisions, in one
+/// transaction: the epoch key is created with a random id if it is missing
+/// — as on a cluster started on a new data directory, whose revisions start
+/// again from 1.
+async fn read_back(
+    client: &mut Client,
+    lock_key: &[u8],
+) -> Result<(Option<KeyValue>, String), etcd_client::Error> {
+    let fresh = uuid::Uuid::new_v4().simple().to_string();
+    let reads = || [TxnOp::get(lock_key, None), TxnOp::get(EPOCH_KEY, None)];
+    let mut create = vec![TxnOp::put(EPOCH_KEY, fresh, None)];
+    create.extend(reads());
+    let txn = Txn::new()
+        .when([Compare::create_revision(EPOCH_KEY, CompareOp::Equal, 0)])
+        .and_then(create)
+        .or_else(reads());
+    let mut gets = client
+        .txn(txn)
+        .await?
+        .op_responses()
+        .into_iter()
+        .filter_map(|op| match op {
+            TxnOpResponse::Get(get) => Some(get),
+            _ => None,
+        });
+    let ours = gets.next().and_then(|get| get.kvs().first().cloned());
+    let epoch = gets
+        .next()
+        .and_then(|get| {
+            get.kvs()
+                .first()
+                .map(|kv| String::from_utf8_lossy(kv.value()).into_owned())
+        })
+        .unwrap_or_default();
+    Ok((ours, epoch))
 }
 
 struct EtcdHeld {
     client: Client,
     /// The ownership key etcd created for us (`name/<lease-id>`).
     key: Vec<u8>,
+    /// The revision that created it — the fencing token: revisions increase
+    /// with every write to the cluster, so a later holder's is larger — in
+    /// the epoch of this cluster's data (a cluster started on a new data
+    /// directory starts its revisions again, and gets a new epoch).
+    fence: Fence,
     lease_id: i64,
     /// The bound of each call made while held, from the request's settings.
     server_timeout: Duration,
@@ -246,11 +288,15 @@ impl HeldLock for EtcdHeld {
         if found.kvs().iter().any(|kv| kv.lease() == self.lease_id) {
             Ok(())
         } else {
-            Err(LockError::Lost {
-                backend: Backend::Etcd,
-                key: String::from_utf8_lossy(&self.key).into_owned(),
-            })
+            Err(LockError::lost(
+                Backend::Etcd,
+                &String::from_utf8_lossy(&self.key),
+            ))
         }
+    }
+
+    fn token(&self) -> Option<Fence> {
+        Some(self.fence.clone())
     }
 
     async fn release(self: Box<Self>) -> Result<(), LockError> {

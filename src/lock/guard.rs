@@ -19,6 +19,7 @@ use async_trait::async_trait;
 use tokio_util::task::TaskTracker;
 
 use super::LockError;
+use super::fence::Fence;
 
 /// A lock a backend holds on behalf of one request.
 #[async_trait]
@@ -28,6 +29,13 @@ pub trait HeldLock: Send + Sync {
     /// anyway would be the silent oversell this project is about.
     async fn verify(&self) -> Result<(), LockError> {
         Ok(())
+    }
+
+    /// This acquisition's fencing token: strictly greater than every earlier
+    /// acquisition's of the same key in the same epoch. `None` for a lock
+    /// that has no such sequence (see `fence.rs`).
+    fn token(&self) -> Option<Fence> {
+        None
     }
 
     /// Gives the lock back.
@@ -69,6 +77,11 @@ impl LockGuard {
     /// Whether a lock is held (false for [`LockGuard::unlocked`]).
     pub fn is_held(&self) -> bool {
         self.held.is_some()
+    }
+
+    /// See [`HeldLock::token`].
+    pub fn token(&self) -> Option<Fence> {
+        self.held.as_ref().and_then(|held| held.token())
     }
 
     /// See [`HeldLock::verify`].

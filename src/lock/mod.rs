@@ -46,11 +46,13 @@
 
 mod atomic;
 mod etcd;
+pub mod fence;
 mod guard;
 mod local;
 mod none;
 mod postgres;
 mod redis;
+mod renew;
 pub mod retry;
 pub mod switch;
 
@@ -110,7 +112,7 @@ pub enum Deduction {
     ConditionalUpdate,
 }
 
-/// Why a lock could not be had, or was lost. Every variant is a 503.
+/// Why a lock could not be had (a 503), or was lost (a 409).
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     /// Another holder kept the lock for longer than we were willing to wait.
@@ -123,13 +125,23 @@ pub enum LockError {
     /// The lock server could not be reached or did not answer in time.
     #[error("the {backend} lock server is unavailable: {reason}")]
     Unavailable { backend: Backend, reason: String },
-    /// The lock expired (its TTL ran out) before the work was committed, so
-    /// the work was rolled back rather than committed unprotected.
-    #[error("the {backend} lock on `{key}` expired before the order was committed")]
+    /// The lock was lost before the work was written — its TTL ran out (the
+    /// check before commit saw it), or a newer holder's fencing token won
+    /// (PostgreSQL refused the write) — so the work was rolled back rather
+    /// than committed unprotected. A 409, not a 503: the lock server is fine,
+    /// this holder was too slow.
+    #[error("the {backend} lock on `{key}` was lost before the order was written")]
     Lost { backend: Backend, key: String },
 }
 
 impl LockError {
+    pub fn lost(backend: Backend, key: &str) -> Self {
+        LockError::Lost {
+            backend,
+            key: key.to_owned(),
+        }
+    }
+
     pub fn timeout(backend: Backend, key: &str, waited: Duration) -> Self {
         LockError::Timeout {
             backend,
@@ -188,15 +200,16 @@ pub trait LockBackend: Send + Sync + fmt::Debug {
     async fn acquire(&self, key: &str, timings: LockTimings) -> Result<LockGuard, LockError>;
 
     /// Takes a lock on the transaction's connection, released by its commit
-    /// or rollback. Only the database-backed lock needs this. Its errors are
-    /// the service's own: a lock timeout is a [`LockError`], any other
-    /// failure a database error (logged, never sent to the client).
+    /// or rollback. Only the database-backed lock needs this; it returns its
+    /// fencing token, if it has one. Its errors are the service's own: a lock
+    /// timeout is a [`LockError`], any other failure a database error
+    /// (logged, never sent to the client).
     async fn lock_in_transaction(
         &self,
         _key: &str,
         _tx: &mut PgConnection,
         _timings: LockTimings,
-    ) -> Result<(), Error> {
-        Ok(())
+    ) -> Result<Option<fence::Fence>, Error> {
+        Ok(None)
     }
 }

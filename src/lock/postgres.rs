@@ -22,11 +22,18 @@
 //!   more buyers than connections, buyers also queue for the pool.
 //! * **Hash collisions:** two SKUs whose keys hash alike share a lock. That
 //!   costs some waiting, never correctness.
+//!
+//! Fencing, honestly: the token is the transaction's id (`txid_current()`,
+//! assigned once the lock is held, so ids follow the lock's order). It
+//! proves nothing the lock does not already guarantee — the lock cannot
+//! outlive the transaction that writes — so here fencing is a control: it
+//! shows what the extra claim costs, and that it never fires.
 
 use async_trait::async_trait;
 use sqlx::PgConnection;
 use stocklock_api::Backend;
 
+use super::fence::Fence;
 use super::{LockBackend, LockError, LockGuard, LockTimings};
 use crate::error::Error;
 
@@ -53,7 +60,7 @@ impl LockBackend for PostgresAdvisoryLock {
         key: &str,
         tx: &mut PgConnection,
         timings: LockTimings,
-    ) -> Result<(), Error> {
+    ) -> Result<Option<Fence>, Error> {
         let lock_timeout = format!("{}ms", timings.acquire_timeout.as_millis());
         let locked = async {
             sqlx::query("SELECT set_config('lock_timeout', $1, true)")
@@ -63,11 +70,17 @@ impl LockBackend for PostgresAdvisoryLock {
             sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
                 .bind(key)
                 .execute(&mut *tx)
+                .await?;
+            sqlx::query_scalar::<_, i64>("SELECT txid_current()")
+                .fetch_one(&mut *tx)
                 .await
         }
         .await;
         match locked {
-            Ok(_) => Ok(()),
+            Ok(token) => Ok(Some(Fence {
+                epoch: "postgres".to_owned(),
+                token,
+            })),
             Err(sqlx::Error::Database(err)) if err.code().as_deref() == Some(LOCK_NOT_AVAILABLE) => {
                 Err(LockError::timeout(Backend::Postgres, key, timings.acquire_timeout).into())
             }

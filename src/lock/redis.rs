@@ -1,32 +1,41 @@
 //! `redis`: the classic single-instance Redis lock.
 //!
-//! * **Acquire:** `SET stock:{sku} <token> NX PX <ttl>` — set the key only if
-//!   it does not exist, with an expiry. The random token says *who* holds it.
-//!   If the key exists, retry with backoff and jitter ([`super::retry`])
-//!   until the acquire timeout.
+//! * **Acquire:** `SET stock:{sku} <owner> NX PX <ttl>` — set the key only if
+//!   it does not exist, with an expiry. The random owner id says *who* holds
+//!   it. In the same Lua script, a successful `SET` also `INCR`s a counter
+//!   per key (`fence:stock:{sku}`): the fencing token (`fence.rs`), as
+//!   Redisson's fenced lock does — one script, so no holder can get the lock
+//!   without a token or a token without the lock. If the key exists, retry
+//!   with backoff and jitter ([`super::retry`]) until the acquire timeout.
 //! * **Release:** a Lua script that deletes the key only if it still holds
-//!   our token. A plain `DEL` could delete a lock that expired and was taken
-//!   by someone else meanwhile; the script makes check-and-delete atomic.
+//!   our owner id. A plain `DEL` could delete a lock that expired and was
+//!   taken by someone else meanwhile; the script makes check-and-delete
+//!   atomic.
 //!
 //! Failure modes, in plain words:
 //! * **The holder stalls past the TTL** (a GC pause, a slow disk, a critical
 //!   section longer than the TTL): Redis deletes the key, a second buyer takes
-//!   the lock, and two holders run at once. We check the token again right
-//!   before committing ([`HeldLock::verify`]) and roll back if it is gone,
-//!   which narrows the window but cannot close it: the key can still expire
-//!   between that check and the commit. Only a *fencing token* checked by
-//!   the database itself closes it. Set a TTL well above the critical section.
+//!   the lock, and two holders run at once. With `check_before_commit` we
+//!   check the owner id again right before writing ([`HeldLock::verify`])
+//!   and roll back if it is gone, which narrows the window but cannot close
+//!   it: the key can still expire between that check and the write. Only the
+//!   fencing token, checked by the database itself (`fencing`), closes it.
 //! * **Redis dies:** nobody can acquire; requests get 503 within the acquire
 //!   timeout. The connection manager reconnects when Redis is back.
 //! * **A `SET` whose answer is lost** (the request's deadline runs out while
-//!   it is in flight): the key may have been set with our token after all.
+//!   it is in flight): the key may have been set with our owner id after all.
 //!   We answer 503, never use it, and release it in the background with the
 //!   same compare-and-delete (on the service's task tracker); if Redis cannot
 //!   be reached for that either, nobody gets the lock until its TTL runs out.
 //!   Slow, never unsafe.
 //! * **Redis restarts without persistence while a lock is held:** the key is
 //!   gone and a second holder can get in — the reason Redlock and fencing
-//!   tokens exist. This single-node lock does not defend against it.
+//!   tokens exist. The fencing counter is gone too and starts again at 1, so
+//!   every new token is older than the one PostgreSQL last saw: orders would
+//!   be refused (409 `lock_lost`) until the counter caught up.
+//!   That would be safe but not live, so the lock script gives a counter
+//!   that starts afresh a new random *epoch*, and a claim in a new epoch wins
+//!   (`fence.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,12 +47,29 @@ use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
+use super::fence::Fence;
 use super::retry::Backoff;
 use super::{
     HeldLock, LockBackend, LockError, LockGuard, LockTimings, SERVER_CALL_LIMIT, within, within_deadline,
 };
 
-/// Deletes KEYS[1] only if its value is still ARGV[1] (our token).
+/// Sets the lock KEYS[1] to ARGV[1] (our owner id) for ARGV[2] ms if it is
+/// free, and then returns the next fencing token from the counter KEYS[2]
+/// with the counter's epoch, KEYS[3]: a random id (ARGV[3]) stored when the
+/// counter starts afresh — at 1, as after a restart without persistence.
+/// `false` (nil) if the lock is taken.
+const ACQUIRE_SCRIPT: &str = r#"
+if redis.call("SET", KEYS[1], ARGV[1], "NX", "PX", ARGV[2]) then
+    local token = redis.call("INCR", KEYS[2])
+    if token == 1 or redis.call("EXISTS", KEYS[3]) == 0 then
+        redis.call("SET", KEYS[3], ARGV[3])
+    end
+    return {token, redis.call("GET", KEYS[3])}
+end
+return false
+"#;
+
+/// Deletes KEYS[1] only if its value is still ARGV[1] (our owner id).
 const RELEASE_SCRIPT: &str = r#"
 if redis.call("GET", KEYS[1]) == ARGV[1] then
     return redis.call("DEL", KEYS[1])
@@ -55,7 +81,9 @@ end
 pub struct RedisLock {
     /// Multiplexed, cloneable, and reconnects by itself after a failure.
     connection: ConnectionManager,
-    /// The compare-and-delete script, hashed once (Redis runs it by SHA).
+    /// The set-and-count script, hashed once (Redis runs it by SHA).
+    acquire_script: redis::Script,
+    /// The compare-and-delete script, likewise.
     release_script: Arc<redis::Script>,
     /// Where background releases run, so a graceful shutdown waits for them.
     tasks: TaskTracker,
@@ -83,31 +111,34 @@ impl RedisLock {
         let connection = client.get_connection_manager_lazy(config)?;
         Ok(RedisLock {
             connection,
+            acquire_script: redis::Script::new(ACQUIRE_SCRIPT),
             release_script: Arc::new(redis::Script::new(RELEASE_SCRIPT)),
             tasks,
         })
     }
 
-    /// One `SET NX PX` attempt, answered before `deadline`: `Ok(true)` if we
-    /// now hold the lock.
+    /// One attempt, answered before `deadline`: the fencing token if we now
+    /// hold the lock, `None` if it is taken.
     async fn try_set(
         &self,
-        key: &str,
-        token: &str,
+        held: &RedisHeld,
         ttl: Duration,
         deadline: Instant,
-    ) -> Result<bool, LockError> {
+    ) -> Result<Option<Fence>, LockError> {
         let mut connection = self.connection.clone();
-        let mut command = redis::cmd("SET");
-        command
-            .arg(key)
-            .arg(token)
-            .arg("NX")
-            .arg("PX")
-            .arg(ttl.as_millis() as u64);
-        let reply = command.query_async::<Option<String>>(&mut connection);
+        let mut invocation = self.acquire_script.key(&held.key);
+        invocation
+            .key(format!("fence:{}", held.key))
+            .key(format!("fence-epoch:{}", held.key))
+            .arg(&held.owner)
+            .arg(ttl.as_millis() as u64)
+            .arg(Uuid::new_v4().simple().to_string());
+        let reply = invocation.invoke_async::<Option<(i64, String)>>(&mut connection);
         let reply = within_deadline(Backend::Redis, deadline, reply).await?;
-        Ok(reply.is_some())
+        Ok(reply.map(|(token, epoch)| Fence {
+            epoch: format!("redis/{epoch}"),
+            token,
+        }))
     }
 }
 
@@ -119,19 +150,23 @@ impl LockBackend for RedisLock {
 
     #[tracing::instrument(level = "debug", skip(self, timings))]
     async fn acquire(&self, key: &str, timings: LockTimings) -> Result<LockGuard, LockError> {
-        let held = RedisHeld {
+        let mut held = RedisHeld {
             connection: self.connection.clone(),
             key: key.to_owned(),
-            token: Uuid::new_v4().to_string(),
+            owner: Uuid::new_v4().to_string(),
+            fence: None,
             server_timeout: timings.server_timeout(),
             release_script: self.release_script.clone(),
         };
         let deadline = Instant::now() + timings.acquire_timeout;
         let mut backoff = Backoff::new(Duration::from_millis(2), Duration::from_millis(50));
         loop {
-            match self.try_set(key, &held.token, timings.ttl, deadline).await {
-                Ok(true) => return Ok(LockGuard::new(held)),
-                Ok(false) => {}
+            match self.try_set(&held, timings.ttl, deadline).await {
+                Ok(Some(fence)) => {
+                    held.fence = Some(fence);
+                    return Ok(LockGuard::new(held));
+                }
+                Ok(None) => {}
                 Err(err) => {
                     // The SET may have landed without its answer reaching us.
                     self.release_later(held);
@@ -165,7 +200,10 @@ impl RedisLock {
 struct RedisHeld {
     connection: ConnectionManager,
     key: String,
-    token: String,
+    /// Who holds the lock: the value of the key while it is ours.
+    owner: String,
+    /// The fencing token this acquisition was given.
+    fence: Option<Fence>,
     /// The bound of each call made while held, from the request's settings.
     server_timeout: Duration,
     release_script: Arc<redis::Script>,
@@ -179,20 +217,21 @@ impl HeldLock for RedisHeld {
         command.arg(&self.key);
         let holder = command.query_async::<Option<String>>(&mut connection);
         let holder = within(Backend::Redis, self.server_timeout, holder).await?;
-        if holder.as_deref() == Some(self.token.as_str()) {
+        if holder.as_deref() == Some(self.owner.as_str()) {
             Ok(())
         } else {
-            Err(LockError::Lost {
-                backend: Backend::Redis,
-                key: self.key.clone(),
-            })
+            Err(LockError::lost(Backend::Redis, &self.key))
         }
+    }
+
+    fn token(&self) -> Option<Fence> {
+        self.fence.clone()
     }
 
     async fn release(self: Box<Self>) -> Result<(), LockError> {
         let mut connection = self.connection.clone();
         let mut invocation = self.release_script.key(&self.key);
-        invocation.arg(&self.token);
+        invocation.arg(&self.owner);
         // 0 means the key had expired or belonged to someone else: nothing
         // of ours to delete, which is fine for a release.
         within(

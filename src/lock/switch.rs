@@ -65,6 +65,9 @@ pub struct Settings {
     pub ttl: Duration,
     pub acquire_timeout: Duration,
     pub critical_section: Duration,
+    /// The ladder's rungs; see [`LockSettings`].
+    pub check_before_commit: bool,
+    pub fencing: bool,
 }
 
 impl Settings {
@@ -88,6 +91,12 @@ impl Settings {
         }
         if let Some(ms) = update.critical_section_ms {
             self.critical_section = checked_ms("critical_section_ms", ms, CRITICAL_SECTION_MS)?;
+        }
+        if let Some(on) = update.check_before_commit {
+            self.check_before_commit = on;
+        }
+        if let Some(on) = update.fencing {
+            self.fencing = on;
         }
         Ok(self)
     }
@@ -197,6 +206,8 @@ impl LockSwitch {
             ttl_ms: settings.ttl.as_millis() as u64,
             acquire_timeout_ms: settings.acquire_timeout.as_millis() as u64,
             critical_section_ms: settings.critical_section.as_millis() as u64,
+            check_before_commit: settings.check_before_commit,
+            fencing: settings.fencing,
             available,
         }
     }
@@ -212,6 +223,8 @@ mod tests {
             ttl: Duration::from_secs(5),
             acquire_timeout: Duration::from_secs(3),
             critical_section: Duration::ZERO,
+            check_before_commit: true,
+            fencing: true,
         }
     }
 

@@ -54,6 +54,8 @@ pub fn unique_sku() -> String {
 pub struct Tally {
     pub created: i64,
     pub out_of_stock: i64,
+    /// 409 `lock_lost`: refused because the holder's lock was lost.
+    pub lock_lost: i64,
     pub unavailable: i64,
     pub other: i64,
 }
@@ -150,19 +152,21 @@ pub async fn buy_concurrently(apps: &[&TestApp], sku: &str, count: usize) -> Tal
                 .await
                 .expect("order request failed");
             let status = response.status();
+            let body = response.text().await.expect("a body");
             if status == StatusCode::CREATED {
-                let order: Order = response.json().await.expect("order body");
+                let order: Order = serde_json::from_str(&body).expect("order body");
                 assert_eq!((order.sku.as_str(), order.quantity), (sku.as_str(), 1));
             }
-            status
+            (status, body)
         });
     }
     let mut tally = Tally::default();
-    while let Some(status) = requests.join_next().await {
-        match status.expect("order task panicked") {
-            StatusCode::CREATED => tally.created += 1,
-            StatusCode::CONFLICT => tally.out_of_stock += 1,
-            StatusCode::SERVICE_UNAVAILABLE => tally.unavailable += 1,
+    while let Some(answer) = requests.join_next().await {
+        match answer.expect("order task panicked") {
+            (StatusCode::CREATED, _) => tally.created += 1,
+            (StatusCode::CONFLICT, body) if body.contains("\"lock_lost\"") => tally.lock_lost += 1,
+            (StatusCode::CONFLICT, _) => tally.out_of_stock += 1,
+            (StatusCode::SERVICE_UNAVAILABLE, _) => tally.unavailable += 1,
             _ => tally.other += 1,
         }
     }

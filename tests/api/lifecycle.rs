@@ -19,7 +19,7 @@ async fn an_order_whose_client_hangs_up_completes_and_releases_its_lock() {
         critical_section_ms: Some(600),
         ttl_ms: Some(20_000),
         acquire_timeout_ms: Some(30_000),
-        available: None,
+        ..Default::default()
     })
     .await;
     let sku = unique_sku();

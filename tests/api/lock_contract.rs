@@ -232,11 +232,21 @@ async fn a_holder_that_outlives_the_ttl_loses_the_lock(lock: &dyn LockBackend, t
         .acquire(&key, timings(ttl_ms, 1_000))
         .await
         .expect("the expired lock was not free");
-    second.release().await.expect("release");
+    let (old, new) = (first.token().expect("a token"), second.token().expect("a token"));
+    assert!(
+        new.epoch == old.epoch && new.token > old.token,
+        "fencing tokens must increase within an epoch: {old:?} then {new:?}"
+    );
+    // The stale holder lets go: that must not touch the new holder's lock.
     first
         .release()
         .await
         .expect("releasing an expired lock is not an error");
+    second
+        .verify()
+        .await
+        .expect("a stale release took the new holder's lock");
+    second.release().await.expect("release");
 }
 
 #[tokio::test]

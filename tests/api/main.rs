@@ -7,6 +7,7 @@
 mod helpers;
 
 mod api_contract;
+mod ladder;
 mod lifecycle;
 mod lock_contract;
 mod lock_promises;

@@ -11,6 +11,7 @@ fn audit(initial: i64, stock: i64, sold: i64, orders: i64) -> Audit {
         orders,
         oversold: (sold - initial).max(0),
         consistent: stock == initial - sold,
+        overlapping_holds: 0,
     }
 }
 
@@ -68,6 +69,18 @@ fn stock_drift_is_counted_per_sku_so_opposite_drifts_do_not_cancel() {
     let verdict = judge(&audits, &orders, &tally(&orders, 0), None);
     assert_eq!(verdict.stock_drift, 2);
     assert!(assess(&verdict, Expectation::MustBeSafe).fails_run());
+}
+
+#[test]
+fn overlapping_holds_fail_a_safe_backend_even_without_an_oversell() {
+    let orders = book(5);
+    let mut overlapped = audit(10, 5, 5, 5);
+    overlapped.overlapping_holds = 2;
+    let verdict = judge(&[overlapped], &orders, &tally(&orders, 0), None);
+    assert!(verdict.stock_is_safe());
+    assert_eq!(verdict.overlapping_holds, 2);
+    assert!(assess(&verdict, Expectation::MustBeSafe).fails_run());
+    assert!(!assess(&verdict, Expectation::MayOversell).fails_run());
 }
 
 #[test]

@@ -1,0 +1,135 @@
+//! Faults the service injects into itself, for teaching — as data, the way
+//! Jepsen's nemeses are: a named fault, where it strikes, how often.
+//!
+//! `pause_holder` makes a lock holder stall, as a garbage-collection pause,
+//! a swapped-out process or an overloaded VM would: with probability `p`, a
+//! holder sleeps `pause_ms` at a named point of the deduction —
+//! `after_acquire` (before the read: a check before the write notices a lock
+//! that expired meanwhile) or `before_write` (after the last check: the worst
+//! moment, where only fencing helps). Off by default; every injection is
+//! logged with its time and counted (`GET /admin/faults`).
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rand::Rng;
+use stocklock_api::{ErrorCode, Faults, PausePoint};
+
+use crate::domain::Sku;
+use crate::error::Error;
+
+/// The longest pause a fault may inject.
+const MAX_PAUSE_MS: u64 = 60_000;
+
+/// The active faults, and how many were injected.
+#[derive(Debug, Default)]
+pub struct FaultInjector {
+    /// A std mutex: held for a copy, never across an `.await`.
+    active: Mutex<Faults>,
+    injected: AtomicU64,
+}
+
+impl FaultInjector {
+    /// The faults as the API reports them.
+    pub fn describe(&self) -> Faults {
+        Faults {
+            injected: self.injected.load(Ordering::Relaxed),
+            ..self.active()
+        }
+    }
+
+    /// Replaces every fault, or changes nothing and names the bad value.
+    pub fn replace(&self, faults: Faults) -> Result<Faults, Error> {
+        validate(&faults)?;
+        *self
+            .active
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = faults;
+        Ok(self.describe())
+    }
+
+    fn active(&self) -> Faults {
+        self.active
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Stalls the holder of `sku`'s lock here, if a `pause_holder` fault at
+    /// `point` strikes this time.
+    pub async fn at(&self, point: PausePoint, sku: &Sku) {
+        let Some(pause) = self.active().pause_holder.filter(|p| p.at == point) else {
+            return;
+        };
+        if !rand::rng().random_bool(pause.probability) {
+            return;
+        }
+        self.injected.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(fault = "pause_holder", at = ?point, %sku, pause_ms = pause.pause_ms, "injecting a fault");
+        tokio::time::sleep(Duration::from_millis(pause.pause_ms)).await;
+    }
+}
+
+fn validate(faults: &Faults) -> Result<(), Error> {
+    let Some(pause) = faults.pause_holder else {
+        return Ok(());
+    };
+    let problem = if !(0.0..=1.0).contains(&pause.probability) {
+        format!(
+            "pause_holder.probability must be between 0 and 1, got {}",
+            pause.probability
+        )
+    } else if !(1..=MAX_PAUSE_MS).contains(&pause.pause_ms) {
+        format!(
+            "pause_holder.pause_ms must be between 1 and {MAX_PAUSE_MS}, got {}",
+            pause.pause_ms
+        )
+    } else {
+        return Ok(());
+    };
+    Err(Error::invalid(ErrorCode::InvalidFaults, problem))
+}
+
+#[cfg(test)]
+mod tests {
+    use stocklock_api::PauseHolder;
+
+    use super::*;
+
+    fn pause(probability: f64, pause_ms: u64) -> Faults {
+        Faults {
+            pause_holder: Some(PauseHolder {
+                probability,
+                pause_ms,
+                at: PausePoint::BeforeWrite,
+            }),
+            injected: 0,
+        }
+    }
+
+    #[test]
+    fn bad_values_are_refused_by_name_and_change_nothing() {
+        let injector = FaultInjector::default();
+        for (faults, named) in [
+            (pause(1.5, 10), "probability"),
+            (pause(f64::NAN, 10), "probability"),
+            (pause(0.5, 0), "pause_ms"),
+        ] {
+            let err = injector.replace(faults).unwrap_err();
+            assert!(err.to_string().contains(named), "{err}");
+        }
+        assert_eq!(injector.describe(), Faults::default());
+    }
+
+    #[tokio::test]
+    async fn a_certain_pause_strikes_only_at_its_point() {
+        let injector = FaultInjector::default();
+        injector.replace(pause(1.0, 1)).unwrap();
+        let sku = Sku::parse("s").unwrap();
+        injector.at(PausePoint::AfterAcquire, &sku).await;
+        assert_eq!(injector.describe().injected, 0);
+        injector.at(PausePoint::BeforeWrite, &sku).await;
+        assert_eq!(injector.describe().injected, 1);
+    }
+}

@@ -1,0 +1,160 @@
+//! The safety ladder under a paused holder: a lock with a TTL is not mutual
+//! exclusion unless the resource checks a fencing token.
+//!
+//! Every holder stalls *after* its last check and before its write (the
+//! `pause_holder` fault at `before_write`), for longer than the lock's TTL.
+//! The lock expires under it, the next buyer gets in and reads the same
+//! stock. Unfenced, both write: the ledger shows overlapping holds and
+//! oversold units — the lesson must reproduce. Fenced, PostgreSQL refuses
+//! every stale write: `lock_lost` answers, no overlap, no oversell.
+
+use reqwest::StatusCode;
+use serde_json::json;
+use stocklock_api::{Backend, Faults, LockSettingsUpdate, PauseHolder, PausePoint};
+
+use crate::helpers::{Tally, TestApp, buy_concurrently, error_code, spawn_app, unique_sku};
+
+/// One rung: `backend` with its TTL, every holder paused `pause_ms` before
+/// writing; `buyers` single-unit orders at once against `stock` units.
+struct Rung {
+    backend: Backend,
+    ttl_ms: u64,
+    pause_ms: u64,
+    fencing: bool,
+    stock: i64,
+    buyers: usize,
+}
+
+async fn climb(rung: Rung) -> (Tally, stocklock_api::Audit) {
+    let app = spawn_app().await;
+    app.set_lock(LockSettingsUpdate {
+        backend: Some(rung.backend),
+        ttl_ms: Some(rung.ttl_ms),
+        acquire_timeout_ms: Some(60_000),
+        critical_section_ms: Some(5),
+        check_before_commit: Some(true),
+        fencing: Some(rung.fencing),
+        ..Default::default()
+    })
+    .await;
+    pause_every_holder(&app, rung.pause_ms).await;
+    let sku = unique_sku();
+    app.reset(&sku, rung.stock).await;
+    let tally = buy_concurrently(&[&app], &sku, rung.buyers).await;
+    (tally, app.audit(&sku).await)
+}
+
+async fn pause_every_holder(app: &TestApp, pause_ms: u64) {
+    let faults = Faults {
+        pause_holder: Some(PauseHolder {
+            probability: 1.0,
+            pause_ms,
+            at: PausePoint::BeforeWrite,
+        }),
+        injected: 0,
+    };
+    let response = app
+        .put("/admin/faults", &serde_json::to_value(faults).unwrap())
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+fn assert_unfenced_lock_failed((tally, audit): (Tally, stocklock_api::Audit)) {
+    assert!(
+        audit.overlapping_holds > 0,
+        "no overlap measured: {tally:?} {audit:?}"
+    );
+    assert!(
+        audit.oversold > 0,
+        "the paused holders did not oversell: {tally:?} {audit:?}"
+    );
+}
+
+fn assert_fencing_held((tally, audit): (Tally, stocklock_api::Audit)) {
+    assert_eq!(
+        (audit.oversold, audit.overlapping_holds, audit.consistent),
+        (0, 0, true),
+        "{tally:?} {audit:?}"
+    );
+    assert!(tally.lock_lost > 0, "no stale write was refused: {tally:?}");
+    assert!(
+        tally.created > 0,
+        "fencing refused every holder, the newest too: {tally:?}"
+    );
+    assert_eq!(audit.orders, tally.created, "{tally:?} {audit:?}");
+}
+
+// Redis: a 100 ms TTL and 250 ms pauses, so each holder overlaps the next.
+fn redis(fencing: bool) -> Rung {
+    Rung {
+        backend: Backend::Redis,
+        ttl_ms: 100,
+        pause_ms: 250,
+        fencing,
+        stock: 5,
+        buyers: 20,
+    }
+}
+
+// etcd: its minimum lease is 2 s, so the pauses must be longer still.
+fn etcd(fencing: bool) -> Rung {
+    Rung {
+        backend: Backend::Etcd,
+        ttl_ms: 2_000,
+        pause_ms: 2_600,
+        fencing,
+        stock: 2,
+        buyers: 6,
+    }
+}
+
+#[tokio::test]
+async fn redis_without_fencing_oversells_when_a_holder_pauses_past_its_ttl() {
+    assert_unfenced_lock_failed(climb(redis(false)).await);
+}
+
+#[tokio::test]
+async fn redis_with_fencing_refuses_the_stale_writes() {
+    assert_fencing_held(climb(redis(true)).await);
+}
+
+#[tokio::test]
+async fn etcd_without_fencing_oversells_when_a_holder_pauses_past_its_lease() {
+    assert_unfenced_lock_failed(climb(etcd(false)).await);
+}
+
+#[tokio::test]
+async fn etcd_with_fencing_refuses_the_stale_writes() {
+    assert_fencing_held(climb(etcd(true)).await);
+}
+
+#[tokio::test]
+async fn bad_faults_are_refused_and_change_nothing() {
+    let app = spawn_app().await;
+    let before: Faults = app.get("/admin/faults").await.json().await.unwrap();
+    let cases = [
+        json!({ "pause_holder": { "probability": 1.5, "pause_ms": 10, "at": "before_write" } }),
+        json!({ "pause_holder": { "probability": 0.5, "pause_ms": 0, "at": "before_write" } }),
+        json!({ "pause_holder": { "probability": 0.5, "pause_ms": 10, "at": "whenever" } }),
+        json!({ "pause_everything": true }),
+    ];
+    for body in cases {
+        let code = error_code(
+            app.put("/admin/faults", &body).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert!(
+            code == "invalid_faults" || code == "invalid_body",
+            "{body}: {code}"
+        );
+    }
+    let after: Faults = app.get("/admin/faults").await.json().await.unwrap();
+    assert_eq!(after, before);
+    let code = error_code(
+        app.put("/admin/lock", &json!({ "fencing": "yes" })).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(code, "invalid_body");
+}
