@@ -67,6 +67,11 @@ pub struct Config {
     #[arg(long, env = "CHECK_BEFORE_COMMIT", default_value_t = true, action = clap::ArgAction::Set)]
     pub check_before_commit: bool,
 
+    /// Keep a lock alive while its holder works (false: it lives exactly
+    /// its TTL).
+    #[arg(long, env = "RENEWAL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub renewal: bool,
+
     /// Fencing tokens: PostgreSQL refuses a write under a stale lock.
     #[arg(long, env = "FENCING", default_value_t = true, action = clap::ArgAction::Set)]
     pub fencing: bool,

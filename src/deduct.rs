@@ -120,7 +120,11 @@ async fn read_check_write(
         under.guard.verify().await?;
     }
     // After the last check: a pause here is the window only fencing closes.
-    under.state.faults.at(PausePoint::BeforeWrite, sku).await;
+    under
+        .state
+        .faults
+        .at(PausePoint::BeforeWrite, sku, under.guard)
+        .await;
     let remaining = stock - quantity.get();
     let Some(ended_us) = store::write_stock(tx, sku, remaining, under.fence).await? else {
         // PostgreSQL refused our token: a newer holder claimed the product.

@@ -15,9 +15,11 @@ use std::time::Duration;
 
 use rand::Rng;
 use stocklock_api::{ErrorCode, Faults, PausePoint};
+use tokio::time::Instant;
 
 use crate::domain::Sku;
 use crate::error::Error;
+use crate::lock::LockGuard;
 
 /// The longest pause a fault may inject.
 const MAX_PAUSE_MS: u64 = 60_000;
@@ -56,9 +58,10 @@ impl FaultInjector {
             .clone()
     }
 
-    /// Stalls the holder of `sku`'s lock here, if a `pause_holder` fault at
-    /// `point` strikes this time.
-    pub async fn at(&self, point: PausePoint, sku: &Sku) {
+    /// Stalls the holder of `sku`'s lock (`guard`) here, if a `pause_holder`
+    /// fault at `point` strikes this time. Its renewal stalls too, as a
+    /// paused process's would.
+    pub async fn at(&self, point: PausePoint, sku: &Sku, guard: &LockGuard) {
         let Some(pause) = self.active().pause_holder.filter(|p| p.at == point) else {
             return;
         };
@@ -66,8 +69,16 @@ impl FaultInjector {
             return;
         }
         self.injected.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(fault = "pause_holder", at = ?point, %sku, pause_ms = pause.pause_ms, "injecting a fault");
-        tokio::time::sleep(Duration::from_millis(pause.pause_ms)).await;
+        tracing::warn!(
+            fault = "pause_holder",
+            at = ?point,
+            %sku,
+            pause_ms = pause.pause_ms,
+            "injecting a fault"
+        );
+        let pause = Duration::from_millis(pause.pause_ms);
+        guard.suspend_renewal(Instant::now() + pause);
+        tokio::time::sleep(pause).await;
     }
 }
 
@@ -126,10 +137,10 @@ mod tests {
     async fn a_certain_pause_strikes_only_at_its_point() {
         let injector = FaultInjector::default();
         injector.replace(pause(1.0, 1)).unwrap();
-        let sku = Sku::parse("s").unwrap();
-        injector.at(PausePoint::AfterAcquire, &sku).await;
+        let (sku, guard) = (Sku::parse("s").unwrap(), LockGuard::unlocked());
+        injector.at(PausePoint::AfterAcquire, &sku, &guard).await;
         assert_eq!(injector.describe().injected, 0);
-        injector.at(PausePoint::BeforeWrite, &sku).await;
+        injector.at(PausePoint::BeforeWrite, &sku, &guard).await;
         assert_eq!(injector.describe().injected, 1);
     }
 }

@@ -82,7 +82,7 @@ async fn place_under_lock(state: &AppState, sku: Sku, quantity: Quantity) -> Res
     let guard = active.lock.acquire(&key, active.settings.timings()).await?;
     let guard = guard.tracked_by(&state.tasks);
     let placed = async {
-        state.faults.at(PausePoint::AfterAcquire, &sku).await;
+        state.faults.at(PausePoint::AfterAcquire, &sku, &guard).await;
         let claim = claim_before_transaction(state, &active.settings, &sku, &key, guard.token()).await?;
         deduct::deduct(state, &active, &sku, quantity, &guard, claim).await
     }

@@ -118,6 +118,7 @@ fn initial_settings(config: &Config) -> anyhow::Result<Settings> {
         acquire_timeout: Duration::from_secs(3),
         critical_section: Duration::ZERO,
         check_before_commit: true,
+        renewal: true,
         fencing: true,
     };
     let update = stocklock_api::LockSettingsUpdate {
@@ -126,6 +127,7 @@ fn initial_settings(config: &Config) -> anyhow::Result<Settings> {
         acquire_timeout_ms: Some(config.lock_acquire_timeout_ms),
         critical_section_ms: Some(config.critical_section_ms),
         check_before_commit: Some(config.check_before_commit),
+        renewal: Some(config.renewal),
         fencing: Some(config.fencing),
         available: None,
     };

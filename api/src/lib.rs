@@ -150,6 +150,9 @@ pub struct LockSettings {
     /// The safety ladder's first rung: right before writing, check that the
     /// lock is still ours (off: the article's naive lock).
     pub check_before_commit: bool,
+    /// The middle rung: redis and etcd keep the lock alive while its holder
+    /// works (off: a lock lives exactly its TTL).
+    pub renewal: bool,
     /// The top rung: every acquisition yields a fencing token, and
     /// PostgreSQL refuses a write under a stale one (`src/lock/fence.rs`).
     pub fencing: bool,
@@ -171,6 +174,8 @@ pub struct LockSettingsUpdate {
     pub critical_section_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check_before_commit: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewal: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fencing: Option<bool>,
     /// Read-only: accepted and ignored, so that the answer of a GET can be

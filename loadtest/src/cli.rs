@@ -95,6 +95,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub check_before_commit: Option<bool>,
 
+    /// Keep locks alive while their holder works: true or false (default:
+    /// the service's setting, true).
+    #[arg(long)]
+    pub renewal: Option<bool>,
+
     /// Fencing tokens checked by PostgreSQL: true or false (default: the
     /// service's setting, true).
     #[arg(long)]

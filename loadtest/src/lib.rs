@@ -90,6 +90,7 @@ pub async fn run(args: &RunArgs) -> Result<Report, RunError> {
             acquire_timeout_ms: args.acquire_timeout_ms,
             critical_section_ms: Some(args.critical_section_ms),
             check_before_commit: args.check_before_commit,
+            renewal: args.renewal,
             fencing: args.fencing,
             available: None,
         },

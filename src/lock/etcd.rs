@@ -11,6 +11,14 @@
 //!   *holder*: without the keep-alive, time spent waiting would be taken off
 //!   it, and with a TTL no longer than the acquire timeout a holder that never
 //!   stalls could get the lock with milliseconds to live.
+//! * **Renewal** (`renewal`, on by default): once the lock is held, a
+//!   watchdog keeps its lease alive every third of the TTL until release; a
+//!   keep-alive that fails or reports a TTL ≤ 0 marks the lock lost, and the
+//!   holder refuses to write. (etcd's own `concurrency` package keeps one
+//!   session lease per process alive instead of one lease per lock: fewer
+//!   grants, and one expiry takes every lock of the process at once. One
+//!   lease per lock is simpler to follow; the session is a later step.)
+//!   Off, the lease lives exactly its TTL from the moment the lock is held.
 //! * **Release:** revoke the lease. That deletes every key attached to it, our
 //!   lock key included, in one call; `Unlock` would delete the key and still
 //!   leave the lease to revoke (two calls, and a failed first one would skip
@@ -57,7 +65,7 @@ use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 
 use super::fence::Fence;
-use super::renew::{keep_alive_every, refresh};
+use super::renew::{LeaseRenewer, Watchdog, keep_alive_every, refresh};
 use super::{
     HeldLock, LockBackend, LockError, LockGuard, LockTimings, SERVER_CALL_LIMIT, within, within_deadline,
 };
@@ -138,11 +146,14 @@ impl LockBackend for EtcdLock {
 
         let limits = (deadline, timings.server_timeout());
         match self.queue(&mut client, key, lease_id, granted, limits).await {
-            Ok((lock_key, fence)) => Ok(LockGuard::new(EtcdHeld {
+            Ok((lock_key, fence, renewer)) => Ok(LockGuard::new(EtcdHeld {
                 client,
                 key: lock_key,
                 fence,
                 lease_id,
+                watchdog: timings
+                    .renewal
+                    .then(|| Watchdog::start(&self.tasks, granted / 3, renewer)),
                 server_timeout: timings.server_timeout(),
             })),
             Err(err) => {
@@ -164,8 +175,9 @@ enum QueueError {
 impl EtcdLock {
     /// Queues for the lock under `lease_id`, keeping the lease alive while we
     /// wait, and refreshes it once more when the lock is ours: the holder
-    /// starts with the whole TTL. Returns the key etcd created for us, and
-    /// its create revision: the fencing token.
+    /// starts with the whole TTL. Returns the key etcd created for us, its
+    /// create revision (the fencing token), and the keep-alive stream, for
+    /// the watchdog if `renewal` is on.
     async fn queue(
         &self,
         client: &mut Client,
@@ -173,7 +185,7 @@ impl EtcdLock {
         lease_id: i64,
         ttl: Duration,
         (deadline, server_timeout): (Instant, Duration),
-    ) -> Result<(Vec<u8>, Fence), QueueError> {
+    ) -> Result<(Vec<u8>, Fence, LeaseRenewer), QueueError> {
         let failed = QueueError::Failed;
         let keep_alive = client.lease_keep_alive(lease_id);
         let (mut keeper, mut replies) = within_deadline(Backend::Etcd, deadline, keep_alive)
@@ -207,15 +219,21 @@ impl EtcdLock {
                 .filter(|kv| kv.lease() == lease_id)
                 .map(|kv| kv.create_revision())
                 .ok_or_else(|| LockError::lost(Backend::Etcd, key))?;
-            Ok::<_, LockError>(Fence {
+            let fence = Fence {
                 epoch: format!("etcd/{epoch}"),
                 token,
-            })
+            };
+            Ok::<_, LockError>((fence, keeper, replies))
         };
-        let fence = within(Backend::Etcd, server_timeout, restart)
+        let (fence, keeper, replies) = within(Backend::Etcd, server_timeout, restart)
             .await
             .map_err(failed)?;
-        Ok((lock_key, fence))
+        let renewer = LeaseRenewer {
+            keeper,
+            replies,
+            limit: server_timeout,
+        };
+        Ok((lock_key, fence, renewer))
     }
 }
 
@@ -269,8 +287,16 @@ struct EtcdHeld {
     /// directory starts its revisions again, and gets a new epoch).
     fence: Fence,
     lease_id: i64,
+    /// Keeps the lease alive while we work (`renewal`); stops when dropped.
+    watchdog: Option<Watchdog>,
     /// The bound of each call made while held, from the request's settings.
     server_timeout: Duration,
+}
+
+impl EtcdHeld {
+    fn lost(&self) -> LockError {
+        LockError::lost(Backend::Etcd, &String::from_utf8_lossy(&self.key))
+    }
 }
 
 #[async_trait]
@@ -278,6 +304,9 @@ impl HeldLock for EtcdHeld {
     /// Our key still exists, under our lease: the lock is still ours. Exact,
     /// unlike the lease's TTL, which etcd reports in whole seconds.
     async fn verify(&self) -> Result<(), LockError> {
+        if self.watchdog.as_ref().is_some_and(Watchdog::is_lost) {
+            return Err(self.lost());
+        }
         let mut client = self.client.clone();
         let found = within(
             Backend::Etcd,
@@ -288,10 +317,7 @@ impl HeldLock for EtcdHeld {
         if found.kvs().iter().any(|kv| kv.lease() == self.lease_id) {
             Ok(())
         } else {
-            Err(LockError::lost(
-                Backend::Etcd,
-                &String::from_utf8_lossy(&self.key),
-            ))
+            Err(self.lost())
         }
     }
 
@@ -299,7 +325,15 @@ impl HeldLock for EtcdHeld {
         Some(self.fence.clone())
     }
 
-    async fn release(self: Box<Self>) -> Result<(), LockError> {
+    fn suspend_renewal(&self, until: Instant) {
+        if let Some(watchdog) = &self.watchdog {
+            watchdog.suspend_until(until);
+        }
+    }
+
+    async fn release(mut self: Box<Self>) -> Result<(), LockError> {
+        // Stop the keep-alives first: the revoke must be the last word.
+        self.watchdog = None;
         let mut client = self.client.clone();
         let revoked = client.lease_revoke(self.lease_id);
         match tokio::time::timeout(self.server_timeout, revoked).await {

@@ -38,6 +38,9 @@ pub trait HeldLock: Send + Sync {
         None
     }
 
+    /// Stops renewing the lock until `until`, as a stalled process would.
+    fn suspend_renewal(&self, _until: tokio::time::Instant) {}
+
     /// Gives the lock back.
     async fn release(self: Box<Self>) -> Result<(), LockError>;
 }
@@ -82,6 +85,13 @@ impl LockGuard {
     /// See [`HeldLock::token`].
     pub fn token(&self) -> Option<Fence> {
         self.held.as_ref().and_then(|held| held.token())
+    }
+
+    /// See [`HeldLock::suspend_renewal`].
+    pub fn suspend_renewal(&self, until: tokio::time::Instant) {
+        if let Some(held) = &self.held {
+            held.suspend_renewal(until);
+        }
     }
 
     /// See [`HeldLock::verify`].

@@ -52,7 +52,7 @@ mod local;
 mod none;
 mod postgres;
 mod redis;
-mod renew;
+pub mod renew;
 pub mod retry;
 pub mod switch;
 
@@ -83,6 +83,8 @@ pub struct LockTimings {
     pub ttl: Duration,
     /// How long to wait for the lock before giving up with a 503.
     pub acquire_timeout: Duration,
+    /// Keep the lock alive while its holder works (see [`renew`]).
+    pub renewal: bool,
 }
 
 /// The most any one call to a lock server may take, whatever the settings:

@@ -7,6 +7,12 @@
 //!   Redisson's fenced lock does — one script, so no holder can get the lock
 //!   without a token or a token without the lock. If the key exists, retry
 //!   with backoff and jitter ([`super::retry`]) until the acquire timeout.
+//! * **Renewal** (`renewal`, on by default): a watchdog extends the key by
+//!   its TTL every third of it, with a compare-and-`PEXPIRE` script (only
+//!   while the key still holds our owner id), as Redisson's watchdog does; it
+//!   stops the moment the guard is released, and a failed extension marks
+//!   the lock lost. Off, the lock lives exactly its TTL — the article's "no
+//!   automatic renewal".
 //! * **Release:** a Lua script that deletes the key only if it still holds
 //!   our owner id. A plain `DEL` could delete a lock that expired and was
 //!   taken by someone else meanwhile; the script makes check-and-delete
@@ -48,6 +54,7 @@ use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use super::fence::Fence;
+use super::renew::{Renew, Watchdog};
 use super::retry::Backoff;
 use super::{
     HeldLock, LockBackend, LockError, LockGuard, LockTimings, SERVER_CALL_LIMIT, within, within_deadline,
@@ -69,6 +76,16 @@ end
 return false
 "#;
 
+/// Extends KEYS[1] to ARGV[2] ms only if its value is still ARGV[1] (our
+/// owner id): the watchdog's compare-and-`PEXPIRE`. 0 if it is not ours.
+const EXTEND_SCRIPT: &str = r#"
+if redis.call("GET", KEYS[1]) == ARGV[1] then
+    return redis.call("PEXPIRE", KEYS[1], ARGV[2])
+else
+    return 0
+end
+"#;
+
 /// Deletes KEYS[1] only if its value is still ARGV[1] (our owner id).
 const RELEASE_SCRIPT: &str = r#"
 if redis.call("GET", KEYS[1]) == ARGV[1] then
@@ -83,6 +100,8 @@ pub struct RedisLock {
     connection: ConnectionManager,
     /// The set-and-count script, hashed once (Redis runs it by SHA).
     acquire_script: redis::Script,
+    /// The compare-and-extend script, likewise.
+    extend_script: Arc<redis::Script>,
     /// The compare-and-delete script, likewise.
     release_script: Arc<redis::Script>,
     /// Where background releases run, so a graceful shutdown waits for them.
@@ -112,6 +131,7 @@ impl RedisLock {
         Ok(RedisLock {
             connection,
             acquire_script: redis::Script::new(ACQUIRE_SCRIPT),
+            extend_script: Arc::new(redis::Script::new(EXTEND_SCRIPT)),
             release_script: Arc::new(redis::Script::new(RELEASE_SCRIPT)),
             tasks,
         })
@@ -155,6 +175,7 @@ impl LockBackend for RedisLock {
             key: key.to_owned(),
             owner: Uuid::new_v4().to_string(),
             fence: None,
+            watchdog: None,
             server_timeout: timings.server_timeout(),
             release_script: self.release_script.clone(),
         };
@@ -164,6 +185,9 @@ impl LockBackend for RedisLock {
             match self.try_set(&held, timings.ttl, deadline).await {
                 Ok(Some(fence)) => {
                     held.fence = Some(fence);
+                    if timings.renewal {
+                        held.watchdog = Some(self.watchdog(&held, timings));
+                    }
                     return Ok(LockGuard::new(held));
                 }
                 Ok(None) => {}
@@ -187,6 +211,19 @@ impl LockBackend for RedisLock {
 }
 
 impl RedisLock {
+    /// Extends `held` by its TTL every third of it, while it is ours.
+    fn watchdog(&self, held: &RedisHeld, timings: LockTimings) -> Watchdog {
+        let renewer = Extend {
+            connection: self.connection.clone(),
+            key: held.key.clone(),
+            owner: held.owner.clone(),
+            ttl_ms: timings.ttl.as_millis() as u64,
+            limit: timings.server_timeout(),
+            script: self.extend_script.clone(),
+        };
+        Watchdog::start(&self.tasks, timings.ttl / 3, renewer)
+    }
+
     /// Releases, in the background, a lock we may hold without knowing it.
     fn release_later(&self, held: RedisHeld) {
         self.tasks.spawn(async move {
@@ -204,6 +241,8 @@ struct RedisHeld {
     owner: String,
     /// The fencing token this acquisition was given.
     fence: Option<Fence>,
+    /// Extends the lock while we work (`renewal`); stops when dropped.
+    watchdog: Option<Watchdog>,
     /// The bound of each call made while held, from the request's settings.
     server_timeout: Duration,
     release_script: Arc<redis::Script>,
@@ -212,6 +251,9 @@ struct RedisHeld {
 #[async_trait]
 impl HeldLock for RedisHeld {
     async fn verify(&self) -> Result<(), LockError> {
+        if self.watchdog.as_ref().is_some_and(Watchdog::is_lost) {
+            return Err(LockError::lost(Backend::Redis, &self.key));
+        }
         let mut connection = self.connection.clone();
         let mut command = redis::cmd("GET");
         command.arg(&self.key);
@@ -228,7 +270,15 @@ impl HeldLock for RedisHeld {
         self.fence.clone()
     }
 
-    async fn release(self: Box<Self>) -> Result<(), LockError> {
+    fn suspend_renewal(&self, until: Instant) {
+        if let Some(watchdog) = &self.watchdog {
+            watchdog.suspend_until(until);
+        }
+    }
+
+    async fn release(mut self: Box<Self>) -> Result<(), LockError> {
+        // Stop extending first: the delete must be the last word.
+        self.watchdog = None;
         let mut connection = self.connection.clone();
         let mut invocation = self.release_script.key(&self.key);
         invocation.arg(&self.owner);
@@ -241,5 +291,28 @@ impl HeldLock for RedisHeld {
         )
         .await?;
         Ok(())
+    }
+}
+
+/// One compare-and-`PEXPIRE` of a held lock, for its [`Watchdog`].
+struct Extend {
+    connection: ConnectionManager,
+    key: String,
+    owner: String,
+    ttl_ms: u64,
+    limit: Duration,
+    script: Arc<redis::Script>,
+}
+
+#[async_trait]
+impl Renew for Extend {
+    async fn renew(&mut self) -> Result<(), LockError> {
+        let mut invocation = self.script.key(&self.key);
+        invocation.arg(&self.owner).arg(self.ttl_ms);
+        let extended = invocation.invoke_async::<i64>(&mut self.connection);
+        match within(Backend::Redis, self.limit, extended).await? {
+            1 => Ok(()),
+            _ => Err(LockError::lost(Backend::Redis, &self.key)),
+        }
     }
 }

@@ -1,19 +1,92 @@
-//! Keeping a lock alive while its holder is still at work: one round trip
-//! at a time, every third of the TTL, so that two refreshes can be late
-//! before the lock expires.
+//! Keeping a lock alive while its holder is still at work (the `renewal`
+//! rung of the ladder): one round trip at a time, every third of the TTL, so
+//! that two refreshes can be late before the lock expires.
 //!
-//! Today this keeps an etcd lease alive while its request waits in the
-//! lock's queue (and refreshes it once more when the lock is granted; see
-//! `etcd.rs`). A refresh that fails, or that etcd answers with a TTL of 0 or
-//! less, means the lease — and every key under it — is gone: the caller must
-//! treat its lock as lost.
+//! A [`Watchdog`] is Redisson's `RenewalTask` shape: a background task per
+//! held lock that extends it until the guard lets go, and marks the lock lost
+//! the moment an extension fails — the holder then refuses to write
+//! ([`super::HeldLock::verify`]). Redis extends with a compare-and-`PEXPIRE`
+//! script, etcd with a lease keep-alive ([`refresh`], also used while a
+//! request waits in etcd's queue).
+//!
+//! A watchdog is no cure for a stalled holder: a process that stops (a GC
+//! pause, `SIGSTOP`) stops its watchdog too, and the lock expires under it.
+//! The `pause_holder` fault therefore suspends the watchdog for the length of
+//! the pause ([`Watchdog::suspend_until`]). Renewal is an availability
+//! lesson — long work keeps its lock — not a safety one; fencing is that.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use async_trait::async_trait;
 use etcd_client::{LeaseKeepAliveStream, LeaseKeeper};
 use stocklock_api::Backend;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+use tokio_util::task::TaskTracker;
 
 use super::LockError;
+
+/// One extension of one held lock.
+#[async_trait]
+pub trait Renew: Send + 'static {
+    /// Extends the lock by its TTL; an error means it is no longer ours.
+    async fn renew(&mut self) -> Result<(), LockError>;
+}
+
+/// A running renewal; stops when dropped (the guard's release).
+#[derive(Debug)]
+pub struct Watchdog {
+    /// Dropping it wakes and ends the task at once.
+    _stop: oneshot::Sender<()>,
+    /// Set by the task when an extension failed.
+    lost: Arc<AtomicBool>,
+    /// No extension before this instant (a paused holder's stall).
+    suspended_until: Arc<Mutex<Option<Instant>>>,
+}
+
+impl Watchdog {
+    /// Starts extending every `period` on `tasks`.
+    pub fn start(tasks: &TaskTracker, period: Duration, mut renewer: impl Renew) -> Watchdog {
+        let (stop, mut stopped) = oneshot::channel::<()>();
+        let lost = Arc::new(AtomicBool::new(false));
+        let suspended_until = Arc::new(Mutex::new(None::<Instant>));
+        let (task_lost, task_suspended) = (lost.clone(), suspended_until.clone());
+        tasks.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = &mut stopped => return,
+                    () = tokio::time::sleep(period) => {}
+                }
+                let suspended = *task_suspended.lock().unwrap_or_else(|p| p.into_inner());
+                if suspended.is_some_and(|until| Instant::now() < until) {
+                    continue;
+                }
+                if let Err(err) = renewer.renew().await {
+                    tracing::info!(error = %err, "lock renewal failed: the lock is lost");
+                    task_lost.store(true, Ordering::SeqCst);
+                    return;
+                }
+            }
+        });
+        Watchdog {
+            _stop: stop,
+            lost,
+            suspended_until,
+        }
+    }
+
+    /// Whether an extension failed: the lock must be treated as lost.
+    pub fn is_lost(&self) -> bool {
+        self.lost.load(Ordering::SeqCst)
+    }
+
+    /// No extension until `until`: a stalled process renews nothing.
+    pub fn suspend_until(&self, until: Instant) {
+        *self.suspended_until.lock().unwrap_or_else(|p| p.into_inner()) = Some(until);
+    }
+}
 
 /// Keeps a lease alive every `period` until a refresh fails; returns why.
 pub async fn keep_alive_every(
@@ -35,8 +108,26 @@ pub async fn refresh(keeper: &mut LeaseKeeper, replies: &mut LeaseKeepAliveStrea
     keeper.keep_alive().await.map_err(|err| unavailable(&err))?;
     match replies.message().await {
         Ok(Some(reply)) if reply.ttl() > 0 => Ok(()),
-        Ok(Some(_)) => Err(unavailable(&"the lease expired while queued")),
+        Ok(Some(_)) => Err(unavailable(&"the lease expired")),
         Ok(None) => Err(unavailable(&"the keep-alive stream closed")),
         Err(err) => Err(unavailable(&err)),
+    }
+}
+
+/// Renews an etcd lease through its keep-alive stream.
+pub struct LeaseRenewer {
+    pub keeper: LeaseKeeper,
+    pub replies: LeaseKeepAliveStream,
+    /// The bound of one round trip.
+    pub limit: Duration,
+}
+
+#[async_trait]
+impl Renew for LeaseRenewer {
+    async fn renew(&mut self) -> Result<(), LockError> {
+        let round_trip = refresh(&mut self.keeper, &mut self.replies);
+        tokio::time::timeout(self.limit, round_trip)
+            .await
+            .map_err(|_| LockError::unavailable(Backend::Etcd, "no answer in time"))?
     }
 }

@@ -67,6 +67,7 @@ pub struct Settings {
     pub critical_section: Duration,
     /// The ladder's rungs; see [`LockSettings`].
     pub check_before_commit: bool,
+    pub renewal: bool,
     pub fencing: bool,
 }
 
@@ -75,6 +76,7 @@ impl Settings {
         LockTimings {
             ttl: self.ttl,
             acquire_timeout: self.acquire_timeout,
+            renewal: self.renewal,
         }
     }
 
@@ -94,6 +96,9 @@ impl Settings {
         }
         if let Some(on) = update.check_before_commit {
             self.check_before_commit = on;
+        }
+        if let Some(on) = update.renewal {
+            self.renewal = on;
         }
         if let Some(on) = update.fencing {
             self.fencing = on;
@@ -207,6 +212,7 @@ impl LockSwitch {
             acquire_timeout_ms: settings.acquire_timeout.as_millis() as u64,
             critical_section_ms: settings.critical_section.as_millis() as u64,
             check_before_commit: settings.check_before_commit,
+            renewal: settings.renewal,
             fencing: settings.fencing,
             available,
         }
@@ -224,6 +230,7 @@ mod tests {
             acquire_timeout: Duration::from_secs(3),
             critical_section: Duration::ZERO,
             check_before_commit: true,
+            renewal: true,
             fencing: true,
         }
     }

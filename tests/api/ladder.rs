@@ -158,3 +158,58 @@ async fn bad_faults_are_refused_and_change_nothing() {
     .await;
     assert_eq!(code, "invalid_body");
 }
+
+/// Work longer than the TTL, no fault: with `renewal` the watchdog keeps
+/// every lock alive and every order commits; without it every lock expires
+/// mid-work and the check before the write refuses the order.
+async fn long_work(
+    backend: Backend,
+    ttl_ms: u64,
+    work_ms: u64,
+    renewal: bool,
+) -> (Tally, stocklock_api::Audit) {
+    let app = spawn_app().await;
+    app.set_lock(LockSettingsUpdate {
+        backend: Some(backend),
+        ttl_ms: Some(ttl_ms),
+        acquire_timeout_ms: Some(60_000),
+        critical_section_ms: Some(work_ms),
+        renewal: Some(renewal),
+        ..Default::default()
+    })
+    .await;
+    let sku = unique_sku();
+    app.reset(&sku, 10).await;
+    let tally = buy_concurrently(&[&app], &sku, 2).await;
+    (tally, app.audit(&sku).await)
+}
+
+fn assert_renewal_kept_every_lock((tally, audit): (Tally, stocklock_api::Audit)) {
+    assert_eq!((tally.created, tally.lock_lost), (2, 0), "{tally:?}");
+    assert_eq!((audit.orders, audit.overlapping_holds), (2, 0), "{audit:?}");
+}
+
+fn assert_locks_expired_mid_work((tally, audit): (Tally, stocklock_api::Audit)) {
+    assert!(tally.lock_lost > 0, "no lock expired mid-work: {tally:?}");
+    assert_eq!((audit.oversold, audit.overlapping_holds), (0, 0), "{audit:?}");
+}
+
+#[tokio::test]
+async fn redis_renewal_keeps_a_lock_through_work_longer_than_its_ttl() {
+    assert_renewal_kept_every_lock(long_work(Backend::Redis, 300, 900, true).await);
+}
+
+#[tokio::test]
+async fn redis_without_renewal_a_lock_expires_under_long_work() {
+    assert_locks_expired_mid_work(long_work(Backend::Redis, 300, 900, false).await);
+}
+
+#[tokio::test]
+async fn etcd_renewal_keeps_a_lease_through_work_longer_than_its_ttl() {
+    assert_renewal_kept_every_lock(long_work(Backend::Etcd, 2_000, 3_200, true).await);
+}
+
+#[tokio::test]
+async fn etcd_without_renewal_a_lease_expires_under_long_work() {
+    assert_locks_expired_mid_work(long_work(Backend::Etcd, 2_000, 3_200, false).await);
+}

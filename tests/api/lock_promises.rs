@@ -18,6 +18,7 @@ fn timings(ttl_ms: u64, acquire_timeout_ms: u64) -> LockTimings {
     LockTimings {
         ttl: Duration::from_millis(ttl_ms),
         acquire_timeout: Duration::from_millis(acquire_timeout_ms),
+        renewal: false,
     }
 }
 
