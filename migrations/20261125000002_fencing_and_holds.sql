@@ -5,8 +5,12 @@
 -- server): tokens of different epochs are not comparable, so a claim in
 -- another epoch starts afresh.
 ALTER TABLE products
-    ADD COLUMN fence_epoch TEXT,
-    ADD COLUMN fence         BIGINT;
+    ADD COLUMN fence_epoch  TEXT,
+    ADD COLUMN fence        BIGINT,
+    -- Which acquisition claimed it (a Redis owner id, an etcd lease): should
+    -- a sequence ever hand out one token twice (a Redis reloaded from an old
+    -- snapshot, an etcd restored from a backup), the two holders still differ.
+    ADD COLUMN fence_holder TEXT;
 
 ALTER TABLE orders
     -- The token the order's lock holder wrote under (NULL: not fenced).

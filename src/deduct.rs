@@ -53,9 +53,10 @@ pub async fn deduct(
     let fence = match (claim, token) {
         (Claim::Claimed(fence), _) => Some(fence),
         (Claim::InTransaction, Some(fence)) => {
-            // The row stays locked by this claim until we commit: harmless
-            // here, the transaction's own lock serialises holders already.
-            if !fence::claim(&mut tx, sku, &fence).await? {
+            // Inside the transaction, after its lock: the row stays locked by
+            // this claim until we commit, so other instances' claims queue
+            // behind it (bounded by their `lock_timeout`).
+            if !fence::claim(&mut tx, sku, &fence, settings.backend).await? {
                 return Err(LockError::lost(settings.backend, &key).into());
             }
             Some(fence)

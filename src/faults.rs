@@ -9,12 +9,13 @@
 //! moment, where only fencing helps). Off by default; every injection is
 //! logged with its time and counted (`GET /admin/faults`).
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rand::Rng;
-use stocklock_api::{ErrorCode, Faults, PausePoint};
+use stocklock_api::{ErrorCode, FaultEvent, Faults, PausePoint};
 use tokio::time::Instant;
 
 use crate::domain::Sku;
@@ -24,19 +25,26 @@ use crate::lock::LockGuard;
 /// The longest pause a fault may inject.
 const MAX_PAUSE_MS: u64 = 60_000;
 
+/// How many recent injections `GET /admin/faults` lists.
+const RECENT: usize = 500;
+
 /// The active faults, and how many were injected.
 #[derive(Debug, Default)]
 pub struct FaultInjector {
     /// A std mutex: held for a copy, never across an `.await`.
     active: Mutex<Faults>,
     injected: AtomicU64,
+    /// The last [`RECENT`] injections, oldest first.
+    recent: Mutex<VecDeque<FaultEvent>>,
 }
 
 impl FaultInjector {
     /// The faults as the API reports them.
     pub fn describe(&self) -> Faults {
+        let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
         Faults {
             injected: self.injected.load(Ordering::Relaxed),
+            recent: recent.iter().cloned().collect(),
             ..self.active()
         }
     }
@@ -44,6 +52,12 @@ impl FaultInjector {
     /// Replaces every fault, or changes nothing and names the bad value.
     pub fn replace(&self, faults: Faults) -> Result<Faults, Error> {
         validate(&faults)?;
+        // Only the settings are kept; the read-only fields are ours.
+        let faults = Faults {
+            injected: 0,
+            recent: Vec::new(),
+            ..faults
+        };
         *self
             .active
             .lock()
@@ -69,6 +83,15 @@ impl FaultInjector {
             return;
         }
         self.injected.fetch_add(1, Ordering::Relaxed);
+        self.remember(FaultEvent {
+            kind: "pause_holder".to_owned(),
+            at_unix_ms: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |since| since.as_millis() as u64),
+            sku: sku.to_string(),
+            at: point,
+            pause_ms: pause.pause_ms,
+        });
         tracing::warn!(
             fault = "pause_holder",
             at = ?point,
@@ -79,6 +102,16 @@ impl FaultInjector {
         let pause = Duration::from_millis(pause.pause_ms);
         guard.suspend_renewal(Instant::now() + pause);
         tokio::time::sleep(pause).await;
+    }
+}
+
+impl FaultInjector {
+    fn remember(&self, event: FaultEvent) {
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        if recent.len() == RECENT {
+            recent.pop_front();
+        }
+        recent.push_back(event);
     }
 }
 
@@ -115,7 +148,7 @@ mod tests {
                 pause_ms,
                 at: PausePoint::BeforeWrite,
             }),
-            injected: 0,
+            ..Faults::default()
         }
     }
 
@@ -141,6 +174,11 @@ mod tests {
         injector.at(PausePoint::AfterAcquire, &sku, &guard).await;
         assert_eq!(injector.describe().injected, 0);
         injector.at(PausePoint::BeforeWrite, &sku, &guard).await;
-        assert_eq!(injector.describe().injected, 1);
+        let described = injector.describe();
+        assert_eq!(described.injected, 1);
+        assert_eq!(
+            (described.recent.len(), described.recent[0].sku.as_str()),
+            (1, "s")
+        );
     }
 }

@@ -111,8 +111,16 @@ async fn claim_before_transaction(
     let Some(fence) = token else {
         return Ok(Claim::InTransaction);
     };
-    let mut conn = state.pool.acquire().await?;
-    if !fence::claim(&mut conn, sku, &fence).await? {
+    // Committed on its own, so that every holder sees it at once; bounded by
+    // the acquire timeout, like every other wait for the lock.
+    let mut tx = state.pool.begin().await?;
+    sqlx::query("SELECT set_config('lock_timeout', $1, true)")
+        .bind(format!("{}ms", settings.acquire_timeout.as_millis()))
+        .execute(&mut *tx)
+        .await?;
+    let claimed = fence::claim(&mut tx, sku, &fence, settings.backend).await?;
+    tx.commit().await?;
+    if !claimed {
         // A newer holder claimed already: our lock is stale.
         return Err(LockError::lost(settings.backend, key).into());
     }

@@ -1,4 +1,5 @@
-//! Every SQL statement of the service, one small function each.
+//! Every SQL statement of the service, one small function each — but the
+//! fence's claim, which lives with its explanation in `lock/fence.rs`.
 //!
 //! Statements are checked at runtime (`sqlx::query_as`), not with the
 //! compile-time `query!` macros: those need a live database (or committed
@@ -37,14 +38,16 @@ pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT 1").execute(pool).await.map(|_| ())
 }
 
-/// Creates the product or resets it: stock = initial stock = `stock`, and
-/// its orders deleted, in one transaction.
+/// Creates the product or resets it: stock = initial stock = `stock`, its
+/// orders deleted and its fence cleared (a holder that claimed before the
+/// reset must not write after it), in one transaction.
 #[tracing::instrument(level = "debug", skip(pool))]
 pub async fn reset_product(pool: &PgPool, sku: &Sku, stock: i64) -> Result<Product, sqlx::Error> {
     let mut tx = pool.begin().await?;
     sqlx::query(
         "INSERT INTO products (sku, initial_stock, stock) VALUES ($1, $2, $2)
-         ON CONFLICT (sku) DO UPDATE SET initial_stock = $2, stock = $2",
+         ON CONFLICT (sku) DO UPDATE
+             SET initial_stock = $2, stock = $2, fence_epoch = NULL, fence = NULL, fence_holder = NULL",
     )
     .bind(sku.as_str())
     .bind(stock)
@@ -86,7 +89,10 @@ pub async fn audit(pool: &PgPool, sku: &Sku) -> Result<Option<Audit>, sqlx::Erro
              GROUP BY p.sku
          ),
          -- Pairs of orders whose critical sections overlapped (each pair
-         -- once: b started while a was still inside).
+         -- once: b started while a was still inside). A section ends at the
+         -- write, not the commit a moment later: a read in that moment sees
+         -- the old stock without being counted, so this can undercount,
+         -- never overcount.
          overlapping AS (
              SELECT COUNT(*) AS pairs
              FROM orders a JOIN orders b
@@ -147,17 +153,20 @@ pub async fn orders(pool: &PgPool, sku: &Sku) -> Result<Option<Vec<RecordedOrder
 #[tracing::instrument(level = "debug", skip(tx))]
 pub async fn read_stock(tx: &mut PgConnection, sku: &Sku) -> Result<Option<(i64, i64)>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT stock, (extract(epoch FROM clock_timestamp()) * 1000000)::BIGINT FROM products WHERE sku = $1",
+        "SELECT stock, (extract(epoch FROM clock_timestamp()) * 1000000)::BIGINT
+         FROM products WHERE sku = $1",
     )
-        .bind(sku.as_str())
-        .fetch_optional(tx)
-        .await
+    .bind(sku.as_str())
+    .fetch_optional(tx)
+    .await
 }
 
 /// Step 3 of the naive deduction: write what step 1 read, minus the order;
 /// returns when. If another request wrote in between, its update is lost.
 /// Under a fence the write only happens while `fence` is still the one
-/// claimed last (see `lock/fence.rs`): `None` means fenced out.
+/// claimed last (see `lock/fence.rs`): `None` means fenced out. A write
+/// without a fence clears the product's: a fenced holder that read before
+/// it must not write after it.
 #[tracing::instrument(level = "debug", skip(tx))]
 pub async fn write_stock(
     tx: &mut PgConnection,
@@ -166,19 +175,24 @@ pub async fn write_stock(
     fence: Option<&Fence>,
 ) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar(
-        "UPDATE products SET stock = $2
-         WHERE sku = $1 AND ($3::TEXT IS NULL OR (fence_epoch = $3 AND fence = $4))
+        "UPDATE products
+         SET stock = $2,
+             fence_epoch = $3, fence = $4, fence_holder = $5
+         WHERE sku = $1
+           AND ($3::TEXT IS NULL OR (fence_epoch = $3 AND fence = $4 AND fence_holder = $5))
          RETURNING (extract(epoch FROM clock_timestamp()) * 1000000)::BIGINT",
     )
     .bind(sku.as_str())
     .bind(stock)
     .bind(fence.map(|f| f.epoch.as_str()))
     .bind(fence.map(|f| f.token))
+    .bind(fence.map(|f| f.holder.as_str()))
     .fetch_optional(tx)
     .await
 }
 
-/// The atomic deduction: check and write in one statement. `None` when the
+/// The atomic deduction: check and write in one statement (and, being a
+/// write without a fence, clear the product's: see `write_stock`). `None` when the
 /// product is missing or the stock does not cover the quantity.
 #[tracing::instrument(level = "debug", skip(tx))]
 pub async fn take_stock(
@@ -187,7 +201,8 @@ pub async fn take_stock(
     quantity: Quantity,
 ) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar(
-        "UPDATE products SET stock = stock - $2
+        "UPDATE products
+         SET stock = stock - $2, fence_epoch = NULL, fence = NULL, fence_holder = NULL
          WHERE sku = $1 AND stock >= $2
          RETURNING stock",
     )

@@ -196,6 +196,21 @@ pub struct Faults {
     /// and ignored in a PUT, so a GET can be edited and PUT back.
     #[serde(default)]
     pub injected: u64,
+    /// Read-only: the most recent injections (up to 500), oldest first.
+    #[serde(default)]
+    pub recent: Vec<FaultEvent>,
+}
+
+/// One injected fault, as the load tester reports it with its phase.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultEvent {
+    /// `pause_holder`.
+    pub kind: String,
+    /// When, in milliseconds since the Unix epoch (the service's clock).
+    pub at_unix_ms: u64,
+    pub sku: String,
+    pub at: PausePoint,
+    pub pause_ms: u64,
 }
 
 /// With `probability`, a holder stalls for `pause_ms` at the point `at`.

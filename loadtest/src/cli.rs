@@ -7,6 +7,8 @@ use std::str::FromStr;
 use clap::{Args, Parser, Subcommand};
 use stocklock_api::Backend;
 
+use crate::scenario::Scenario;
+
 #[derive(Debug, Parser)]
 #[command(name = "loadtest", version, about, args_override_self = true)]
 pub struct Cli {
@@ -42,6 +44,12 @@ pub struct RunArgs {
         default_value = "none,local,redis,etcd,postgres,atomic"
     )]
     pub backends: Vec<Backend>,
+
+    /// What each phase sets up: `basic` (one phase per `--backends` entry)
+    /// or `ladder` (the safety ladder under paused holders, for redis and
+    /// etcd, with postgres as a control; `--backends` is ignored).
+    #[arg(long, default_value = "basic")]
+    pub scenario: Scenario,
 
     /// Backends that must not oversell, replacing the default thresholds
     /// (`none` may oversell, `local` may with more than one target; every

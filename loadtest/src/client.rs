@@ -12,7 +12,7 @@ use bytes::Bytes;
 use hyper::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use stocklock_api::{
-    Audit, Drained, ErrorBody, ErrorCode, Health, LockSettings, LockSettingsUpdate, Order, OrderList,
+    Audit, Drained, ErrorBody, ErrorCode, Faults, Health, LockSettings, LockSettingsUpdate, Order, OrderList,
     PlaceOrder, Product, ResetProduct,
 };
 
@@ -92,6 +92,15 @@ impl Target {
 
     pub async fn audit(&self, sku: &str) -> Result<Audit, ClientError> {
         self.call(self.http.get(self.url(&format!("/admin/audit/{sku}"))))
+            .await
+    }
+
+    pub async fn faults(&self) -> Result<Faults, ClientError> {
+        self.call(self.http.get(self.url("/admin/faults"))).await
+    }
+
+    pub async fn set_faults(&self, faults: &Faults) -> Result<Faults, ClientError> {
+        self.call(self.http.put(self.url("/admin/faults")).json(faults))
             .await
     }
 

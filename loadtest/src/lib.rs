@@ -7,7 +7,9 @@
 //! | options | [`cli`] |
 //! | talking to an instance | [`client`], [`http`] |
 //! | closed and open load models | [`load`] |
-//! | one backend's phase | [`phase`] |
+//! | what each phase sets up (basic, ladder) | [`scenario`] |
+//! | one phase | [`phase`] |
+//! | a phase's faults, and why it came out as it did | [`faults`], [`explain`] |
 //! | counts and latency statistics | [`stats`] |
 //! | the three-way cross-check | [`verdict`] |
 //! | reading PostgreSQL directly | [`ledger`] |
@@ -17,12 +19,15 @@
 pub mod chart;
 pub mod cli;
 pub mod client;
+pub mod explain;
+pub mod faults;
 pub mod http;
 pub mod ledger;
 pub mod load;
 pub mod phase;
 pub mod raw;
 pub mod report;
+pub mod scenario;
 pub mod stats;
 pub mod verdict;
 
@@ -98,11 +103,13 @@ pub async fn run(args: &RunArgs) -> Result<Report, RunError> {
         must_be_safe: args.must_be_safe.as_deref(),
         show_progress: !args.no_progress && std::io::stderr().is_terminal(),
     };
-    let mut phases = Vec::with_capacity(args.backends.len());
-    for &backend in &args.backends {
-        phases.push(phase::run(&ctx, backend).await?);
+    let specs = scenario::phases(args.scenario, &args.backends);
+    let mut phases = Vec::with_capacity(specs.len());
+    for spec in &specs {
+        phases.push(phase::run(&ctx, spec).await?);
     }
     Ok(Report::new(
+        args.scenario,
         targets.iter().map(|t| t.base.clone()).collect(),
         model_name(plan.model),
         (args.skus, args.stock),

@@ -21,12 +21,15 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use sqlx::PgPool;
-use stocklock_api::{Audit, Backend, DRAIN_LIMIT, LockSettings, LockSettingsUpdate};
+use stocklock_api::{Audit, Backend, DRAIN_LIMIT, Faults, LockSettings, LockSettingsUpdate};
 
 use crate::RunError;
 use crate::client::Target;
+use crate::explain;
+use crate::faults::{self, PhaseFault};
 use crate::ledger;
 use crate::load::{self, LoadPlan};
+use crate::scenario::PhaseSpec;
 use crate::stats::{Counts, LatencySummary, Outcome, Recorder, per_second, summarize};
 use crate::verdict::{self, Assessment, ClientTally, Expectation, Ledger, OrderBook, Verdict};
 
@@ -38,6 +41,8 @@ const WAIT_FOR_ORDERS: Duration = DRAIN_LIMIT.saturating_add(Duration::from_secs
 /// Everything measured and concluded about one backend.
 #[derive(Debug, Clone, Serialize)]
 pub struct PhaseReport {
+    /// What the table calls it (`redis`, `redis fenced`).
+    pub label: String,
     pub backend: Backend,
     pub expectation: Expectation,
     pub assessment: Assessment,
@@ -54,6 +59,10 @@ pub struct PhaseReport {
     pub latency: LatencySummary,
     /// Latency of every outcome that occurred, by outcome.
     pub latency_by_outcome: BTreeMap<&'static str, LatencySummary>,
+    /// Every fault the targets injected during the load.
+    pub faults: Vec<PhaseFault>,
+    /// Why the phase came out as it did, in one sentence.
+    pub why: Option<String>,
 }
 
 /// What every phase of a run shares.
@@ -67,40 +76,50 @@ pub struct PhaseContext<'a> {
     pub show_progress: bool,
 }
 
-pub async fn run(ctx: &PhaseContext<'_>, backend: Backend) -> Result<PhaseReport, RunError> {
+pub async fn run(ctx: &PhaseContext<'_>, spec: &PhaseSpec) -> Result<PhaseReport, RunError> {
+    let stock = spec.stock.unwrap_or(ctx.stock);
     // Drained first, so the switch does not wait (past the request timeout)
     // for orders of the previous phase; drained again after it, for orders
     // that a target switched earlier took meanwhile.
     drain_all(&ctx.targets).await?;
-    let settings = switch_all(&ctx.targets, backend, &ctx.settings).await?;
+    let update = overlay(&ctx.settings, &spec.settings);
+    let settings = switch_all(&ctx.targets, spec.backend, &update).await?;
     drain_all(&ctx.targets).await?;
-    reset_skus(ctx).await?;
+    reset_skus(ctx, stock).await?;
+    faults::set_all(&ctx.targets, &spec.faults).await?;
 
-    let progress = progress_bar(ctx, backend);
+    let started_unix_ms = faults::now_unix_ms();
+    let progress = progress_bar(ctx, &spec.label, stock);
     let (recorder, elapsed) = load::run(ctx.targets.clone(), ctx.plan, progress.clone()).await;
 
     drain_all(&ctx.targets).await?;
+    let injected = faults::collect(&ctx.targets, started_unix_ms).await?;
+    faults::set_all(&ctx.targets, &Faults::default()).await?;
     let (verdict, audits) = judge(ctx, &recorder).await?;
-    let expectation = verdict::expectation(backend, ctx.targets.len(), ctx.must_be_safe);
+    let expectation = spec
+        .expectation
+        .unwrap_or_else(|| verdict::expectation(spec.backend, ctx.targets.len(), ctx.must_be_safe));
     let assessment = verdict::assess(&verdict, expectation);
     // The live bar gives way to one plain line with the outcome (oversold
     // units run past the total, which is rather the point).
     progress.finish_and_clear();
     if ctx.show_progress {
         eprintln!(
-            "{:>9}: {}/{} units sold in {:.1}s  {}",
-            backend.as_str(),
+            "{:>24}: {}/{} units sold in {:.1}s  {}",
+            spec.label,
             recorder.acked_units(),
-            ctx.stock * ctx.plan.skus.len() as i64,
+            stock * ctx.plan.skus.len() as i64,
             elapsed.as_secs_f64(),
             crate::report::verdict_label(&verdict, &assessment)
         );
     }
 
     Ok(PhaseReport {
-        backend,
+        label: spec.label.clone(),
+        backend: spec.backend,
         expectation,
         assessment,
+        why: explain::why(&verdict, &recorder.counts, &injected, ttl_of(&settings)),
         verdict,
         ledger: Ledger::sum(&audits),
         settings,
@@ -111,7 +130,27 @@ pub async fn run(ctx: &PhaseContext<'_>, backend: Backend) -> Result<PhaseReport
         requests_per_s: per_second(recorder.counts.total(), elapsed),
         latency: summarize(recorder.latency_of(Outcome::Created)),
         latency_by_outcome: recorder.latency_by_outcome(),
+        faults: injected,
     })
+}
+
+/// The TTL of the phase's lock, if it has one.
+fn ttl_of(settings: &LockSettings) -> Option<u64> {
+    matches!(settings.backend, Backend::Redis | Backend::Etcd).then_some(settings.ttl_ms)
+}
+
+/// The run's settings with the phase's own on top (the phase's win).
+fn overlay(base: &LockSettingsUpdate, phase: &LockSettingsUpdate) -> LockSettingsUpdate {
+    LockSettingsUpdate {
+        backend: phase.backend.or(base.backend),
+        ttl_ms: phase.ttl_ms.or(base.ttl_ms),
+        acquire_timeout_ms: phase.acquire_timeout_ms.or(base.acquire_timeout_ms),
+        critical_section_ms: phase.critical_section_ms.or(base.critical_section_ms),
+        check_before_commit: phase.check_before_commit.or(base.check_before_commit),
+        renewal: phase.renewal.or(base.renewal),
+        fencing: phase.fencing.or(base.fencing),
+        available: None,
+    }
 }
 
 /// Reads the ledger every way there is and cross-checks it with what the
@@ -146,9 +185,9 @@ async fn drain_all(targets: &[Target]) -> Result<(), RunError> {
     Ok(())
 }
 
-async fn reset_skus(ctx: &PhaseContext<'_>) -> Result<(), RunError> {
+async fn reset_skus(ctx: &PhaseContext<'_>, stock: i64) -> Result<(), RunError> {
     for sku in &ctx.plan.skus {
-        ctx.targets[0].reset(sku, ctx.stock).await?;
+        ctx.targets[0].reset(sku, stock).await?;
     }
     Ok(())
 }
@@ -182,20 +221,20 @@ async fn switch_all(
 
 /// A bar of units sold out of the total stock. Oversold units run past the
 /// end, which is rather the point.
-fn progress_bar(ctx: &PhaseContext<'_>, backend: Backend) -> ProgressBar {
+fn progress_bar(ctx: &PhaseContext<'_>, label: &str, stock: i64) -> ProgressBar {
     if !ctx.show_progress {
         return ProgressBar::hidden();
     }
-    let total = ctx.stock as u64 * ctx.plan.skus.len() as u64;
+    let total = stock as u64 * ctx.plan.skus.len() as u64;
     let style =
-        ProgressStyle::with_template("{prefix:>9} [{bar:32}] {pos:>6}/{len} units sold {elapsed:>4}  {msg}")
+        ProgressStyle::with_template("{prefix:>24} [{bar:32}] {pos:>6}/{len} units sold {elapsed:>4}  {msg}")
             .expect("valid template")
             .progress_chars("=> ");
     // Styled while hidden, then shown: drawing before the style is set
     // leaves a stray unstyled line on the terminal.
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden())
         .with_style(style)
-        .with_prefix(backend.to_string());
+        .with_prefix(label.to_owned());
     bar.set_draw_target(ProgressDrawTarget::stderr());
     bar.enable_steady_tick(Duration::from_millis(200));
     bar

@@ -5,11 +5,14 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use crate::phase::PhaseReport;
+use crate::scenario::Scenario;
 use crate::verdict::{Assessment, Expectation, Verdict};
 
 /// The whole run, as written by `--json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// `basic` or `ladder` (`--scenario`).
+    pub scenario: String,
     pub targets: Vec<String>,
     /// `closed, 64 buyers` or `open, 500 orders/s`.
     pub model: String,
@@ -24,6 +27,7 @@ pub struct Report {
 
 impl Report {
     pub fn new(
+        scenario: Scenario,
         targets: Vec<String>,
         model: String,
         (skus, stock_per_sku): (usize, i64),
@@ -33,6 +37,7 @@ impl Report {
     ) -> Self {
         let passed = phases.iter().all(|p| !p.assessment.fails_run());
         Report {
+            scenario: scenario.to_string(),
             targets,
             model,
             skus,
@@ -66,14 +71,13 @@ pub fn verdict_label(verdict: &Verdict, assessment: &Assessment) -> String {
 
 /// Column names say what they count: "overlaps" are pairs of orders whose
 /// critical sections overlapped (the ledger's timestamps), "409" sold out,
-/// "lock lost" a holder refused for a lost lock; "503 lock" is the lock's own
-/// refusal,
-/// "503 other" a database outage or a switch in progress; "unsent" requests
-/// never reached a server, "no answer" ones may have. Latency columns are of
-/// successful orders (201) only.
+/// "lock lost" a holder refused for a lost lock; "503 lock" is the lock's
+/// own refusal, "503 other" a database outage or a switch in progress;
+/// "unsent" requests never reached a server, "no answer" ones may have.
+/// Latency columns are of successful orders (201) only.
 const COLUMNS: [(&str, usize); 19] = [
     ("verdict", 22),
-    ("backend", 9),
+    ("phase", 24),
     ("expected", 13),
     ("sold/stock", 11),
     ("oversold", 9),
@@ -96,13 +100,18 @@ const COLUMNS: [(&str, usize); 19] = [
 /// The table, then a line per failure or hint.
 pub fn render_table(report: &Report) -> String {
     let mut out = String::new();
+    let stock = match report.scenario.as_str() {
+        "basic" => format!("{} units", report.stock_per_sku),
+        _ => "stock per phase (see sold/stock)".to_owned(),
+    };
     let _ = writeln!(
         out,
-        "\nstocklock load test — {} over {} target(s), {} SKU(s) × {} units, quantity {}, critical section {} ms\n",
+        "\nstocklock load test — scenario {}, {} over {} target(s), {} SKU(s) × {}, quantity {}, critical section {} ms\n",
+        report.scenario,
         report.model,
         report.targets.len(),
         report.skus,
-        report.stock_per_sku,
+        stock,
         report.quantity,
         report.critical_section_ms
     );
@@ -115,12 +124,15 @@ pub fn render_table(report: &Report) -> String {
     for phase in &report.phases {
         match &phase.assessment {
             Assessment::Failed { reasons } => {
-                let _ = writeln!(out, "FAIL {}: {}", phase.backend, reasons.join("; "));
+                let _ = writeln!(out, "FAIL {}: {}", phase.label, reasons.join("; "));
             }
             Assessment::UnexpectedlySafe { hint } | Assessment::Inconclusive { hint } => {
-                let _ = writeln!(out, "note {}: {hint}", phase.backend);
+                let _ = writeln!(out, "note {}: {hint}", phase.label);
             }
             _ => {}
+        }
+        if let Some(why) = &phase.why {
+            let _ = writeln!(out, "why  {}: {why}", phase.label);
         }
     }
     let inconclusive = report
@@ -148,7 +160,7 @@ fn cells(phase: &PhaseReport) -> Vec<String> {
     let counts = &phase.counts;
     vec![
         verdict_label(&phase.verdict, &phase.assessment),
-        phase.backend.to_string(),
+        phase.label.clone(),
         expected.to_owned(),
         format!("{}/{}", phase.ledger.sold, phase.ledger.initial_stock),
         phase.verdict.oversold_units.to_string(),

@@ -266,7 +266,7 @@ fn failures(verdict: &Verdict, expectation: Expectation) -> Vec<String> {
         }
         if verdict.overlapping_holds > 0 {
             reasons.push(format!(
-                "{} pairs of orders held the lock at the same time",
+                "{} pairs of orders were inside the critical section at once",
                 verdict.overlapping_holds
             ));
         }

@@ -222,6 +222,7 @@ impl EtcdLock {
             let fence = Fence {
                 epoch: format!("etcd/{epoch}"),
                 token,
+                holder: format!("{lease_id:x}"),
             };
             Ok::<_, LockError>((fence, keeper, replies))
         };

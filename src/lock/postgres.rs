@@ -80,6 +80,7 @@ impl LockBackend for PostgresAdvisoryLock {
             Ok(token) => Ok(Some(Fence {
                 epoch: "postgres".to_owned(),
                 token,
+                holder: token.to_string(),
             })),
             Err(sqlx::Error::Database(err)) if err.code().as_deref() == Some(LOCK_NOT_AVAILABLE) => {
                 Err(LockError::timeout(Backend::Postgres, key, timings.acquire_timeout).into())

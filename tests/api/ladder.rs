@@ -26,32 +26,36 @@ struct Rung {
 }
 
 async fn climb(rung: Rung) -> (Tally, stocklock_api::Audit) {
+    climb_with(rung, PausePoint::BeforeWrite, true).await
+}
+
+async fn climb_with(rung: Rung, at: PausePoint, check: bool) -> (Tally, stocklock_api::Audit) {
     let app = spawn_app().await;
     app.set_lock(LockSettingsUpdate {
         backend: Some(rung.backend),
         ttl_ms: Some(rung.ttl_ms),
         acquire_timeout_ms: Some(60_000),
         critical_section_ms: Some(5),
-        check_before_commit: Some(true),
+        check_before_commit: Some(check),
         fencing: Some(rung.fencing),
         ..Default::default()
     })
     .await;
-    pause_every_holder(&app, rung.pause_ms).await;
+    pause_every_holder(&app, rung.pause_ms, at).await;
     let sku = unique_sku();
     app.reset(&sku, rung.stock).await;
     let tally = buy_concurrently(&[&app], &sku, rung.buyers).await;
     (tally, app.audit(&sku).await)
 }
 
-async fn pause_every_holder(app: &TestApp, pause_ms: u64) {
+async fn pause_every_holder(app: &TestApp, pause_ms: u64, at: PausePoint) {
     let faults = Faults {
         pause_holder: Some(PauseHolder {
             probability: 1.0,
             pause_ms,
-            at: PausePoint::BeforeWrite,
+            at,
         }),
-        injected: 0,
+        ..Faults::default()
     };
     let response = app
         .put("/admin/faults", &serde_json::to_value(faults).unwrap())
@@ -84,24 +88,25 @@ fn assert_fencing_held((tally, audit): (Tally, stocklock_api::Audit)) {
     assert_eq!(audit.orders, tally.created, "{tally:?} {audit:?}");
 }
 
-// Redis: a 100 ms TTL and 250 ms pauses, so each holder overlaps the next.
+// Redis: a 300 ms TTL and 700 ms pauses, so each holder overlaps the next.
 fn redis(fencing: bool) -> Rung {
     Rung {
         backend: Backend::Redis,
-        ttl_ms: 100,
-        pause_ms: 250,
+        ttl_ms: 300,
+        pause_ms: 700,
         fencing,
         stock: 5,
         buyers: 20,
     }
 }
 
-// etcd: its minimum lease is 2 s, so the pauses must be longer still.
+// etcd: its minimum lease is 2 s, and it reaps expired leases every 0.5 s
+// through Raft, so the pauses must be well longer still.
 fn etcd(fencing: bool) -> Rung {
     Rung {
         backend: Backend::Etcd,
         ttl_ms: 2_000,
-        pause_ms: 2_600,
+        pause_ms: 3_500,
         fencing,
         stock: 2,
         buyers: 6,
@@ -212,4 +217,62 @@ async fn etcd_renewal_keeps_a_lease_through_work_longer_than_its_ttl() {
 #[tokio::test]
 async fn etcd_without_renewal_a_lease_expires_under_long_work() {
     assert_locks_expired_mid_work(long_work(Backend::Etcd, 2_000, 3_200, false).await);
+}
+
+/// The checked rung: a holder paused *before* it reads (`after_acquire`)
+/// past its TTL finds its lock gone at the check before the write, and is
+/// refused; without the check it writes anyway.
+#[tokio::test]
+async fn the_check_before_commit_refuses_a_holder_whose_lock_expired_before_it() {
+    let (checked, audit) = climb_with(redis(false), PausePoint::AfterAcquire, true).await;
+    assert!(checked.lock_lost > 0, "no expired lock was caught: {checked:?}");
+    assert_eq!((audit.oversold, audit.consistent), (0, true), "{audit:?}");
+    let (unchecked, _) = climb_with(redis(false), PausePoint::AfterAcquire, false).await;
+    assert_eq!(unchecked.lock_lost, 0, "{unchecked:?}");
+}
+
+/// The fence's rules, straight against PostgreSQL (`lock/fence.rs`).
+#[tokio::test]
+async fn a_fence_admits_only_the_newest_claim_and_its_own_holder() {
+    use stocklock::domain::Sku;
+    use stocklock::lock::fence::{self, Fence};
+    use stocklock::store;
+
+    let pool = crate::helpers::database().await;
+    let sku = Sku::parse(&unique_sku()).unwrap();
+    store::reset_product(&pool, &sku, 10).await.unwrap();
+    let fence = |epoch: &str, token, holder: &str| Fence {
+        epoch: epoch.into(),
+        token,
+        holder: holder.into(),
+    };
+    let mut conn = pool.acquire().await.unwrap();
+    let mut claim = async |f: &Fence| fence::claim(&mut conn, &sku, f, Backend::Redis).await.unwrap();
+    assert!(claim(&fence("redis/a", 5, "x")).await, "a first claim");
+    assert!(!claim(&fence("redis/a", 5, "y")).await, "the same token twice");
+    assert!(!claim(&fence("redis/a", 4, "y")).await, "an older token");
+    assert!(
+        claim(&fence("etcd/b", 1, "z")).await,
+        "another epoch wins whatever its number"
+    );
+
+    let mut tx = pool.begin().await.unwrap();
+    let stale = store::write_stock(&mut tx, &sku, 9, Some(&fence("redis/a", 5, "x")))
+        .await
+        .unwrap();
+    assert_eq!(stale, None, "a write under a superseded claim");
+    let imposter = store::write_stock(&mut tx, &sku, 9, Some(&fence("etcd/b", 1, "w")))
+        .await
+        .unwrap();
+    assert_eq!(imposter, None, "the newest token, another holder");
+    let newest = store::write_stock(&mut tx, &sku, 9, Some(&fence("etcd/b", 1, "z")))
+        .await
+        .unwrap();
+    assert!(newest.is_some(), "the newest claim's own write");
+    // A write without a fence clears it: no fenced holder writes after it.
+    store::write_stock(&mut tx, &sku, 8, None).await.unwrap();
+    let after = store::write_stock(&mut tx, &sku, 7, Some(&fence("etcd/b", 1, "z")))
+        .await
+        .unwrap();
+    assert_eq!(after, None, "a fenced write after an unfenced one");
 }
