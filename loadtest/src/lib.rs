@@ -86,6 +86,7 @@ pub async fn run(args: &RunArgs) -> Result<Report, RunError> {
     };
     let plan = load_plan(args);
     let ctx = PhaseContext {
+        scenario: args.scenario,
         targets: targets.clone(),
         plan: &plan,
         stock: args.stock,

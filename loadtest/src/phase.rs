@@ -29,7 +29,7 @@ use crate::explain;
 use crate::faults::{self, PhaseFault};
 use crate::ledger;
 use crate::load::{self, LoadPlan};
-use crate::scenario::PhaseSpec;
+use crate::scenario::{PhaseSpec, Scenario};
 use crate::stats::{Counts, LatencySummary, Outcome, Recorder, per_second, summarize};
 use crate::verdict::{self, Assessment, ClientTally, Expectation, Ledger, OrderBook, Verdict};
 
@@ -41,6 +41,8 @@ const WAIT_FOR_ORDERS: Duration = DRAIN_LIMIT.saturating_add(Duration::from_secs
 /// Everything measured and concluded about one backend.
 #[derive(Debug, Clone, Serialize)]
 pub struct PhaseReport {
+    /// The scenario it belongs to (`basic`, `ladder`).
+    pub scenario: String,
     /// What the table calls it (`redis`, `redis fenced`).
     pub label: String,
     pub backend: Backend,
@@ -67,6 +69,7 @@ pub struct PhaseReport {
 
 /// What every phase of a run shares.
 pub struct PhaseContext<'a> {
+    pub scenario: Scenario,
     pub targets: Arc<[Target]>,
     pub plan: &'a LoadPlan,
     pub stock: i64,
@@ -115,6 +118,7 @@ pub async fn run(ctx: &PhaseContext<'_>, spec: &PhaseSpec) -> Result<PhaseReport
     }
 
     Ok(PhaseReport {
+        scenario: ctx.scenario.to_string(),
         label: spec.label.clone(),
         backend: spec.backend,
         expectation,

@@ -195,3 +195,21 @@ async fn late_orders_of_one_phase_are_never_blamed_on_the_next() {
     }
     assert_eq!(json["passed"], true, "{json:#}");
 }
+
+/// The JSON that outside tools read: every phase names its scenario, its
+/// ladder settings, its faults and its overlapping holds.
+#[tokio::test]
+async fn every_phase_reports_its_scenario_settings_faults_and_overlaps() {
+    let instance = spawn_instance().await;
+    let argv = options(&[&instance], &["--backends", "redis"]);
+    let report = loadtest::run(&run_args(argv)).await.expect("the run completes");
+    let json = serde_json::to_value(&report).unwrap();
+    let phase = phase(&json, "redis");
+    assert_eq!(phase["scenario"], "basic", "{phase:#}");
+    for rung in ["check_before_commit", "renewal", "fencing"] {
+        assert_eq!(phase["settings"][rung], true, "{rung}: {phase:#}");
+    }
+    assert_eq!(phase["faults"], serde_json::json!([]), "{phase:#}");
+    assert_eq!(phase["verdict"]["overlapping_holds"], 0, "{phase:#}");
+    assert_eq!(phase["counts"]["lock_lost"], 0, "{phase:#}");
+}
