@@ -45,11 +45,16 @@ pub struct RunArgs {
     )]
     pub backends: Vec<Backend>,
 
-    /// What each phase sets up: `basic` (one phase per `--backends` entry)
-    /// or `ladder` (the safety ladder under paused holders, for redis and
-    /// etcd, with postgres as a control; `--backends` is ignored).
+    /// What each phase sets up: `basic` (one phase per `--backends` entry),
+    /// `ladder` (the safety ladder under paused holders, for redis and etcd,
+    /// with postgres as a control), `kill-redis` or `kill-etcd` (the lock
+    /// server killed and restarted mid-phase). `--backends` is for `basic`.
     #[arg(long, default_value = "basic")]
     pub scenario: Scenario,
+
+    /// The script that kills and starts lock servers for the kill scenarios.
+    #[arg(long, default_value = "scripts/services")]
+    pub services: PathBuf,
 
     /// Backends that must not oversell, replacing the default thresholds
     /// (`none` may oversell, `local` may with more than one target; every

@@ -10,10 +10,11 @@ use crate::verdict::Verdict;
 /// explain (a clean phase with no fault and no refusal).
 /// `ttl_ms` is the lock's TTL, if it has one (redis, etcd).
 pub fn why(verdict: &Verdict, counts: &Counts, faults: &[PhaseFault], ttl_ms: Option<u64>) -> Option<String> {
-    let pauses: Vec<u64> = faults
+    let pauses: Vec<u64> = faults.iter().filter_map(|f| f.pause_ms).collect();
+    let outages: Vec<String> = faults
         .iter()
-        .filter(|f| f.kind == "pause_holder")
-        .map(|f| f.pause_ms)
+        .filter(|f| f.pause_ms.is_none())
+        .map(|f| format!("{} at {:.1} s", f.kind.replace('_', " "), f.at_s))
         .collect();
     let paused = pauses.len();
     let cause = if let Some(&longest) = pauses.iter().max() {
@@ -23,6 +24,8 @@ pub fn why(verdict: &Verdict, counts: &Counts, faults: &[PhaseFault], ttl_ms: Op
             }
             None => format!("{paused} holders were paused (up to {longest} ms)"),
         }
+    } else if !outages.is_empty() {
+        outages.join(", ")
     } else {
         "no fault was injected".to_owned()
     };
@@ -45,6 +48,11 @@ pub fn why(verdict: &Verdict, counts: &Counts, faults: &[PhaseFault], ttl_ms: Op
         )
     } else if paused > 0 {
         format!("{cause}; no second holder got in while they were")
+    } else if !outages.is_empty() {
+        format!(
+            "{cause}; {} orders were refused with a 503 meanwhile, nothing was oversold or lost",
+            counts.lock_unavailable + counts.other_unavailable
+        )
     } else {
         return None;
     };
@@ -62,9 +70,9 @@ mod tests {
             kind: "pause_holder".into(),
             at_s: 0.1,
             target: "t".into(),
-            sku: "s".into(),
-            at: PausePoint::BeforeWrite,
-            pause_ms: 800,
+            sku: Some("s".into()),
+            at: Some(PausePoint::BeforeWrite),
+            pause_ms: Some(800),
         }
     }
 

@@ -1,7 +1,8 @@
-//! A phase's faults: set on every target before the load, cleared after,
-//! and the injections the targets report collected into the phase's report
-//! with their time from the phase's start — so a student can line up "a
-//! holder paused here" with "two orders held the lock at once here".
+//! A phase's faults: the service's own (set on every target before the load,
+//! cleared after, their injections collected into the phase's report with
+//! their time from the phase's start), and lock servers killed and started
+//! on a schedule through `scripts/services` — so a student can line up "a
+//! holder paused here", "Redis died here" with what the ledger shows.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -14,15 +15,79 @@ use crate::client::Target;
 /// One injected fault, as the phase report lists it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PhaseFault {
-    /// `pause_holder`.
+    /// `pause_holder`, `kill_redis`, `start_redis`, `kill_etcd`, …
     pub kind: String,
     /// Seconds from the start of the phase's load.
     pub at_s: f64,
-    /// Which target injected it.
+    /// Which target injected it (`services` for a server killed or started).
     pub target: String,
-    pub sku: String,
-    pub at: PausePoint,
-    pub pause_ms: u64,
+    /// For a paused holder: its SKU, where it paused, for how long.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sku: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<PausePoint>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pause_ms: Option<u64>,
+}
+
+/// What the load tester does to a lock server mid-phase, through
+/// `scripts/services` (`--services`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerAction {
+    /// SIGKILL, as a crash would.
+    Kill,
+    /// Back up (Redis empty: it runs without persistence).
+    Start,
+}
+
+/// One step of a phase's schedule: at `at_s` seconds into the load, do
+/// `action` to `server` (`redis` or `etcd`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ServerFault {
+    pub at_s: f64,
+    pub action: ServerAction,
+    pub server: &'static str,
+}
+
+/// Runs `schedule` from `started` on, each step once, in order; returns
+/// what was done and when. Every step runs even if the load ended early:
+/// a server killed must be started again.
+pub async fn run_schedule(
+    services: &std::path::Path,
+    schedule: &[ServerFault],
+    started: tokio::time::Instant,
+) -> Result<Vec<PhaseFault>, RunError> {
+    let mut done = Vec::with_capacity(schedule.len());
+    for step in schedule {
+        tokio::time::sleep_until(started + std::time::Duration::from_secs_f64(step.at_s)).await;
+        let issued_s = started.elapsed().as_secs_f64();
+        let verb = match step.action {
+            ServerAction::Kill => "kill",
+            ServerAction::Start => "start",
+        };
+        let status = tokio::process::Command::new(services)
+            .args([verb, step.server])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .await
+            .map_err(|err| RunError::Options(format!("could not run {}: {err}", services.display())))?;
+        if !status.success() {
+            return Err(RunError::Options(format!(
+                "{} {verb} {} failed ({status})",
+                services.display(),
+                step.server
+            )));
+        }
+        done.push(PhaseFault {
+            kind: format!("{verb}_{}", step.server),
+            at_s: issued_s,
+            target: "services".to_owned(),
+            sku: None,
+            at: None,
+            pause_ms: None,
+        });
+    }
+    Ok(done)
 }
 
 /// Milliseconds since the Unix epoch: the clock the service stamps its
@@ -62,9 +127,9 @@ fn since(target: &str, reported: &Faults, started_unix_ms: u64) -> Vec<PhaseFaul
             kind: event.kind.clone(),
             at_s: (event.at_unix_ms - started_unix_ms) as f64 / 1000.0,
             target: target.to_owned(),
-            sku: event.sku.clone(),
-            at: event.at,
-            pause_ms: event.pause_ms,
+            sku: Some(event.sku.clone()),
+            at: Some(event.at),
+            pause_ms: Some(event.pause_ms),
         })
         .collect()
 }
@@ -91,5 +156,6 @@ mod tests {
         let kept = since("http://a", &reported, 10_000);
         assert_eq!(kept.len(), 1);
         assert_eq!((kept[0].at_s, kept[0].target.as_str()), (0.5, "http://a"));
+        assert_eq!(kept[0].pause_ms, Some(800));
     }
 }

@@ -87,6 +87,7 @@ pub async fn run(args: &RunArgs) -> Result<Report, RunError> {
     let plan = load_plan(args);
     let ctx = PhaseContext {
         scenario: args.scenario,
+        services: &args.services,
         targets: targets.clone(),
         plan: &plan,
         stock: args.stock,

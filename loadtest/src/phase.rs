@@ -70,6 +70,8 @@ pub struct PhaseReport {
 /// What every phase of a run shares.
 pub struct PhaseContext<'a> {
     pub scenario: Scenario,
+    /// `scripts/services`, for phases that kill and start lock servers.
+    pub services: &'a std::path::Path,
     pub targets: Arc<[Target]>,
     pub plan: &'a LoadPlan,
     pub stock: i64,
@@ -93,10 +95,19 @@ pub async fn run(ctx: &PhaseContext<'_>, spec: &PhaseSpec) -> Result<PhaseReport
 
     let started_unix_ms = faults::now_unix_ms();
     let progress = progress_bar(ctx, &spec.label, stock);
-    let (recorder, elapsed) = load::run(ctx.targets.clone(), ctx.plan, progress.clone()).await;
+    let plan = LoadPlan {
+        budget: spec.requests.unwrap_or(ctx.plan.budget),
+        ..ctx.plan.clone()
+    };
+    let load = load::run(ctx.targets.clone(), &plan, progress.clone());
+    let schedule = faults::run_schedule(ctx.services, &spec.schedule, tokio::time::Instant::now());
+    let ((recorder, elapsed), done) = tokio::join!(load, schedule);
+    let done = done?;
 
     drain_all(&ctx.targets).await?;
-    let injected = faults::collect(&ctx.targets, started_unix_ms).await?;
+    let mut injected = faults::collect(&ctx.targets, started_unix_ms).await?;
+    injected.extend(done);
+    injected.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
     faults::set_all(&ctx.targets, &Faults::default()).await?;
     let (verdict, audits) = judge(ctx, &recorder).await?;
     let expectation = spec
