@@ -12,7 +12,7 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rand::Rng;
 use stocklock_api::{ErrorCode, FaultEvent, Faults, PausePoint};
@@ -85,9 +85,7 @@ impl FaultInjector {
         self.injected.fetch_add(1, Ordering::Relaxed);
         self.remember(FaultEvent {
             kind: "pause_holder".to_owned(),
-            at_unix_ms: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |since| since.as_millis() as u64),
+            at_unix_ms: stocklock_api::now_unix_ms(),
             sku: sku.to_string(),
             at: point,
             pause_ms: pause.pause_ms,
@@ -103,9 +101,7 @@ impl FaultInjector {
         guard.suspend_renewal(Instant::now() + pause);
         tokio::time::sleep(pause).await;
     }
-}
 
-impl FaultInjector {
     fn remember(&self, event: FaultEvent) {
         let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
         if recent.len() == RECENT {

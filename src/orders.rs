@@ -39,6 +39,7 @@ use crate::error::Error;
 use crate::lock::LockError;
 use crate::lock::fence::{self, Fence};
 use crate::state::AppState;
+use crate::store;
 
 /// Places an order for `quantity` units of `sku` under the active lock.
 pub async fn place_order(state: Arc<AppState>, sku: Sku, quantity: Quantity) -> Result<Order, Error> {
@@ -114,10 +115,7 @@ async fn claim_before_transaction(
     // Committed on its own, so that every holder sees it at once; bounded by
     // the acquire timeout, like every other wait for the lock.
     let mut tx = state.pool.begin().await?;
-    sqlx::query("SELECT set_config('lock_timeout', $1, true)")
-        .bind(format!("{}ms", settings.acquire_timeout.as_millis()))
-        .execute(&mut *tx)
-        .await?;
+    store::set_lock_timeout(&mut tx, settings.acquire_timeout).await?;
     let claimed = fence::claim(&mut tx, sku, &fence, settings.backend).await?;
     tx.commit().await?;
     if !claimed {

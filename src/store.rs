@@ -32,6 +32,26 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
     Ok(pool)
 }
 
+/// SQLSTATE `lock_not_available`, raised when `lock_timeout` expires.
+const LOCK_NOT_AVAILABLE: &str = "55P03";
+
+/// Bounds every lock wait of the transaction on `tx` (a row lock, an
+/// advisory lock) by `limit`; past it PostgreSQL raises
+/// [`is_lock_timeout`]. `set_config(…, true)` applies to this transaction
+/// only, and unlike `SET LOCAL` takes a bind parameter.
+pub async fn set_lock_timeout(tx: &mut PgConnection, limit: Duration) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT set_config('lock_timeout', $1, true)")
+        .bind(format!("{}ms", limit.as_millis()))
+        .execute(tx)
+        .await
+        .map(|_| ())
+}
+
+/// Whether `err` is a lock wait that ran out of `lock_timeout`.
+pub fn is_lock_timeout(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some(LOCK_NOT_AVAILABLE))
+}
+
 /// `SELECT 1`: is PostgreSQL reachable?
 #[tracing::instrument(level = "debug", skip(pool))]
 pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {

@@ -201,6 +201,16 @@ pub struct Faults {
     pub recent: Vec<FaultEvent>,
 }
 
+/// Now, in milliseconds since the Unix epoch: the clock of
+/// [`FaultEvent::at_unix_ms`], read the same way by the service that stamps
+/// an injection and the load tester (on the same machine) that places it in
+/// its phase.
+pub fn now_unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64)
+}
+
 /// One injected fault, as the load tester reports it with its phase.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FaultEvent {

@@ -4,8 +4,6 @@
 //! on a schedule through `scripts/services` — so a student can line up "a
 //! holder paused here", "Redis died here" with what the ledger shows.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use serde::Serialize;
 use stocklock_api::{Faults, PausePoint};
 
@@ -90,14 +88,6 @@ pub async fn run_schedule(
     Ok(done)
 }
 
-/// Milliseconds since the Unix epoch: the clock the service stamps its
-/// injections with (the same machine's).
-pub fn now_unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_millis() as u64)
-}
-
 /// Sets `faults` on every target (the default clears them).
 pub async fn set_all(targets: &[Target], faults: &Faults) -> Result<(), RunError> {
     for target in targets {
@@ -106,15 +96,14 @@ pub async fn set_all(targets: &[Target], faults: &Faults) -> Result<(), RunError
     Ok(())
 }
 
-/// The injections every target reports since `started_unix_ms`, in time
-/// order.
+/// The injections every target reports since `started_unix_ms`, target by
+/// target (the phase sorts them in time with its own server faults).
 pub async fn collect(targets: &[Target], started_unix_ms: u64) -> Result<Vec<PhaseFault>, RunError> {
     let mut faults = Vec::new();
     for target in targets {
         let reported = target.faults().await?;
         faults.extend(since(&target.base, &reported, started_unix_ms));
     }
-    faults.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
     Ok(faults)
 }
 

@@ -93,7 +93,7 @@ pub async fn run(ctx: &PhaseContext<'_>, spec: &PhaseSpec) -> Result<PhaseReport
     reset_skus(ctx, stock).await?;
     faults::set_all(&ctx.targets, &spec.faults).await?;
 
-    let started_unix_ms = faults::now_unix_ms();
+    let started_unix_ms = stocklock_api::now_unix_ms();
     let progress = progress_bar(ctx, &spec.label, stock);
     let plan = LoadPlan {
         budget: spec.requests.unwrap_or(ctx.plan.budget),

@@ -326,10 +326,8 @@ impl HeldLock for EtcdHeld {
         Some(self.fence.clone())
     }
 
-    fn suspend_renewal(&self, until: Instant) {
-        if let Some(watchdog) = &self.watchdog {
-            watchdog.suspend_until(until);
-        }
+    fn watchdog(&self) -> Option<&Watchdog> {
+        self.watchdog.as_ref()
     }
 
     async fn release(mut self: Box<Self>) -> Result<(), LockError> {

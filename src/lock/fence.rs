@@ -49,8 +49,8 @@
 //! *epoch* — the backend and the incarnation of its sequence (Redis: a random
 //! id the lock script stores beside the counter when the counter is new;
 //! etcd: a random id kept in the cluster, made anew with its data;
-//! PostgreSQL: one epoch, transaction ids never restart) — and a claim in another epoch than the last one wins whatever
-//! its number.
+//! PostgreSQL: one epoch, transaction ids never restart) — and a claim in
+//! another epoch than the last one wins whatever its number.
 //!
 //! That keeps the write safe, because safety never rested on comparing
 //! numbers: a write needs the very token that was claimed *last*, and every
@@ -69,6 +69,7 @@ use stocklock_api::Backend;
 use crate::domain::Sku;
 use crate::error::Error;
 use crate::lock::LockError;
+use crate::store;
 
 /// A fencing token, and the epoch of the sequence that issued it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,19 +83,14 @@ pub struct Fence {
     pub holder: String,
 }
 
-/// SQLSTATE `lock_not_available`: the claim waited longer than
-/// `lock_timeout` for the product row (held by a transaction that claimed or
-/// wrote it and has not committed yet).
-const LOCK_NOT_AVAILABLE: &str = "55P03";
-
-/// A claim that timed out waiting for the row is a lock timeout (503), not a
-/// database failure.
+/// A claim that waited longer than `lock_timeout` for the product row (held
+/// by a transaction that claimed or wrote it and has not committed yet) is a
+/// lock failure (503), not a database failure.
 fn lock_timeout_or(err: sqlx::Error, sku: &Sku, backend: Backend) -> Error {
-    match &err {
-        sqlx::Error::Database(db) if db.code().as_deref() == Some(LOCK_NOT_AVAILABLE) => {
-            LockError::unavailable(backend, format!("claiming `{sku}` for the fence timed out")).into()
-        }
-        _ => Error::Database(err),
+    if store::is_lock_timeout(&err) {
+        LockError::unavailable(backend, format!("claiming `{sku}` for the fence timed out")).into()
+    } else {
+        Error::Database(err)
     }
 }
 

@@ -20,6 +20,7 @@ use tokio_util::task::TaskTracker;
 
 use super::LockError;
 use super::fence::Fence;
+use super::renew::Watchdog;
 
 /// A lock a backend holds on behalf of one request.
 #[async_trait]
@@ -38,8 +39,10 @@ pub trait HeldLock: Send + Sync {
         None
     }
 
-    /// Stops renewing the lock until `until`, as a stalled process would.
-    fn suspend_renewal(&self, _until: tokio::time::Instant) {}
+    /// The watchdog renewing this lock, if `renewal` is on for it.
+    fn watchdog(&self) -> Option<&Watchdog> {
+        None
+    }
 
     /// Gives the lock back.
     async fn release(self: Box<Self>) -> Result<(), LockError>;
@@ -87,10 +90,10 @@ impl LockGuard {
         self.held.as_ref().and_then(|held| held.token())
     }
 
-    /// See [`HeldLock::suspend_renewal`].
+    /// Stops renewing the lock until `until`, as a stalled process would.
     pub fn suspend_renewal(&self, until: tokio::time::Instant) {
-        if let Some(held) = &self.held {
-            held.suspend_renewal(until);
+        if let Some(watchdog) = self.held.as_ref().and_then(|held| held.watchdog()) {
+            watchdog.suspend_until(until);
         }
     }
 

@@ -36,9 +36,7 @@ use stocklock_api::Backend;
 use super::fence::Fence;
 use super::{LockBackend, LockError, LockGuard, LockTimings};
 use crate::error::Error;
-
-/// SQLSTATE `lock_not_available`, raised when `lock_timeout` expires.
-const LOCK_NOT_AVAILABLE: &str = "55P03";
+use crate::store;
 
 #[derive(Debug, Default)]
 pub struct PostgresAdvisoryLock;
@@ -61,12 +59,8 @@ impl LockBackend for PostgresAdvisoryLock {
         tx: &mut PgConnection,
         timings: LockTimings,
     ) -> Result<Option<Fence>, Error> {
-        let lock_timeout = format!("{}ms", timings.acquire_timeout.as_millis());
         let locked = async {
-            sqlx::query("SELECT set_config('lock_timeout', $1, true)")
-                .bind(&lock_timeout)
-                .execute(&mut *tx)
-                .await?;
+            store::set_lock_timeout(&mut *tx, timings.acquire_timeout).await?;
             sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
                 .bind(key)
                 .execute(&mut *tx)
@@ -82,7 +76,7 @@ impl LockBackend for PostgresAdvisoryLock {
                 token,
                 holder: token.to_string(),
             })),
-            Err(sqlx::Error::Database(err)) if err.code().as_deref() == Some(LOCK_NOT_AVAILABLE) => {
+            Err(err) if store::is_lock_timeout(&err) => {
                 Err(LockError::timeout(Backend::Postgres, key, timings.acquire_timeout).into())
             }
             Err(err) => Err(Error::Database(err)),
