@@ -25,22 +25,29 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use stocklock_api::Backend;
 use tokio::sync::OwnedMutexGuard;
+use tokio::time::Instant;
 
 use super::{HeldLock, LockBackend, LockError, LockGuard, LockTimings};
 
 #[derive(Debug, Default)]
 pub struct LocalLock {
-    /// One mutex per lock key, created on first use.
-    mutexes: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    mutexes: KeyedMutexes,
 }
 
-impl LocalLock {
-    fn mutex_for(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut mutexes = self
-            .mutexes
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        mutexes.entry(key.to_owned()).or_default().clone()
+/// One fair async mutex per lock key, created on first use. Also used by
+/// `etcd`, whose session lock is per process and needs this one in front of
+/// it (see `etcd/mod.rs`).
+#[derive(Debug, Default)]
+pub struct KeyedMutexes(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+
+impl KeyedMutexes {
+    /// Locks `key`'s mutex, or gives up at `deadline` (`None`).
+    pub async fn lock(&self, key: &str, deadline: Instant) -> Option<OwnedMutexGuard<()>> {
+        let mutex = {
+            let mut mutexes = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            mutexes.entry(key.to_owned()).or_default().clone()
+        };
+        tokio::time::timeout_at(deadline, mutex.lock_owned()).await.ok()
     }
 }
 
@@ -52,10 +59,10 @@ impl LockBackend for LocalLock {
 
     #[tracing::instrument(level = "debug", skip(self, timings))]
     async fn acquire(&self, key: &str, timings: LockTimings) -> Result<LockGuard, LockError> {
-        let mutex = self.mutex_for(key);
-        match tokio::time::timeout(timings.acquire_timeout, mutex.lock_owned()).await {
-            Ok(guard) => Ok(LockGuard::new(LocalHeld(guard))),
-            Err(_elapsed) => Err(LockError::timeout(Backend::Local, key, timings.acquire_timeout)),
+        let deadline = Instant::now() + timings.acquire_timeout;
+        match self.mutexes.lock(key, deadline).await {
+            Some(guard) => Ok(LockGuard::new(LocalHeld(guard))),
+            None => Err(LockError::timeout(Backend::Local, key, timings.acquire_timeout)),
         }
     }
 }

@@ -185,6 +185,18 @@ pub(crate) async fn within_deadline<T, E: fmt::Display>(
         .map_err(|err| LockError::unavailable(backend, err))
 }
 
+/// [`within`] for calls that already answer in [`LockError`]s (a lost lock
+/// stays a lost lock): only running out of time becomes `Unavailable`.
+pub(crate) async fn bounded<T>(
+    backend: Backend,
+    limit: Duration,
+    calls: impl Future<Output = Result<T, LockError>>,
+) -> Result<T, LockError> {
+    tokio::time::timeout(limit, calls)
+        .await
+        .map_err(|_| LockError::unavailable(backend, "no answer in time"))?
+}
+
 /// A lock backend. Object-safe (`Arc<dyn LockBackend>`) so that the active
 /// backend can be swapped at runtime; see [`switch`].
 #[async_trait]

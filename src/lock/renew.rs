@@ -59,6 +59,9 @@ impl Watchdog {
                     _ = &mut stopped => return,
                     () = tokio::time::sleep(period) => {}
                 }
+                if task_lost.load(Ordering::SeqCst) {
+                    return; // abandoned
+                }
                 let suspended = *task_suspended.lock().unwrap_or_else(|p| p.into_inner());
                 if suspended.is_some_and(|until| Instant::now() < until) {
                     continue;
@@ -82,9 +85,18 @@ impl Watchdog {
         self.lost.load(Ordering::SeqCst)
     }
 
-    /// No extension until `until`: a stalled process renews nothing.
+    /// Stops extending, for good, and reports the lock lost: its lease is
+    /// left to expire (etcd's session, after a release failed).
+    pub fn abandon(&self) {
+        self.lost.store(true, Ordering::SeqCst);
+    }
+
+    /// No extension until `until`: a stalled process renews nothing. (A
+    /// shorter stall reported later does not shorten a longer one: etcd's
+    /// session watchdog is shared by every holder of the instance.)
     pub fn suspend_until(&self, until: Instant) {
-        *self.suspended_until.lock().unwrap_or_else(|p| p.into_inner()) = Some(until);
+        let mut suspended = self.suspended_until.lock().unwrap_or_else(|p| p.into_inner());
+        *suspended = (*suspended).max(Some(until));
     }
 }
 

@@ -29,23 +29,27 @@ async fn climb(rung: Rung) -> (Tally, stocklock_api::Audit) {
     climb_with(rung, PausePoint::BeforeWrite, true).await
 }
 
+/// Two instances, as in the workshop: a lock that excludes processes (an
+/// etcd session's) must be shown failing *across* them.
 async fn climb_with(rung: Rung, at: PausePoint, check: bool) -> (Tally, stocklock_api::Audit) {
-    let app = spawn_app().await;
-    app.set_lock(LockSettingsUpdate {
-        backend: Some(rung.backend),
-        ttl_ms: Some(rung.ttl_ms),
-        acquire_timeout_ms: Some(60_000),
-        critical_section_ms: Some(5),
-        check_before_commit: Some(check),
-        fencing: Some(rung.fencing),
-        ..Default::default()
-    })
-    .await;
-    pause_every_holder(&app, rung.pause_ms, at).await;
+    let apps = [spawn_app().await, spawn_app().await];
+    for app in &apps {
+        app.set_lock(LockSettingsUpdate {
+            backend: Some(rung.backend),
+            ttl_ms: Some(rung.ttl_ms),
+            acquire_timeout_ms: Some(60_000),
+            critical_section_ms: Some(5),
+            check_before_commit: Some(check),
+            fencing: Some(rung.fencing),
+            ..Default::default()
+        })
+        .await;
+        pause_every_holder(app, rung.pause_ms, at).await;
+    }
     let sku = unique_sku();
-    app.reset(&sku, rung.stock).await;
-    let tally = buy_concurrently(&[&app], &sku, rung.buyers).await;
-    (tally, app.audit(&sku).await)
+    apps[0].reset(&sku, rung.stock).await;
+    let tally = buy_concurrently(&[&apps[0], &apps[1]], &sku, rung.buyers).await;
+    (tally, apps[0].audit(&sku).await)
 }
 
 async fn pause_every_holder(app: &TestApp, pause_ms: u64, at: PausePoint) {

@@ -193,10 +193,31 @@ fn two_instances<T: LockBackend + 'static>(
     (std::sync::Arc::new(make()), std::sync::Arc::new(make()))
 }
 
+/// `T` with `renewal` on for every acquisition: the service's default, under
+/// which Redis runs a watchdog per lock and etcd locks on its session lease.
+#[derive(Debug)]
+struct Renewing<T>(T);
+
+#[async_trait::async_trait]
+impl<T: LockBackend> LockBackend for Renewing<T> {
+    fn backend(&self) -> stocklock_api::Backend {
+        self.0.backend()
+    }
+
+    async fn acquire(&self, key: &str, timings: LockTimings) -> Result<LockGuard, LockError> {
+        self.0.acquire(key, LockTimings { renewal: true, ..timings }).await
+    }
+}
+
 lock_contract! {
     local => one_instance(LocalLock::default());
     redis => two_instances(redis_lock);
+    redis_renewing => two_instances(|| Renewing(redis_lock()));
     etcd => two_instances(etcd_lock);
+    etcd_session => two_instances(|| Renewing(etcd_lock()));
+    // Two orders of one instance share its session, so etcd alone would give
+    // both the same key: the instance's own per-SKU turn must exclude them.
+    etcd_session_one_instance => one_instance(Renewing(etcd_lock()));
     postgres => two_instances(|| PostgresAdvisoryLock);
 }
 

@@ -118,6 +118,53 @@ async fn etcd_a_lock_with_under_a_second_left_still_verifies() {
     held.release().await.expect("release");
 }
 
+/// With `renewal`, an instance's etcd locks all live on one session lease
+/// (the fencing holder names it); without, each lock has a lease of its own.
+#[tokio::test]
+async fn etcd_renewal_locks_on_one_session_lease_per_instance() {
+    let lock = etcd_lock();
+    let session = LockTimings { renewal: true, ..timings(2_000, 1_000) };
+    let mut holders = Vec::new();
+    for renewal_timings in [session, session, timings(2_000, 1_000), timings(2_000, 1_000)] {
+        let held = lock.acquire(&unique_sku(), renewal_timings).await.expect("held");
+        holders.push(held.token().expect("a token").holder);
+        held.release().await.expect("release");
+    }
+    assert_eq!(holders[0], holders[1], "two leases in one session: {holders:?}");
+    assert!(
+        holders[2] != holders[0] && holders[3] != holders[2],
+        "a lock without renewal shared a lease: {holders:?}"
+    );
+}
+
+/// A stalled instance stops renewing its session (the `pause_holder` fault
+/// suspends the shared watchdog): the lease expires, every holder on it
+/// learns its lock is lost, and the next order gets a new session.
+#[tokio::test]
+async fn etcd_an_expired_session_loses_its_locks_and_a_new_one_serves_later_orders() {
+    let lock = etcd_lock();
+    let session = LockTimings { renewal: true, ..timings(2_000, 5_000) };
+    let (first, second) = (
+        lock.acquire(&unique_sku(), session).await.expect("first"),
+        lock.acquire(&unique_sku(), session).await.expect("second"),
+    );
+    first.suspend_renewal(tokio::time::Instant::now() + Duration::from_secs(10));
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    for held in [&first, &second] {
+        assert!(
+            matches!(held.verify().await, Err(LockError::Lost { .. })),
+            "a lock outlived its expired session"
+        );
+    }
+    let later = lock.acquire(&unique_sku(), session).await.expect("a later order");
+    later.verify().await.expect("the new session's lock");
+    let old = first.token().expect("a token").holder;
+    assert_ne!(later.token().expect("a token").holder, old, "the expired session was reused");
+    for held in [first, second, later] {
+        held.release().await.expect("release");
+    }
+}
+
 /// Only a lock timeout (SQLSTATE 55P03) is the lock's failure; any other
 /// database error is the database's — a 5xx whose details are logged, not
 /// a `lock_unavailable` 503 carrying sqlx's text to the client.

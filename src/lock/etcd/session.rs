@@ -1,0 +1,101 @@
+//! The instance's etcd *session*: one lease, kept alive for as long as the
+//! instance runs, that every lock it takes lives on — what etcd's own
+//! `concurrency.NewSession` does, and what the `renewal` rung means for etcd.
+//!
+//! Why one lease per instance and not one per lock? A lease is what tells
+//! etcd "this client is alive". Granting and revoking one per order costs
+//! two extra round trips through Raft each time; one lease kept alive every
+//! third of its TTL costs a keep-alive a second, whatever the load. And when
+//! the instance dies or stalls, its lease expires and *every* lock it held
+//! goes at once — which is the truth: all of them were held by a process
+//! that is no longer working.
+//!
+//! The watchdog renewing the lease is shared: when a keep-alive fails or
+//! reports the lease gone (TTL ≤ 0), it marks the session lost, every holder
+//! on it then refuses to write ([`super::EtcdHeld`]'s verify), and the next
+//! order gets a new session. A `pause_holder` fault suspends this shared
+//! watchdog, as a real process pause would stop it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use etcd_client::Client;
+use stocklock_api::Backend;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+use tokio_util::task::TaskTracker;
+
+use super::lease_seconds;
+use crate::lock::renew::{LeaseRenewer, Watchdog};
+use crate::lock::{LockError, within_deadline};
+
+/// One granted lease and the watchdog keeping it alive.
+#[derive(Debug)]
+pub struct Session {
+    pub lease_id: i64,
+    /// The TTL asked for, in etcd's whole seconds: a `PUT /admin/lock` with
+    /// another TTL starts a new session.
+    seconds: i64,
+    pub watchdog: Watchdog,
+}
+
+impl Session {
+    /// Whether the lease is known to be gone: renewal failed, or a release
+    /// failed and the session was abandoned.
+    pub fn is_lost(&self) -> bool {
+        self.watchdog.is_lost()
+    }
+
+    /// Stops renewing the lease and marks the session lost, so that the
+    /// next order starts a new one: for a key we could not delete, which
+    /// would otherwise live as long as the session — for ever.
+    pub fn abandon(&self) {
+        self.watchdog.abandon();
+    }
+}
+
+/// The current session, granted on first use and replaced once lost. An
+/// old session lives on while orders still hold locks on it (they share its
+/// `Arc`); when the last one lets go its watchdog stops and the lease
+/// expires on its own — by then it carries no key.
+#[derive(Debug, Default)]
+pub struct Sessions(Mutex<Option<Arc<Session>>>);
+
+impl Sessions {
+    /// The live session for `ttl`, granting a new one if there is none,
+    /// before `deadline`. One grant at a time: orders that arrive meanwhile
+    /// wait for it and share it.
+    pub async fn get(
+        &self,
+        client: &mut Client,
+        ttl: Duration,
+        deadline: Instant,
+        (tasks, server_timeout): (&TaskTracker, Duration),
+    ) -> Result<Arc<Session>, LockError> {
+        let seconds = lease_seconds(ttl);
+        let mut current = within_deadline(Backend::Etcd, deadline, async {
+            Ok::<_, std::convert::Infallible>(self.0.lock().await)
+        })
+        .await?;
+        if let Some(live) = current.as_ref().filter(|s| s.seconds == seconds && !s.is_lost()) {
+            return Ok(live.clone());
+        }
+        let lease = within_deadline(Backend::Etcd, deadline, client.lease_grant(seconds, None)).await?;
+        let keep_alive = client.lease_keep_alive(lease.id());
+        let (keeper, replies) = within_deadline(Backend::Etcd, deadline, keep_alive).await?;
+        let granted = Duration::from_secs(lease.ttl().max(1) as u64);
+        let renewer = LeaseRenewer {
+            keeper,
+            replies,
+            limit: server_timeout,
+        };
+        tracing::info!(lease_id = lease.id(), ttl_s = lease.ttl(), "new etcd session");
+        let session = Arc::new(Session {
+            lease_id: lease.id(),
+            seconds,
+            watchdog: Watchdog::start(tasks, granted / 3, renewer),
+        });
+        *current = Some(session.clone());
+        Ok(session)
+    }
+}
