@@ -6,6 +6,7 @@
 
 use sqlx::PgConnection;
 use stocklock_api::{Order, PausePoint};
+use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::domain::{Quantity, Sku};
@@ -46,10 +47,19 @@ pub async fn deduct(
     }
     let mut tx = state.pool.begin().await?;
     let key = sku.lock_key();
-    let token = active
+    let waiting = Instant::now();
+    let locked = active
         .lock
         .lock_in_transaction(&key, &mut tx, settings.timings())
-        .await?;
+        .await;
+    match &locked {
+        Ok(Some(_)) => state.metrics.acquired(settings.backend, Ok(()), waiting.elapsed()),
+        Err(Error::Lock(err)) => state.metrics.acquired(settings.backend, Err(err), waiting.elapsed()),
+        Ok(None) | Err(_) => {}
+    }
+    // A lock in the transaction is held until its end: when we return.
+    let _holding = matches!(locked, Ok(Some(_))).then(|| state.metrics.holding(settings.backend));
+    let token = locked?;
     let fence = match (claim, token) {
         (Claim::Claimed(fence), _) => Some(fence),
         (Claim::InTransaction, Some(fence)) => {

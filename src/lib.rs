@@ -21,6 +21,7 @@ pub mod error;
 pub mod faults;
 pub mod http;
 pub mod lock;
+pub mod metrics;
 pub mod orders;
 pub mod shutdown;
 pub mod startup;

@@ -36,7 +36,8 @@ use tokio::time::Instant;
 use crate::deduct::{self, Claim};
 use crate::domain::{Quantity, Sku};
 use crate::error::Error;
-use crate::lock::LockError;
+use crate::lock::switch::ActiveLock;
+use crate::lock::{LockError, LockGuard};
 use crate::lock::fence::{self, Fence};
 use crate::state::AppState;
 use crate::store;
@@ -79,19 +80,32 @@ pub async fn drain(state: &AppState, limit: Duration) -> Result<Drained, Error> 
 async fn place_under_lock(state: &AppState, sku: Sku, quantity: Quantity) -> Result<Order, Error> {
     // Held until this function returns: the backend cannot change under us.
     let active = state.locks.pin().await?;
-    let key = sku.lock_key();
-    let guard = active.lock.acquire(&key, active.settings.timings()).await?;
-    let guard = guard.tracked_by(&state.tasks);
+    let placed = place_pinned(state, &active, &sku, quantity).await;
+    state.metrics.answered(active.settings.backend, &placed);
+    placed
+}
+
+async fn place_pinned(state: &AppState, active: &ActiveLock, sku: &Sku, quantity: Quantity) -> Result<Order, Error> {
+    let (key, backend) = (sku.lock_key(), active.settings.backend);
+    let waiting = Instant::now();
+    let acquired = active.lock.acquire(&key, active.settings.timings()).await;
+    if acquired.as_ref().map_or(true, LockGuard::is_held) {
+        let result = acquired.as_ref().map(|_| ());
+        state.metrics.acquired(backend, result, waiting.elapsed());
+    }
+    let guard = acquired?.tracked_by(&state.tasks);
+    let holding = guard.is_held().then(|| state.metrics.holding(backend));
     let placed = async {
-        state.faults.at(PausePoint::AfterAcquire, &sku, &guard).await;
-        let claim = claim_before_transaction(state, &active.settings, &sku, &key, guard.token()).await?;
-        deduct::deduct(state, &active, &sku, quantity, &guard, claim).await
+        state.faults.at(PausePoint::AfterAcquire, sku, &guard).await;
+        let claim = claim_before_transaction(state, &active.settings, sku, &key, guard.token()).await?;
+        deduct::deduct(state, active, sku, quantity, &guard, claim).await
     }
     .await;
     // Released on success and on every error alike.
     if let Err(err) = guard.release().await {
         tracing::warn!(error = %err, %key, "releasing the lock failed; it will expire by its TTL");
     }
+    drop(holding);
     placed
 }
 

@@ -21,6 +21,7 @@ use crate::faults::FaultInjector;
 use crate::http;
 use crate::lock::switch::{LockSwitch, Settings};
 use crate::lock::{AtomicUpdate, EtcdLock, LocalLock, LockBackend, NoLock, PostgresAdvisoryLock, RedisLock};
+use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::store;
 
@@ -35,7 +36,9 @@ impl Application {
             .await
             .context("could not connect to PostgreSQL (DATABASE_URL) and migrate it")?;
         let tasks = TaskTracker::new();
-        let locks = LockSwitch::new(build_backends(config, &tasks)?, initial_settings(config)?)?;
+        let metrics = Metrics::default();
+        let backends = build_backends(config, &tasks, &metrics)?;
+        let locks = LockSwitch::new(backends, initial_settings(config)?)?;
         let address = (config.host, config.port);
         let listener = TcpListener::bind(address)
             .await
@@ -45,6 +48,7 @@ impl Application {
             locks,
             tasks,
             faults: FaultInjector::default(),
+            metrics,
         });
         Ok(Application { listener, state })
     }
@@ -98,13 +102,21 @@ impl Application {
 /// is where backends run their background work (releases and revokes of
 /// locks a request gave up on), so a
 /// graceful shutdown waits for it.
-fn build_backends(config: &Config, tasks: &TaskTracker) -> anyhow::Result<Vec<Arc<dyn LockBackend>>> {
-    let redis = RedisLock::new(&config.redis_url, tasks.clone()).context("invalid REDIS_URL")?;
+fn build_backends(
+    config: &Config,
+    tasks: &TaskTracker,
+    metrics: &Metrics,
+) -> anyhow::Result<Vec<Arc<dyn LockBackend>>> {
+    let redis = RedisLock::new(&config.redis_url, tasks.clone())
+        .context("invalid REDIS_URL")?
+        .counting_renewals(metrics.renewal_counters(Backend::Redis));
+    let etcd = EtcdLock::new(config.etcd_endpoints.clone(), tasks.clone())
+        .counting_renewals(metrics.renewal_counters(Backend::Etcd));
     Ok(vec![
         Arc::new(NoLock),
         Arc::new(LocalLock::default()),
         Arc::new(redis),
-        Arc::new(EtcdLock::new(config.etcd_endpoints.clone(), tasks.clone())),
+        Arc::new(etcd),
         Arc::new(PostgresAdvisoryLock),
         Arc::new(AtomicUpdate),
     ])

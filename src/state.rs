@@ -6,6 +6,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::faults::FaultInjector;
 use crate::lock::switch::LockSwitch;
+use crate::metrics::Metrics;
 
 #[derive(Debug)]
 pub struct AppState {
@@ -17,4 +18,6 @@ pub struct AppState {
     pub tasks: TaskTracker,
     /// Faults injected for teaching (off unless `PUT /admin/faults`).
     pub faults: FaultInjector,
+    /// What `GET /metrics` reports.
+    pub metrics: Metrics,
 }

@@ -14,6 +14,11 @@ use crate::error::Error;
 use crate::lock::LockError;
 
 impl Error {
+    /// The machine-readable code this error is answered with.
+    pub fn code(&self) -> ErrorCode {
+        self.status_and_code().1
+    }
+
     /// The status and machine-readable code of each variant.
     fn status_and_code(&self) -> (StatusCode, ErrorCode) {
         match self {

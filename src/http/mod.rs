@@ -12,6 +12,7 @@ mod extract;
 mod faults;
 mod health;
 mod lock_settings;
+mod metrics;
 mod orders;
 mod products;
 
@@ -34,6 +35,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .merge(drain::router())
         .merge(faults::router())
         .merge(lock_settings::router())
+        .merge(metrics::router())
         .fallback(|uri: Uri| async move { Error::RouteNotFound(uri.path().to_owned()) })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .layer(TraceLayer::new_for_http().make_span_with(request_span))

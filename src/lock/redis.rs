@@ -53,6 +53,7 @@ use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
+use crate::metrics::RenewalCounters;
 use super::fence::Fence;
 use super::renew::{Renew, Watchdog};
 use super::retry::Backoff;
@@ -114,6 +115,8 @@ pub struct RedisLock {
     release_script: Arc<redis::Script>,
     /// Where background releases run, so a graceful shutdown waits for them.
     tasks: TaskTracker,
+    /// What the watchdogs count (`GET /metrics`).
+    renewals: RenewalCounters,
 }
 
 impl std::fmt::Debug for RedisLock {
@@ -142,7 +145,13 @@ impl RedisLock {
             extend_script: Arc::new(redis::Script::new(EXTEND_SCRIPT)),
             release_script: Arc::new(redis::Script::new(RELEASE_SCRIPT)),
             tasks,
+            renewals: RenewalCounters::default(),
         })
+    }
+
+    /// Counts the watchdogs' renewals in `counters`.
+    pub fn counting_renewals(self, renewals: RenewalCounters) -> Self {
+        RedisLock { renewals, ..self }
     }
 
     /// One attempt, answered before `deadline`: the fencing token if we now
@@ -231,7 +240,7 @@ impl RedisLock {
             limit: timings.server_timeout(),
             script: self.extend_script.clone(),
         };
-        Watchdog::start(&self.tasks, timings.ttl / 3, renewer)
+        Watchdog::start(timings.ttl / 3, renewer, self.renewals.clone())
     }
 
     /// Releases, in the background, a lock we may hold without knowing it.

@@ -24,9 +24,9 @@ use etcd_client::{LeaseKeepAliveStream, LeaseKeeper};
 use stocklock_api::Backend;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
-use tokio_util::task::TaskTracker;
 
 use super::LockError;
+use crate::metrics::RenewalCounters;
 
 /// One extension of one held lock.
 #[async_trait]
@@ -47,13 +47,23 @@ pub struct Watchdog {
 }
 
 impl Watchdog {
-    /// Starts extending every `period` on `tasks`.
-    pub fn start(tasks: &TaskTracker, period: Duration, mut renewer: impl Renew) -> Watchdog {
+    /// Starts extending every `period`, counting in `counters`.
+    ///
+    /// A plain task, not one of the service's tracked tasks: an etcd
+    /// session's watchdog lives as long as the instance, and a drain or a
+    /// shutdown waits for tracked tasks to *end*. It needs no waiting for:
+    /// it stops when its lock is released, and nothing is lost if a
+    /// shutdown cuts it short.
+    pub fn start(
+        period: Duration,
+        mut renewer: impl Renew,
+        counters: RenewalCounters,
+    ) -> Watchdog {
         let (stop, mut stopped) = oneshot::channel::<()>();
         let lost = Arc::new(AtomicBool::new(false));
         let suspended_until = Arc::new(Mutex::new(None::<Instant>));
         let (task_lost, task_suspended) = (lost.clone(), suspended_until.clone());
-        tasks.spawn(async move {
+        tokio::spawn(async move {
             loop {
                 tokio::select! {
                     _ = &mut stopped => return,
@@ -67,10 +77,12 @@ impl Watchdog {
                     continue;
                 }
                 if let Err(err) = renewer.renew().await {
+                    counters.failed.inc();
                     tracing::info!(error = %err, "lock renewal failed: the lock is lost");
                     task_lost.store(true, Ordering::SeqCst);
                     return;
                 }
+                counters.renewed.inc();
             }
         });
         Watchdog {

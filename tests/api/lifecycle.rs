@@ -53,6 +53,25 @@ async fn an_order_whose_client_hangs_up_completes_and_releases_its_lock() {
     );
 }
 
+/// A drain (and a shutdown, which waits the same way) waits for orders to
+/// end, not for what outlives them by design: etcd's session keeps its
+/// lease alive for as long as the instance runs.
+#[tokio::test]
+async fn a_drain_after_etcd_orders_does_not_wait_for_the_session() {
+    let app = spawn_app().await;
+    app.use_backend(Backend::Etcd, 0).await;
+    let sku = unique_sku();
+    app.reset(&sku, 5).await;
+    assert_eq!(app.order(&sku, 1).await.status(), StatusCode::CREATED);
+    let drained = app
+        .client
+        .post(app.url("/admin/drain"))
+        .send()
+        .await
+        .expect("drain");
+    assert_eq!(drained.status(), StatusCode::OK, "{}", drained.text().await.unwrap_or_default());
+}
+
 #[tokio::test]
 async fn a_shutdown_lets_orders_in_flight_finish() {
     let mut app = spawn_app().await;

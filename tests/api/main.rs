@@ -11,6 +11,7 @@ mod ladder;
 mod lifecycle;
 mod lock_contract;
 mod lock_promises;
+mod metrics;
 mod outage;
 mod overselling;
 mod switching;

@@ -82,6 +82,7 @@ use self::held::{EtcdHeld, Lease, fence_of};
 use self::session::{Session, Sessions};
 use super::local::KeyedMutexes;
 use super::renew::{keep_alive_every, refresh};
+use crate::metrics::RenewalCounters;
 use super::{
     LockBackend, LockError, LockGuard, LockTimings, SERVER_CALL_LIMIT, bounded, within, within_deadline,
 };
@@ -94,13 +95,15 @@ pub struct EtcdLock {
     /// Connected on first use, so the service starts while etcd is down.
     client: OnceCell<Client>,
     /// Where background deletes and revokes run, so a graceful shutdown
-    /// waits for them; and the session's watchdog.
+    /// waits for them.
     tasks: TaskTracker,
     /// The instance's session lease (`renewal` on).
     sessions: Sessions,
     /// Whose turn it is, per SKU, among this instance's orders (`renewal`
     /// on): a session's orders would share one lock key.
     turns: KeyedMutexes,
+    /// What the session's watchdog counts (`GET /metrics`).
+    renewals: RenewalCounters,
 }
 
 impl EtcdLock {
@@ -111,7 +114,13 @@ impl EtcdLock {
             tasks,
             sessions: Sessions::default(),
             turns: KeyedMutexes::default(),
+            renewals: RenewalCounters::default(),
         }
+    }
+
+    /// Counts the session's renewals in `counters`.
+    pub fn counting_renewals(self, renewals: RenewalCounters) -> Self {
+        EtcdLock { renewals, ..self }
     }
 
     /// A cheap clone of the shared client (one gRPC channel underneath),
@@ -211,7 +220,7 @@ impl EtcdLock {
             .lock(key, deadline)
             .await
             .ok_or_else(|| LockError::timeout(Backend::Etcd, key, timings.acquire_timeout))?;
-        let server = (&self.tasks, timings.server_timeout());
+        let server = (timings.server_timeout(), &self.renewals);
         let mut session = self.sessions.get(&mut client, timings.ttl, deadline, server).await?;
         let mut queued = queue(&mut client, key, session.lease_id, deadline).await;
         if matches!(queued, Err(QueueError::LeaseGone)) {

@@ -23,11 +23,11 @@ use etcd_client::Client;
 use stocklock_api::Backend;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
-use tokio_util::task::TaskTracker;
 
 use super::lease_seconds;
 use crate::lock::renew::{LeaseRenewer, Watchdog};
 use crate::lock::{LockError, within_deadline};
+use crate::metrics::RenewalCounters;
 
 /// One granted lease and the watchdog keeping it alive.
 #[derive(Debug)]
@@ -70,7 +70,7 @@ impl Sessions {
         client: &mut Client,
         ttl: Duration,
         deadline: Instant,
-        (tasks, server_timeout): (&TaskTracker, Duration),
+        (server_timeout, counters): (Duration, &RenewalCounters),
     ) -> Result<Arc<Session>, LockError> {
         let seconds = lease_seconds(ttl);
         let mut current = within_deadline(Backend::Etcd, deadline, async {
@@ -93,7 +93,7 @@ impl Sessions {
         let session = Arc::new(Session {
             lease_id: lease.id(),
             seconds,
-            watchdog: Watchdog::start(tasks, granted / 3, renewer),
+            watchdog: Watchdog::start(granted / 3, renewer, counters.clone()),
         });
         *current = Some(session.clone());
         Ok(session)
