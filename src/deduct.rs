@@ -52,13 +52,14 @@ pub async fn deduct(
         .lock
         .lock_in_transaction(&key, &mut tx, settings.timings())
         .await;
+    let (metrics, backend) = (&state.metrics, settings.backend);
     match &locked {
-        Ok(Some(_)) => state.metrics.acquired(settings.backend, Ok(()), waiting.elapsed()),
-        Err(Error::Lock(err)) => state.metrics.acquired(settings.backend, Err(err), waiting.elapsed()),
+        Ok(Some(_)) => metrics.acquired(backend, Ok(()), waiting.elapsed()),
+        Err(Error::Lock(err)) => metrics.acquired(backend, Err(err), waiting.elapsed()),
         Ok(None) | Err(_) => {}
     }
     // A lock in the transaction is held until its end: when we return.
-    let _holding = matches!(locked, Ok(Some(_))).then(|| state.metrics.holding(settings.backend));
+    let _holding = matches!(locked, Ok(Some(_))).then(|| metrics.holding(backend));
     let token = locked?;
     let fence = match (claim, token) {
         (Claim::Claimed(fence), _) => Some(fence),

@@ -88,7 +88,11 @@ impl Metrics {
     fn registered(mut self) -> Self {
         let r = &mut self.registry;
         r.register("lock_acquisitions", "Locks acquired", self.acquisitions.clone());
-        r.register("lock_timeouts", "Gave up waiting for a busy lock (503)", self.timeouts.clone());
+        r.register(
+            "lock_timeouts",
+            "Gave up waiting for a busy lock (503)",
+            self.timeouts.clone(),
+        );
         r.register(
             "lock_unavailable",
             "Lock server down or not answering in time (503)",
@@ -99,14 +103,23 @@ impl Metrics {
             "Holders whose lock was lost before the write: expired, or fenced out (409)",
             self.lock_lost.clone(),
         );
-        r.register_with_unit("lock_wait", "Time to acquire the lock", Unit::Seconds, self.wait.clone());
+        r.register_with_unit(
+            "lock_wait",
+            "Time to acquire the lock",
+            Unit::Seconds,
+            self.wait.clone(),
+        );
         r.register_with_unit(
             "lock_hold",
             "Time from acquiring the lock to releasing it",
             Unit::Seconds,
             self.hold.clone(),
         );
-        r.register("lock_renewals", "Lock extensions by a renewal watchdog", self.renewals.clone());
+        r.register(
+            "lock_renewals",
+            "Lock extensions by a renewal watchdog",
+            self.renewals.clone(),
+        );
         r.register(
             "lock_renewal_failures",
             "Failed extensions: the lock was then treated as lost",

@@ -36,9 +36,9 @@ use tokio::time::Instant;
 use crate::deduct::{self, Claim};
 use crate::domain::{Quantity, Sku};
 use crate::error::Error;
+use crate::lock::fence::{self, Fence};
 use crate::lock::switch::ActiveLock;
 use crate::lock::{LockError, LockGuard};
-use crate::lock::fence::{self, Fence};
 use crate::state::AppState;
 use crate::store;
 
@@ -85,7 +85,12 @@ async fn place_under_lock(state: &AppState, sku: Sku, quantity: Quantity) -> Res
     placed
 }
 
-async fn place_pinned(state: &AppState, active: &ActiveLock, sku: &Sku, quantity: Quantity) -> Result<Order, Error> {
+async fn place_pinned(
+    state: &AppState,
+    active: &ActiveLock,
+    sku: &Sku,
+    quantity: Quantity,
+) -> Result<Order, Error> {
     let (key, backend) = (sku.lock_key(), active.settings.backend);
     let waiting = Instant::now();
     let acquired = active.lock.acquire(&key, active.settings.timings()).await;

@@ -13,11 +13,11 @@
 //!   (SIGKILL) two seconds into the load and started again two seconds later
 //!   — empty, every lock and fencing counter forgotten. Expected: 503s while
 //!   it is down, sales after, no oversell and no lost order (fenced).
-//! * `kill-etcd`: the same for etcd, which comes back with its data. Run it:
-//!   in our runs the etcd lock did **not** recover within the phase — every
-//!   later acquisition timed out — which is a finding to investigate
-//!   (waiters' leases that could not be revoked while etcd was down, kept by
-//!   etcd across its restart), not yet a lesson.
+//! * `kill-etcd`: the same for etcd, which comes back with its data — and
+//!   with the instances' old session leases, which it restores with a full
+//!   TTL: locks held when it died stay held until those expire, a TTL after
+//!   the restart; the instances start new sessions meanwhile. Expected: 503s
+//!   while it is down, a wait of about one TTL, sales after, no oversell.
 
 use std::fmt;
 use std::str::FromStr;

@@ -53,13 +53,13 @@ use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-use crate::metrics::RenewalCounters;
 use super::fence::Fence;
 use super::renew::{Renew, Watchdog};
 use super::retry::Backoff;
 use super::{
     HeldLock, LockBackend, LockError, LockGuard, LockTimings, SERVER_CALL_LIMIT, within, within_deadline,
 };
+use crate::metrics::RenewalCounters;
 
 /// Sets the lock KEYS[1] to ARGV[1] (our owner id) for ARGV[2] ms if it is
 /// free, and then returns the next fencing token from the counter KEYS[2]

@@ -6,8 +6,9 @@
 //! held lock that extends it until the guard lets go, and marks the lock lost
 //! the moment an extension fails — the holder then refuses to write
 //! ([`super::HeldLock::verify`]). Redis extends with a compare-and-`PEXPIRE`
-//! script, etcd with a lease keep-alive ([`refresh`], also used while a
-//! request waits in etcd's queue).
+//! script, etcd with a lease keep-alive ([`refresh`]) of the instance's
+//! session lease — one watchdog for every lock of the instance (see
+//! `etcd/session.rs`).
 //!
 //! A watchdog is no cure for a stalled holder: a process that stops (a GC
 //! pause, `SIGSTOP`) stops its watchdog too, and the lock expires under it.
@@ -54,11 +55,7 @@ impl Watchdog {
     /// shutdown waits for tracked tasks to *end*. It needs no waiting for:
     /// it stops when its lock is released, and nothing is lost if a
     /// shutdown cuts it short.
-    pub fn start(
-        period: Duration,
-        mut renewer: impl Renew,
-        counters: RenewalCounters,
-    ) -> Watchdog {
+    pub fn start(period: Duration, mut renewer: impl Renew, counters: RenewalCounters) -> Watchdog {
         let (stop, mut stopped) = oneshot::channel::<()>();
         let lost = Arc::new(AtomicBool::new(false));
         let suspended_until = Arc::new(Mutex::new(None::<Instant>));

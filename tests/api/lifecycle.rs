@@ -69,7 +69,12 @@ async fn a_drain_after_etcd_orders_does_not_wait_for_the_session() {
         .send()
         .await
         .expect("drain");
-    assert_eq!(drained.status(), StatusCode::OK, "{}", drained.text().await.unwrap_or_default());
+    assert_eq!(
+        drained.status(),
+        StatusCode::OK,
+        "{}",
+        drained.text().await.unwrap_or_default()
+    );
 }
 
 #[tokio::test]

@@ -205,7 +205,15 @@ impl<T: LockBackend> LockBackend for Renewing<T> {
     }
 
     async fn acquire(&self, key: &str, timings: LockTimings) -> Result<LockGuard, LockError> {
-        self.0.acquire(key, LockTimings { renewal: true, ..timings }).await
+        self.0
+            .acquire(
+                key,
+                LockTimings {
+                    renewal: true,
+                    ..timings
+                },
+            )
+            .await
     }
 }
 

@@ -123,7 +123,10 @@ async fn etcd_a_lock_with_under_a_second_left_still_verifies() {
 #[tokio::test]
 async fn etcd_renewal_locks_on_one_session_lease_per_instance() {
     let lock = etcd_lock();
-    let session = LockTimings { renewal: true, ..timings(2_000, 1_000) };
+    let session = LockTimings {
+        renewal: true,
+        ..timings(2_000, 1_000)
+    };
     let mut holders = Vec::new();
     for renewal_timings in [session, session, timings(2_000, 1_000), timings(2_000, 1_000)] {
         let held = lock.acquire(&unique_sku(), renewal_timings).await.expect("held");
@@ -143,7 +146,10 @@ async fn etcd_renewal_locks_on_one_session_lease_per_instance() {
 #[tokio::test]
 async fn etcd_an_expired_session_loses_its_locks_and_a_new_one_serves_later_orders() {
     let lock = etcd_lock();
-    let session = LockTimings { renewal: true, ..timings(2_000, 5_000) };
+    let session = LockTimings {
+        renewal: true,
+        ..timings(2_000, 5_000)
+    };
     let (first, second) = (
         lock.acquire(&unique_sku(), session).await.expect("first"),
         lock.acquire(&unique_sku(), session).await.expect("second"),
@@ -159,7 +165,11 @@ async fn etcd_an_expired_session_loses_its_locks_and_a_new_one_serves_later_orde
     let later = lock.acquire(&unique_sku(), session).await.expect("a later order");
     later.verify().await.expect("the new session's lock");
     let old = first.token().expect("a token").holder;
-    assert_ne!(later.token().expect("a token").holder, old, "the expired session was reused");
+    assert_ne!(
+        later.token().expect("a token").holder,
+        old,
+        "the expired session was reused"
+    );
     for held in [first, second, later] {
         held.release().await.expect("release");
     }

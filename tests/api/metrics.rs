@@ -20,7 +20,10 @@ async fn scrape(app: &TestApp) -> String {
     let response = app.get("/metrics").await;
     assert_eq!(response.status(), StatusCode::OK);
     let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
-    assert!(content_type.starts_with("application/openmetrics-text"), "{content_type}");
+    assert!(
+        content_type.starts_with("application/openmetrics-text"),
+        "{content_type}"
+    );
     response.text().await.unwrap()
 }
 
@@ -70,5 +73,8 @@ async fn metrics_count_a_lock_taken_inside_the_transaction() {
     let postgres = |name: &str| sample(&text, &format!("stocklock_{name}{{backend=\"postgres\"}}"));
     assert_eq!(postgres("lock_acquisitions_total"), 1.0, "{text}");
     assert_eq!(postgres("lock_hold_seconds_count"), 1.0, "{text}");
-    assert_eq!(sample(&text, "stocklock_lock_acquisitions_total{backend=\"atomic\"}"), 0.0);
+    assert_eq!(
+        sample(&text, "stocklock_lock_acquisitions_total{backend=\"atomic\"}"),
+        0.0
+    );
 }

@@ -139,7 +139,12 @@ impl HeldLock for EtcdHeld {
 /// the fencing token, and its absence — or another lease on it — means our
 /// lease expired while we queued (etcd 3.4's `Lock` can still answer then:
 /// the bug Jepsen reported).
-pub async fn fence_of(client: &mut Client, lock_key: &[u8], lease_id: i64, name: &str) -> Result<Fence, LockError> {
+pub async fn fence_of(
+    client: &mut Client,
+    lock_key: &[u8],
+    lease_id: i64,
+    name: &str,
+) -> Result<Fence, LockError> {
     let (ours, epoch) = read_back(client, lock_key)
         .await
         .map_err(|err| LockError::unavailable(Backend::Etcd, err))?;
@@ -193,4 +198,3 @@ async fn read_back(
         .unwrap_or_default();
     Ok((ours, epoch))
 }
-

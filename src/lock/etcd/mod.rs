@@ -82,10 +82,10 @@ use self::held::{EtcdHeld, Lease, fence_of};
 use self::session::{Session, Sessions};
 use super::local::KeyedMutexes;
 use super::renew::{keep_alive_every, refresh};
-use crate::metrics::RenewalCounters;
 use super::{
     LockBackend, LockError, LockGuard, LockTimings, SERVER_CALL_LIMIT, bounded, within, within_deadline,
 };
+use crate::metrics::RenewalCounters;
 
 /// etcd's message for a lease that has expired or was revoked.
 const LEASE_NOT_FOUND: &str = "requested lease not found";
@@ -192,7 +192,12 @@ impl QueueError {
 }
 
 /// Waits in etcd's queue for `key` under `lease_id`, until `deadline`.
-async fn queue(client: &mut Client, key: &str, lease_id: i64, deadline: Instant) -> Result<LockResponse, QueueError> {
+async fn queue(
+    client: &mut Client,
+    key: &str,
+    lease_id: i64,
+    deadline: Instant,
+) -> Result<LockResponse, QueueError> {
     let lock = client.lock(key, Some(LockOptions::new().with_lease(lease_id)));
     match tokio::time::timeout_at(deadline, lock).await {
         Ok(Ok(response)) => Ok(response),
@@ -221,11 +226,17 @@ impl EtcdLock {
             .await
             .ok_or_else(|| LockError::timeout(Backend::Etcd, key, timings.acquire_timeout))?;
         let server = (timings.server_timeout(), &self.renewals);
-        let mut session = self.sessions.get(&mut client, timings.ttl, deadline, server).await?;
+        let mut session = self
+            .sessions
+            .get(&mut client, timings.ttl, deadline, server)
+            .await?;
         let mut queued = queue(&mut client, key, session.lease_id, deadline).await;
         if matches!(queued, Err(QueueError::LeaseGone)) {
             session.abandon();
-            session = self.sessions.get(&mut client, timings.ttl, deadline, server).await?;
+            session = self
+                .sessions
+                .get(&mut client, timings.ttl, deadline, server)
+                .await?;
             queued = queue(&mut client, key, session.lease_id, deadline).await;
         }
         let granted = match queued {
@@ -291,7 +302,10 @@ impl EtcdLock {
         let lease = within_deadline(Backend::Etcd, deadline, grant).await?;
         let (lease_id, granted) = (lease.id(), Duration::from_secs(lease.ttl().max(1) as u64));
         let limits = (deadline, timings.server_timeout());
-        match self.queue_on_own_lease(&mut client, key, lease_id, granted, limits).await {
+        match self
+            .queue_on_own_lease(&mut client, key, lease_id, granted, limits)
+            .await
+        {
             Ok((lock_key, fence)) => Ok(EtcdHeld {
                 client,
                 key: lock_key,
@@ -338,7 +352,9 @@ impl EtcdLock {
             refresh(&mut keeper, &mut replies).await?;
             fence_of(client, &lock_key, lease_id, key).await
         };
-        let fence = bounded(Backend::Etcd, server_timeout, restart).await.map_err(failed)?;
+        let fence = bounded(Backend::Etcd, server_timeout, restart)
+            .await
+            .map_err(failed)?;
         Ok((lock_key, fence))
     }
 
