@@ -329,3 +329,43 @@ async fn every_locking_backend_runs_the_naive_deduction_under_its_lock() {
         assert_eq!(lock.deduction(), Deduction::ReadCheckWrite, "{lock:?}");
     }
 }
+
+/// A stale holder's watchdog wakes up after its lock expired and a newer
+/// holder took it: its extension must not touch the newer holder's lock
+/// (Redis compares the owner id before `PEXPIRE`), and it learns it lost.
+#[tokio::test]
+async fn redis_a_stale_extension_never_touches_a_newer_holders_lock() {
+    let (lock, key) = (redis_lock(), unique_sku());
+    let renewing = LockTimings {
+        renewal: true,
+        ..timings(300, 1_000)
+    };
+    let stale = lock.acquire(&key, renewing).await.expect("first holder");
+    // Stalled: no extension for 700 ms, so the 300 ms lock expires.
+    stale.suspend_renewal(tokio::time::Instant::now() + Duration::from_millis(700));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let newer = lock
+        .acquire(&key, timings(10_000, 1_000))
+        .await
+        .expect("the expired lock was free");
+    // The stale watchdog wakes (every 100 ms) and tries to extend to 300 ms.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let client = ::redis::Client::open(Config::defaults().redis_url).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let left: i64 = ::redis::cmd("PTTL")
+        .arg(&key)
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert!(
+        left > 5_000,
+        "the stale extension shortened the newer lock to {left} ms"
+    );
+    assert!(
+        matches!(stale.verify().await, Err(LockError::Lost { .. })),
+        "the stale holder did not learn it lost its lock"
+    );
+    newer.verify().await.expect("the newer holder still holds");
+    stale.release().await.expect("release");
+    newer.release().await.expect("release");
+}
