@@ -57,6 +57,10 @@ ensure_packages() {
 SERVER_PACKAGES=(postgresql redis-server etcd-server)
 # shellcheck disable=SC2034
 BUILD_PACKAGES=(protobuf-compiler libprotobuf-dev)
+# scripts/cluster's: socat carries the Redis replication it cuts, curl asks
+# etcd who leads.
+# shellcheck disable=SC2034
+CLUSTER_PACKAGES=(etcd-server redis-server socat curl)
 
 # --- Stopping only what this run started ------------------------------------
 # `scripts/services start` prints the name of each server it starts itself (one
@@ -105,4 +109,35 @@ wait_for() {
 # True when something listens on 127.0.0.1:PORT.
 port_open() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# --- Processes we start ourselves ---------------------------------------------
+# We keep each one's PID in a file. Before we signal a PID we check that it is
+# still the program we started: PIDs are reused, and an exited child can
+# linger as a zombie for a moment, which `kill -0` would call alive.
+
+# alive PIDFILE NAME: true if the PID in PIDFILE is a live process named NAME.
+alive() {
+    local pidfile=$1 name=$2 pid stat
+    [ -f "$pidfile" ] || return 1
+    pid=$(cat "$pidfile")
+    [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || return 1
+    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+    # Field 2 is "(comm)", field 3 the state; Z means already exited.
+    [[ $stat == "$pid ($name"* ]] || return 1
+    [[ $(awk '{print $3}' <<<"${stat#*) }") != Z ]]
+}
+
+gone() { ! alive "$@"; }
+
+# stop_pid PIDFILE NAME: SIGTERM, wait up to 10 s, then SIGKILL.
+stop_pid() {
+    local pidfile=$1 name=$2
+    if alive "$pidfile" "$name"; then
+        log "stopping $name"
+        kill -TERM "$(cat "$pidfile")" 2>/dev/null || true
+        wait_for "$name" 10 gone "$pidfile" "$name" \
+            || kill -KILL "$(cat "$pidfile")" 2>/dev/null || true
+    fi
+    rm -f "$pidfile"
 }

@@ -36,6 +36,16 @@ pub struct Config {
     #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:56379")]
     pub redis_url: String,
 
+    /// Sentinels (comma-separated `redis://` URLs) to ask where the Redis
+    /// master is; when set, the `redis` backend follows their master
+    /// through failovers and `REDIS_URL` is not used.
+    #[arg(long, env = "REDIS_SENTINELS", value_delimiter = ',')]
+    pub redis_sentinels: Vec<String>,
+
+    /// The name the Sentinels monitor the master under.
+    #[arg(long, env = "REDIS_SENTINEL_MASTER", default_value = "stocklock")]
+    pub redis_sentinel_master: String,
+
     /// etcd endpoints (comma-separated) used by the `etcd` lock backend.
     #[arg(
         long,

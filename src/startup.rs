@@ -107,9 +107,17 @@ fn build_backends(
     tasks: &TaskTracker,
     metrics: &Metrics,
 ) -> anyhow::Result<Vec<Arc<dyn LockBackend>>> {
-    let redis = RedisLock::new(&config.redis_url, tasks.clone())
-        .context("invalid REDIS_URL")?
-        .counting_renewals(metrics.renewal_counters(Backend::Redis));
+    let redis = if config.redis_sentinels.is_empty() {
+        RedisLock::new(&config.redis_url, tasks.clone()).context("invalid REDIS_URL")?
+    } else {
+        RedisLock::with_sentinels(
+            &config.redis_sentinels,
+            &config.redis_sentinel_master,
+            tasks.clone(),
+        )
+        .context("invalid REDIS_SENTINELS")?
+    }
+    .counting_renewals(metrics.renewal_counters(Backend::Redis));
     let etcd = EtcdLock::new(config.etcd_endpoints.clone(), tasks.clone())
         .counting_renewals(metrics.renewal_counters(Backend::Etcd));
     Ok(vec![

@@ -48,13 +48,20 @@ pub struct RunArgs {
     /// What each phase sets up: `basic` (one phase per `--backends` entry),
     /// `ladder` (the safety ladder under paused holders, for redis and etcd,
     /// with postgres as a control), `kill-redis` or `kill-etcd` (the lock
-    /// server killed and restarted mid-phase). `--backends` is for `basic`.
+    /// server killed and restarted mid-phase), `failover` (a Redis behind
+    /// Sentinels failed over with a lock in flight, etcd's leader killed; the
+    /// targets must use `scripts/cluster`'s servers). `--backends` is for
+    /// `basic`.
     #[arg(long, default_value = "basic")]
     pub scenario: Scenario,
 
     /// The script that kills and starts lock servers for the kill scenarios.
     #[arg(long, default_value = "scripts/services")]
     pub services: PathBuf,
+
+    /// The script that breaks the clustered lock servers (`failover`).
+    #[arg(long, default_value = "scripts/cluster")]
+    pub cluster: PathBuf,
 
     /// Backends that must not oversell, replacing the default thresholds
     /// (`none` may oversell, `local` may with more than one target; every

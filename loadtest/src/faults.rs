@@ -28,30 +28,66 @@ pub struct PhaseFault {
     pub pause_ms: Option<u64>,
 }
 
-/// What the load tester does to a lock server mid-phase, through
-/// `scripts/services` (`--services`).
+/// What the load tester does to a lock server, through `scripts/services`
+/// (`--services`) or `scripts/cluster` (`--cluster`): the verb it passes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServerAction {
     /// SIGKILL, as a crash would.
     Kill,
     /// Back up (Redis empty: it runs without persistence).
     Start,
+    /// Replication from the Redis primary stops, and what was in flight is lost.
+    Cut,
+    /// The Sentinels promote the replica.
+    Failover,
+    /// A topology started afresh (before a phase's load).
+    Reset,
+}
+
+impl ServerAction {
+    fn verb(self) -> &'static str {
+        match self {
+            ServerAction::Kill => "kill",
+            ServerAction::Start => "start",
+            ServerAction::Cut => "cut",
+            ServerAction::Failover => "failover",
+            ServerAction::Reset => "reset",
+        }
+    }
+}
+
+/// Which script a step runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// `scripts/services`: the single servers.
+    Services,
+    /// `scripts/cluster`: the clustered ones.
+    Cluster,
+}
+
+/// The scripts that act on lock servers.
+#[derive(Debug, Clone)]
+pub struct Scripts {
+    pub services: std::path::PathBuf,
+    pub cluster: std::path::PathBuf,
 }
 
 /// One step of a phase's schedule: at `at_s` seconds into the load, do
-/// `action` to `server` (`redis` or `etcd`).
+/// `action` to `server` (`redis`, `etcd`, `etcd-leader`, `redis-link`, …)
+/// through `via`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ServerFault {
     pub at_s: f64,
     pub action: ServerAction,
     pub server: &'static str,
+    pub via: Via,
 }
 
 /// Runs `schedule` from `started` on, each step once, in order; returns
 /// what was done and when. Every step runs even if the load ended early:
 /// a server killed must be started again.
 pub async fn run_schedule(
-    services: &std::path::Path,
+    scripts: &Scripts,
     schedule: &[ServerFault],
     started: tokio::time::Instant,
 ) -> Result<Vec<PhaseFault>, RunError> {
@@ -59,25 +95,9 @@ pub async fn run_schedule(
     for step in schedule {
         tokio::time::sleep_until(started + std::time::Duration::from_secs_f64(step.at_s)).await;
         let issued_s = started.elapsed().as_secs_f64();
-        let verb = match step.action {
-            ServerAction::Kill => "kill",
-            ServerAction::Start => "start",
-        };
-        let status = tokio::process::Command::new(services)
-            .args([verb, step.server])
-            .stdout(std::process::Stdio::null())
-            .status()
-            .await
-            .map_err(|err| RunError::Options(format!("could not run {}: {err}", services.display())))?;
-        if !status.success() {
-            return Err(RunError::Options(format!(
-                "{} {verb} {} failed ({status})",
-                services.display(),
-                step.server
-            )));
-        }
+        run_step(scripts, step).await?;
         done.push(PhaseFault {
-            kind: format!("{verb}_{}", step.server),
+            kind: format!("{}_{}", step.action.verb(), step.server.replace('-', "_")),
             at_s: issued_s,
             target: "services".to_owned(),
             sku: None,
@@ -86,6 +106,29 @@ pub async fn run_schedule(
         });
     }
     Ok(done)
+}
+
+/// Runs one step's script and waits for it.
+pub async fn run_step(scripts: &Scripts, step: &ServerFault) -> Result<(), RunError> {
+    let script = match step.via {
+        Via::Services => &scripts.services,
+        Via::Cluster => &scripts.cluster,
+    };
+    let verb = step.action.verb();
+    let status = tokio::process::Command::new(script)
+        .args([verb, step.server])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .await
+        .map_err(|err| RunError::Options(format!("could not run {}: {err}", script.display())))?;
+    if !status.success() {
+        return Err(RunError::Options(format!(
+            "{} {verb} {} failed ({status})",
+            script.display(),
+            step.server
+        )));
+    }
+    Ok(())
 }
 
 /// Sets `faults` on every target (the default clears them).

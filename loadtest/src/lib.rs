@@ -85,9 +85,13 @@ pub async fn run(args: &RunArgs) -> Result<Report, RunError> {
         None => None,
     };
     let plan = load_plan(args);
+    let scripts = faults::Scripts {
+        services: args.services.clone(),
+        cluster: args.cluster.clone(),
+    };
     let ctx = PhaseContext {
         scenario: args.scenario,
-        services: &args.services,
+        scripts: &scripts,
         targets: targets.clone(),
         plan: &plan,
         stock: args.stock,

@@ -70,8 +70,9 @@ pub struct PhaseReport {
 /// What every phase of a run shares.
 pub struct PhaseContext<'a> {
     pub scenario: Scenario,
-    /// `scripts/services`, for phases that kill and start lock servers.
-    pub services: &'a std::path::Path,
+    /// `scripts/services` and `scripts/cluster`, for phases that break
+    /// lock servers.
+    pub scripts: &'a faults::Scripts,
     pub targets: Arc<[Target]>,
     pub plan: &'a LoadPlan,
     pub stock: i64,
@@ -91,6 +92,9 @@ pub async fn run(ctx: &PhaseContext<'_>, spec: &PhaseSpec) -> Result<PhaseReport
     let settings = switch_all(&ctx.targets, spec.backend, &update).await?;
     drain_all(&ctx.targets).await?;
     reset_skus(ctx, stock).await?;
+    for step in &spec.prepare {
+        faults::run_step(ctx.scripts, step).await?;
+    }
     faults::set_all(&ctx.targets, &spec.faults).await?;
 
     let started_unix_ms = stocklock_api::now_unix_ms();
@@ -100,7 +104,7 @@ pub async fn run(ctx: &PhaseContext<'_>, spec: &PhaseSpec) -> Result<PhaseReport
         ..ctx.plan.clone()
     };
     let load = load::run(ctx.targets.clone(), &plan, progress.clone());
-    let schedule = faults::run_schedule(ctx.services, &spec.schedule, tokio::time::Instant::now());
+    let schedule = faults::run_schedule(ctx.scripts, &spec.schedule, tokio::time::Instant::now());
     let ((recorder, elapsed), done) = tokio::join!(load, schedule);
     let done = done?;
 

@@ -18,13 +18,18 @@
 //!   TTL: locks held when it died stay held until those expire, a TTL after
 //!   the restart; the instances start new sessions meanwhile. Expected: 503s
 //!   while it is down, a wait of about one TTL, sales after, no oversell.
+//! * `failover`: the clustered servers of `scripts/cluster` — a Redis behind
+//!   Sentinels failed over with a lock in flight, unfenced and fenced, and a
+//!   three-member etcd whose leader is killed (see [`failover`]).
+
+mod failover;
 
 use std::fmt;
 use std::str::FromStr;
 
 use stocklock_api::{Backend, Faults, LockSettingsUpdate, PauseHolder, PausePoint};
 
-use crate::faults::{ServerAction, ServerFault};
+use crate::faults::{ServerAction, ServerFault, Via};
 use crate::verdict::Expectation;
 
 /// The scenarios `--scenario` accepts.
@@ -34,6 +39,7 @@ pub enum Scenario {
     Ladder,
     KillRedis,
     KillEtcd,
+    Failover,
 }
 
 impl Scenario {
@@ -43,6 +49,7 @@ impl Scenario {
             Scenario::Ladder => "ladder",
             Scenario::KillRedis => "kill-redis",
             Scenario::KillEtcd => "kill-etcd",
+            Scenario::Failover => "failover",
         }
     }
 }
@@ -62,8 +69,9 @@ impl FromStr for Scenario {
             "ladder" => Ok(Scenario::Ladder),
             "kill-redis" => Ok(Scenario::KillRedis),
             "kill-etcd" => Ok(Scenario::KillEtcd),
+            "failover" => Ok(Scenario::Failover),
             other => Err(format!(
-                "unknown scenario `{other}`, expected basic, ladder, kill-redis or kill-etcd"
+                "unknown scenario `{other}`, expected basic, ladder, kill-redis, kill-etcd or failover"
             )),
         }
     }
@@ -84,6 +92,8 @@ pub struct PhaseSpec {
     pub expectation: Option<Expectation>,
     /// Overrides the run's stock per SKU.
     pub stock: Option<i64>,
+    /// Done to the lock servers before the load (a topology reset).
+    pub prepare: Vec<ServerFault>,
     /// Lock servers killed and started during the load.
     pub schedule: Vec<ServerFault>,
     /// Overrides the run's request budget: while a lock server is down,
@@ -98,6 +108,7 @@ pub fn phases(scenario: Scenario, backends: &[Backend]) -> Vec<PhaseSpec> {
         Scenario::Ladder => ladder(),
         Scenario::KillRedis => vec![killed(Backend::Redis, "redis")],
         Scenario::KillEtcd => vec![killed(Backend::Etcd, "etcd")],
+        Scenario::Failover => failover::phases(),
     }
 }
 
@@ -109,6 +120,7 @@ fn basic(backend: Backend) -> PhaseSpec {
         faults: Faults::default(),
         expectation: None,
         stock: None,
+        prepare: Vec::new(),
         schedule: Vec::new(),
         requests: None,
     }
@@ -191,6 +203,7 @@ fn rung_phase(backend: Backend, rung: &Rung, ttl_ms: u64, pause_ms: u64) -> Phas
             Expectation::MayOversell
         }),
         stock: Some(LADDER_STOCK),
+        prepare: Vec::new(),
         schedule: Vec::new(),
         requests: None,
     }
@@ -228,6 +241,7 @@ fn long_work(renewal: bool) -> PhaseSpec {
         faults: Faults::default(),
         expectation: Some(Expectation::MustBeSafe),
         stock: Some(5),
+        prepare: Vec::new(),
         schedule: Vec::new(),
         requests: None,
     }
@@ -248,16 +262,19 @@ fn killed(backend: Backend, server: &'static str) -> PhaseSpec {
         faults: Faults::default(),
         expectation: Some(Expectation::MustBeSafe),
         stock: Some(300),
+        prepare: Vec::new(),
         schedule: vec![
             ServerFault {
                 at_s: 2.0,
                 action: ServerAction::Kill,
                 server,
+                via: Via::Services,
             },
             ServerFault {
                 at_s: 4.0,
                 action: ServerAction::Start,
                 server,
+                via: Via::Services,
             },
         ],
         requests: Some(1_000_000),
@@ -323,6 +340,7 @@ mod tests {
             Scenario::Ladder,
             Scenario::KillRedis,
             Scenario::KillEtcd,
+            Scenario::Failover,
         ] {
             assert_eq!(scenario.as_str().parse::<Scenario>(), Ok(scenario));
         }

@@ -27,7 +27,10 @@
 //!   it: the key can still expire between that check and the write. Only the
 //!   fencing token, checked by the database itself (`fencing`), closes it.
 //! * **Redis dies:** nobody can acquire; requests get 503 within the acquire
-//!   timeout. The connection manager reconnects when Redis is back.
+//!   timeout. The connection manager reconnects when Redis is back. Behind
+//!   Sentinels (`REDIS_SENTINELS`), we follow the master they promote
+//!   instead — and a lock taken just before a failover may be missing on
+//!   the new master ([`target`] says why).
 //! * **A `SET` whose answer is lost** (the request's deadline runs out while
 //!   it is in flight): the key may have been set with our owner id after all.
 //!   We answer 503, never use it, and release it in the background with the
@@ -43,11 +46,13 @@
 //!   that starts afresh a new random *epoch*, and a claim in a new epoch wins
 //!   (`fence.rs`).
 
+mod target;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 use stocklock_api::Backend;
 use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
@@ -56,10 +61,9 @@ use uuid::Uuid;
 use super::fence::Fence;
 use super::renew::{Renew, Watchdog};
 use super::retry::Backoff;
-use super::{
-    HeldLock, LockBackend, LockError, LockGuard, LockTimings, SERVER_CALL_LIMIT, within, within_deadline,
-};
+use super::{HeldLock, LockBackend, LockError, LockGuard, LockTimings, within, within_deadline};
 use crate::metrics::RenewalCounters;
+use target::RedisTarget;
 
 /// Sets the lock KEYS[1] to ARGV[1] (our owner id) for ARGV[2] ms if it is
 /// free, and then returns the next fencing token from the counter KEYS[2]
@@ -105,8 +109,8 @@ end
 "#;
 
 pub struct RedisLock {
-    /// Multiplexed, cloneable, and reconnects by itself after a failure.
-    connection: ConnectionManager,
+    /// The server: fixed, or the master the Sentinels name ([`target`]).
+    target: RedisTarget,
     /// The set-and-count script, hashed once (Redis runs it by SHA).
     acquire_script: redis::Script,
     /// The compare-and-extend script, likewise.
@@ -128,25 +132,34 @@ impl std::fmt::Debug for RedisLock {
 impl RedisLock {
     /// Prepares the connection without connecting: the service starts (and
     /// serves every other backend) even while Redis is down. Each call is
-    /// bounded by the request's own deadline; [`SERVER_CALL_LIMIT`] only caps
+    /// bounded by the request's own deadline; [`super::SERVER_CALL_LIMIT`] only caps
     /// the connection's own timeouts.
     pub fn new(url: &str, tasks: TaskTracker) -> Result<Self, redis::RedisError> {
-        let client = redis::Client::open(url)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(SERVER_CALL_LIMIT))
-            .set_response_timeout(Some(SERVER_CALL_LIMIT))
-            // Fail fast and let the next request trigger a new attempt,
-            // rather than retrying in the background while requests wait.
-            .set_number_of_retries(1);
-        let connection = client.get_connection_manager_lazy(config)?;
-        Ok(RedisLock {
-            connection,
+        Ok(RedisLock::on(RedisTarget::fixed(url)?, tasks))
+    }
+
+    /// The lock on the master that the Sentinels at `sentinels` name
+    /// `master_name`, followed through failovers.
+    pub fn with_sentinels(
+        sentinels: &[String],
+        master_name: &str,
+        tasks: TaskTracker,
+    ) -> Result<Self, redis::RedisError> {
+        Ok(RedisLock::on(
+            RedisTarget::sentinel(sentinels, master_name)?,
+            tasks,
+        ))
+    }
+
+    fn on(target: RedisTarget, tasks: TaskTracker) -> Self {
+        RedisLock {
+            target,
             acquire_script: redis::Script::new(ACQUIRE_SCRIPT),
             extend_script: Arc::new(redis::Script::new(EXTEND_SCRIPT)),
             release_script: Arc::new(redis::Script::new(RELEASE_SCRIPT)),
             tasks,
             renewals: RenewalCounters::default(),
-        })
+        }
     }
 
     /// Counts the watchdogs' renewals in `counters`.
@@ -162,7 +175,7 @@ impl RedisLock {
         ttl: Duration,
         deadline: Instant,
     ) -> Result<Option<Fence>, LockError> {
-        let mut connection = self.connection.clone();
+        let mut connection = held.connection.clone();
         let mut invocation = self.acquire_script.key(&held.key);
         invocation
             .key(format!("fence:{}", held.key))
@@ -189,8 +202,14 @@ impl LockBackend for RedisLock {
 
     #[tracing::instrument(level = "debug", skip(self, timings))]
     async fn acquire(&self, key: &str, timings: LockTimings) -> Result<LockGuard, LockError> {
+        let deadline = Instant::now() + timings.acquire_timeout;
+        let connection = self
+            .target
+            .connection(deadline)
+            .await
+            .inspect_err(|_| self.target.forget())?;
         let mut held = RedisHeld {
-            connection: self.connection.clone(),
+            connection,
             key: key.to_owned(),
             owner: Uuid::new_v4().to_string(),
             fence: None,
@@ -198,7 +217,6 @@ impl LockBackend for RedisLock {
             server_timeout: timings.server_timeout(),
             release_script: self.release_script.clone(),
         };
-        let deadline = Instant::now() + timings.acquire_timeout;
         let mut backoff = Backoff::new(Duration::from_millis(2), Duration::from_millis(50));
         loop {
             match self.try_set(&held, timings.ttl, deadline).await {
@@ -211,6 +229,8 @@ impl LockBackend for RedisLock {
                 }
                 Ok(None) => {}
                 Err(err) => {
+                    // A master that fails may be failing over: ask again.
+                    self.target.forget();
                     // The SET may have landed without its answer reaching us.
                     self.release_later(held);
                     return Err(err);
@@ -233,7 +253,7 @@ impl RedisLock {
     /// Extends `held` by its TTL every third of it, while it is ours.
     fn watchdog(&self, held: &RedisHeld, timings: LockTimings) -> Watchdog {
         let renewer = Extend {
-            connection: self.connection.clone(),
+            connection: held.connection.clone(),
             key: held.key.clone(),
             owner: held.owner.clone(),
             ttl_ms: timings.ttl.as_millis() as u64,

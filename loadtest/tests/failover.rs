@@ -1,0 +1,146 @@
+//! The `failover` scenario end to end, on a cluster of the test's own
+//! (`scripts/cluster`, its ports shifted, its own state dir): a Redis behind
+//! Sentinels failed over with locks in flight, and a three-member etcd whose
+//! leader is killed, against two real instances.
+//!
+//! The lesson must reproduce: unfenced, the failed-over Redis lock admits a
+//! second holder; fenced, nothing is oversold; etcd never has two holders.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use clap::Parser;
+use loadtest::cli::{Cli, Command as LoadtestCommand};
+use serde_json::Value;
+use stocklock::config::Config;
+use stocklock::startup::{Application, Running};
+
+/// The cluster's ports are the defaults plus this: clear of a cluster that
+/// `loadtest/workshop --scenario failover` may run, and of scripts/test-cluster's.
+const OFFSET: &str = "200";
+
+/// The test's cluster; stopped when dropped.
+struct Cluster {
+    /// `scripts/cluster`, wrapped so that every call acts on our cluster.
+    script: PathBuf,
+}
+
+impl Cluster {
+    fn start() -> Cluster {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let state = std::env::temp_dir().join(format!("stocklock-cluster-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&state).unwrap();
+        let script = state.join("scripts-cluster");
+        let wrapper = format!(
+            "#!/bin/sh\nSTOCKLOCK_CLUSTER_OFFSET={OFFSET} STOCKLOCK_STATE_DIR={} exec {} \"$@\"\n",
+            state.display(),
+            root.join("scripts/cluster").display()
+        );
+        std::fs::write(&script, wrapper).unwrap();
+        Command::new("chmod").arg("+x").arg(&script).status().unwrap();
+        let cluster = Cluster { script };
+        let started = cluster.run(&["start"]);
+        let log = String::from_utf8_lossy(&started.stderr);
+        assert!(started.status.success(), "scripts/cluster start failed: {log}");
+        cluster
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        Command::new(&self.script)
+            .args(args)
+            .output()
+            .expect("scripts/cluster runs")
+    }
+
+    /// `KEY=value` lines of `scripts/cluster env`.
+    fn env(&self, key: &str) -> String {
+        let out = String::from_utf8(self.run(&["env"]).stdout).unwrap();
+        out.lines()
+            .find_map(|line| line.strip_prefix(&format!("export {key}=")))
+            .unwrap_or_else(|| panic!("no {key} in {out}"))
+            .to_owned()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = self.run(&["stop"]);
+    }
+}
+
+async fn spawn_instance(cluster: &Cluster) -> Running {
+    let mut config = Config::defaults();
+    config.port = 0;
+    config.db_max_connections = 10;
+    config.redis_sentinels = cluster
+        .env("REDIS_SENTINELS")
+        .split(',')
+        .map(String::from)
+        .collect();
+    config.redis_sentinel_master = cluster.env("REDIS_SENTINEL_MASTER");
+    config.etcd_endpoints = cluster
+        .env("ETCD_ENDPOINTS")
+        .split(',')
+        .map(String::from)
+        .collect();
+    Application::build(&config)
+        .await
+        .expect("stocklock starts")
+        .spawn()
+}
+
+fn phase<'a>(report: &'a Value, label: &str) -> &'a Value {
+    report["phases"]
+        .as_array()
+        .expect("phases")
+        .iter()
+        .find(|p| p["label"] == label)
+        .unwrap_or_else(|| panic!("no phase `{label}` in {report}"))
+}
+
+#[tokio::test]
+async fn a_failed_over_redis_lock_admits_a_second_holder_unless_fenced_and_etcd_never_does() {
+    let cluster = Cluster::start();
+    let (first, second) = (spawn_instance(&cluster).await, spawn_instance(&cluster).await);
+    let argv = [
+        "loadtest",
+        "run",
+        "--no-progress",
+        "--scenario",
+        "failover",
+        "--buyers",
+        "16",
+        "--targets",
+        &format!("{},{}", first.address, second.address),
+        "--sku-prefix",
+        &format!("failover-{}", uuid::Uuid::new_v4().simple()),
+        "--database-url",
+        &Config::defaults().database_url,
+        "--cluster",
+        &cluster.script.display().to_string(),
+    ];
+    let LoadtestCommand::Run(args) = Cli::parse_from(argv).command else {
+        unreachable!("a run")
+    };
+    let report = loadtest::run(&args).await.expect("the run completes");
+    let json = serde_json::to_value(&report).unwrap();
+
+    let unfenced = phase(&json, "redis failover unfenced");
+    assert!(
+        unfenced["verdict"]["overlapping_holds"].as_i64().unwrap() > 0,
+        "the failover admitted no second holder: {unfenced:#}"
+    );
+    for label in ["redis failover fenced", "etcd leader killed"] {
+        let safe = phase(&json, label);
+        assert_eq!(safe["verdict"]["oversold_units"], 0, "{safe:#}");
+        assert_eq!(safe["verdict"]["overlapping_holds"], 0, "{safe:#}");
+        assert_eq!(safe["assessment"]["kind"], "safe", "{safe:#}");
+    }
+    let kinds: Vec<&str> = phase(&json, "etcd leader killed")["faults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["kill_etcd_leader", "start_etcd3"]);
+}
