@@ -26,9 +26,10 @@
 //!   deletes our key with it in one call.
 //!
 //! etcd replicates every write through Raft, so in a cluster a lock survives
-//! the loss of a minority of nodes — the "strongly consistent" lock. (Our
-//! workshop runs a single node, which shows the API and the cost, not the
-//! fault tolerance.)
+//! the loss of a minority of nodes — the "strongly consistent" lock. The
+//! workshop runs a single node, which shows the API and the cost; the
+//! `failover` scenario runs three (`scripts/cluster`, `ETCD_ENDPOINTS` with
+//! all three) and kills the leader under load.
 //!
 //! Failure modes, in plain words:
 //! * **The holder stalls past the TTL:** the lease expires, etcd deletes the
@@ -127,9 +128,13 @@ impl EtcdLock {
     /// connecting first if need be, before `deadline`.
     async fn client(&self, deadline: Instant) -> Result<Client, LockError> {
         let connect = || {
+            // `require_leader`: a member cut off from the majority refuses
+            // at once ("no leader") instead of letting a call or a
+            // keep-alive stream hang until the deadline.
             let options = ConnectOptions::new()
                 .with_connect_timeout(SERVER_CALL_LIMIT)
-                .with_keep_alive(Duration::from_secs(10), SERVER_CALL_LIMIT);
+                .with_keep_alive(Duration::from_secs(10), SERVER_CALL_LIMIT)
+                .with_require_leader(true);
             within_deadline(
                 Backend::Etcd,
                 deadline,
