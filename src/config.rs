@@ -42,6 +42,11 @@ pub struct Config {
     #[arg(long, env = "REDIS_SENTINELS", value_delimiter = ',')]
     pub redis_sentinels: Vec<String>,
 
+    /// Independent Redis masters (comma-separated `redis://` URLs) for the
+    /// `redlock` backend, which is available only when they are given.
+    #[arg(long, env = "REDLOCK_URLS", value_delimiter = ',')]
+    pub redlock_urls: Vec<String>,
+
     /// The name the Sentinels monitor the master under.
     #[arg(long, env = "REDIS_SENTINEL_MASTER", default_value = "stocklock")]
     pub redis_sentinel_master: String,

@@ -20,7 +20,9 @@ use crate::config::Config;
 use crate::faults::FaultInjector;
 use crate::http;
 use crate::lock::switch::{LockSwitch, Settings};
-use crate::lock::{AtomicUpdate, EtcdLock, LocalLock, LockBackend, NoLock, PostgresAdvisoryLock, RedisLock};
+use crate::lock::{
+    AtomicUpdate, EtcdLock, LocalLock, LockBackend, NoLock, PostgresAdvisoryLock, RedisLock, Redlock,
+};
 use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::store;
@@ -120,14 +122,20 @@ fn build_backends(
     .counting_renewals(metrics.renewal_counters(Backend::Redis));
     let etcd = EtcdLock::new(config.etcd_endpoints.clone(), tasks.clone())
         .counting_renewals(metrics.renewal_counters(Backend::Etcd));
-    Ok(vec![
+    let mut backends: Vec<Arc<dyn LockBackend>> = vec![
         Arc::new(NoLock),
         Arc::new(LocalLock::default()),
         Arc::new(redis),
         Arc::new(etcd),
         Arc::new(PostgresAdvisoryLock),
         Arc::new(AtomicUpdate),
-    ])
+    ];
+    if !config.redlock_urls.is_empty() {
+        backends.push(Arc::new(
+            Redlock::new(&config.redlock_urls).context("invalid REDLOCK_URLS")?,
+        ));
+    }
+    Ok(backends)
 }
 
 /// The configured settings, validated by the same rules as `PUT /admin/lock`.

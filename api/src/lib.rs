@@ -32,11 +32,27 @@ pub enum Backend {
     Postgres,
     /// No lock: one conditional `UPDATE … WHERE stock >= quantity`.
     Atomic,
+    /// Redlock: `SET NX PX` on a majority of independent Redis masters.
+    /// Available only when the service is given the masters (`REDLOCK_URLS`).
+    Redlock,
 }
 
 impl Backend {
     /// Every backend, in the order the workshop teaches them.
-    pub const ALL: [Backend; 6] = [
+    pub const ALL: [Backend; 7] = [
+        Backend::None,
+        Backend::Local,
+        Backend::Redis,
+        Backend::Etcd,
+        Backend::Postgres,
+        Backend::Atomic,
+        Backend::Redlock,
+    ];
+
+    /// The backends every instance has, on the single servers of
+    /// `scripts/services`: the basic workshop's. (`redlock` needs the
+    /// masters of `scripts/cluster`.)
+    pub const CLASSIC: [Backend; 6] = [
         Backend::None,
         Backend::Local,
         Backend::Redis,
@@ -54,6 +70,7 @@ impl Backend {
             Backend::Etcd => "etcd",
             Backend::Postgres => "postgres",
             Backend::Atomic => "atomic",
+            Backend::Redlock => "redlock",
         }
     }
 }
@@ -445,7 +462,7 @@ mod tests {
         let err = "zookeeper".parse::<Backend>().unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unknown lock backend `zookeeper`, expected one of: none, local, redis, etcd, postgres, atomic"
+            "unknown lock backend `zookeeper`, expected one of: none, local, redis, etcd, postgres, atomic, redlock"
         );
     }
 }

@@ -225,7 +225,7 @@ mod tests {
         let Command::Run(args) = cli.command else {
             panic!("not run")
         };
-        assert_eq!(args.backends, Backend::ALL.to_vec());
+        assert_eq!(args.backends, Backend::CLASSIC.to_vec());
         assert_eq!(args.targets.len(), 2);
     }
 }

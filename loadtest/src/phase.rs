@@ -155,7 +155,11 @@ pub async fn run(ctx: &PhaseContext<'_>, spec: &PhaseSpec) -> Result<PhaseReport
 
 /// The TTL of the phase's lock, if it has one.
 fn ttl_of(settings: &LockSettings) -> Option<u64> {
-    matches!(settings.backend, Backend::Redis | Backend::Etcd).then_some(settings.ttl_ms)
+    matches!(
+        settings.backend,
+        Backend::Redis | Backend::Etcd | Backend::Redlock
+    )
+    .then_some(settings.ttl_ms)
 }
 
 /// The run's settings with the phase's own on top (the phase's win).

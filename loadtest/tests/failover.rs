@@ -4,7 +4,8 @@
 //! leader is killed, against two real instances.
 //!
 //! The lesson must reproduce: unfenced, the failed-over Redis lock admits a
-//! second holder; fenced, nothing is oversold; etcd never has two holders.
+//! second holder; fenced, nothing is oversold; etcd never has two holders;
+//! Redlock survives one master of five, and refuses without a majority.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -83,6 +84,7 @@ async fn spawn_instance(cluster: &Cluster) -> Running {
         .split(',')
         .map(String::from)
         .collect();
+    config.redlock_urls = cluster.env("REDLOCK_URLS").split(',').map(String::from).collect();
     Application::build(&config)
         .await
         .expect("stocklock starts")
@@ -130,7 +132,13 @@ async fn a_failed_over_redis_lock_admits_a_second_holder_unless_fenced_and_etcd_
         unfenced["verdict"]["overlapping_holds"].as_i64().unwrap() > 0,
         "the failover admitted no second holder: {unfenced:#}"
     );
-    for label in ["redis failover fenced", "etcd leader killed"] {
+    let safe_phases = [
+        "redis failover fenced",
+        "etcd leader killed",
+        "redlock one master killed",
+        "redlock three masters killed",
+    ];
+    for label in safe_phases {
         let safe = phase(&json, label);
         assert_eq!(safe["verdict"]["oversold_units"], 0, "{safe:#}");
         assert_eq!(safe["verdict"]["overlapping_holds"], 0, "{safe:#}");
@@ -143,4 +151,10 @@ async fn a_failed_over_redis_lock_admits_a_second_holder_unless_fenced_and_etcd_
         .map(|f| f["kind"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["kill_etcd_leader", "start_etcd3"]);
+    // Three masters of five down: no majority, so 503s.
+    let three = phase(&json, "redlock three masters killed");
+    assert!(
+        three["counts"]["lock_unavailable"].as_i64().unwrap() > 0,
+        "{three:#}"
+    );
 }

@@ -52,6 +52,7 @@ mod local;
 mod none;
 mod postgres;
 mod redis;
+mod redlock;
 pub mod renew;
 pub mod retry;
 pub mod switch;
@@ -73,6 +74,7 @@ pub use local::LocalLock;
 pub use none::NoLock;
 pub use postgres::PostgresAdvisoryLock;
 pub use redis::RedisLock;
+pub use redlock::Redlock;
 
 /// The timings a request runs with, pinned from the active settings — so a
 /// `PUT /admin/lock` applies to every order that starts after it, server

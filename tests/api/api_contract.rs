@@ -71,7 +71,7 @@ async fn an_order_beyond_the_stock_is_refused_and_changes_nothing() {
     let app = spawn_app().await;
     let sku = unique_sku();
     app.reset(&sku, 2).await;
-    for backend in Backend::ALL {
+    for backend in Backend::CLASSIC {
         app.use_backend(backend, 0).await;
         let code = error_code(app.order(&sku, 3).await, StatusCode::CONFLICT).await;
         assert_eq!(code, "out_of_stock", "{backend}");
@@ -83,7 +83,7 @@ async fn an_order_beyond_the_stock_is_refused_and_changes_nothing() {
 #[tokio::test]
 async fn an_order_for_an_unknown_sku_is_404_under_every_backend() {
     let app = spawn_app().await;
-    for backend in Backend::ALL {
+    for backend in Backend::CLASSIC {
         app.use_backend(backend, 0).await;
         let code = error_code(app.order(&unique_sku(), 1).await, StatusCode::NOT_FOUND).await;
         assert_eq!(code, "product_not_found", "{backend}");
@@ -233,7 +233,7 @@ async fn bad_resets_are_422_and_change_nothing() {
 async fn lock_settings_can_be_read_and_changed() {
     let app = spawn_app().await;
     let settings = app.lock_settings().await;
-    assert_eq!(settings.available, Backend::ALL.to_vec());
+    assert_eq!(settings.available, Backend::CLASSIC.to_vec());
 
     let response = app
         .put(

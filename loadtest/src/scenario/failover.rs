@@ -18,6 +18,11 @@
 //!   elects another; the locks live in the replicated log, so no second
 //!   holder ever appears — a burst of 503s during the election, and
 //!   `lock_lost` for holders whose session could not be renewed meanwhile.
+//! * **Redlock, five masters**, unfenced: one master killed — a majority
+//!   still forms, nothing changes; then three — no majority, a clear 503 at
+//!   once, and sales again when they are back (empty: without persistence
+//!   they forgot every lock, which is safe here only because no holder works
+//!   that long — `redlock.rs` says when it is not).
 
 use stocklock_api::{Backend, Faults, LockSettingsUpdate};
 
@@ -26,7 +31,13 @@ use crate::faults::{ServerAction, ServerFault, Via};
 use crate::verdict::Expectation;
 
 pub fn phases() -> Vec<PhaseSpec> {
-    vec![redis_failover(false), redis_failover(true), etcd_leader_killed()]
+    vec![
+        redis_failover(false),
+        redis_failover(true),
+        etcd_leader_killed(),
+        redlock_masters_killed("redlock one master killed", "redlock-1"),
+        redlock_masters_killed("redlock three masters killed", "redlock-1..3"),
+    ]
 }
 
 fn step(at_s: f64, action: ServerAction, server: &'static str) -> ServerFault {
@@ -87,6 +98,28 @@ fn etcd_leader_killed() -> PhaseSpec {
         schedule: vec![
             step(2.0, ServerAction::Kill, "etcd-leader"),
             step(5.0, ServerAction::Start, "etcd3"),
+        ],
+        requests: Some(1_000_000),
+    }
+}
+
+fn redlock_masters_killed(label: &str, masters: &'static str) -> PhaseSpec {
+    PhaseSpec {
+        label: label.to_owned(),
+        backend: Backend::Redlock,
+        settings: LockSettingsUpdate {
+            acquire_timeout_ms: Some(5_000),
+            check_before_commit: Some(true),
+            fencing: Some(false),
+            ..LockSettingsUpdate::default()
+        },
+        faults: Faults::default(),
+        expectation: Some(Expectation::MustBeSafe),
+        stock: Some(200),
+        prepare: vec![step(0.0, ServerAction::Start, "redlock")],
+        schedule: vec![
+            step(2.0, ServerAction::Kill, masters),
+            step(4.0, ServerAction::Start, "redlock"),
         ],
         requests: Some(1_000_000),
     }

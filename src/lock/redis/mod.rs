@@ -48,6 +48,8 @@
 
 mod target;
 
+pub(in crate::lock) use target::connection_config;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -71,7 +73,7 @@ use target::RedisTarget;
 /// counter starts afresh — at 1, as after a restart without persistence or
 /// an expiry (both keys live ARGV[4] ms past the last lock). `false` (nil)
 /// if the lock is taken.
-const ACQUIRE_SCRIPT: &str = r#"
+pub(in crate::lock) const ACQUIRE_SCRIPT: &str = r#"
 if redis.call("SET", KEYS[1], ARGV[1], "NX", "PX", ARGV[2]) then
     local token = redis.call("INCR", KEYS[2])
     if token == 1 or redis.call("EXISTS", KEYS[3]) == 0 then
@@ -87,7 +89,7 @@ return false
 /// How long a SKU's fencing counter and epoch outlive its last lock: a day.
 /// They must not pile up forever (every load-test SKU has a pair), and one
 /// that expires is safe to lose — the next counter starts a new epoch.
-const FENCE_KEYS_LIVE_MS: u64 = 86_400_000;
+pub(in crate::lock) const FENCE_KEYS_LIVE_MS: u64 = 86_400_000;
 
 /// Extends KEYS[1] to ARGV[2] ms only if its value is still ARGV[1] (our
 /// owner id): the watchdog's compare-and-`PEXPIRE`. 0 if it is not ours.
@@ -100,7 +102,7 @@ end
 "#;
 
 /// Deletes KEYS[1] only if its value is still ARGV[1] (our owner id).
-const RELEASE_SCRIPT: &str = r#"
+pub(in crate::lock) const RELEASE_SCRIPT: &str = r#"
 if redis.call("GET", KEYS[1]) == ARGV[1] then
     return redis.call("DEL", KEYS[1])
 else

@@ -1,0 +1,257 @@
+//! `redlock`: Redis's distributed lock algorithm, over N independent masters.
+//!
+//! One Redis is a single point of failure, and a replicated one loses locks
+//! at failover (`redis/target.rs`). Redlock (antirez, 2014) asks N masters
+//! that know nothing of each other — no replication — and holds the lock if
+//! a majority granted it:
+//!
+//! 1. Note the time, then `SET key owner NX PX ttl` on every master at once,
+//!    each bounded by a short timeout, so that a dead master costs little.
+//! 2. The lock is ours if at least N/2+1 masters said yes *and* time is left:
+//!    the TTL minus the time the round took minus an allowance for clock
+//!    drift. That remainder is the *validity*: how long we may assume we
+//!    hold it. Past it, the check before commit says "lost".
+//! 3. Otherwise undo every `SET` (a compare-and-delete on every master,
+//!    also where the answer was lost) and try again after a random pause, so
+//!    that rivals do not collide in lockstep.
+//! 4. Release: the compare-and-delete on every master.
+//!
+//! Fewer than a majority of masters answering means nobody can hold the
+//! lock: a 503 at once, not after the acquire timeout.
+//!
+//! What it does not give:
+//! * **A fencing token** (Kleppmann, 2016). Each master counts its grants in
+//!   the same script as the `SET` (`redis/mod.rs`), and we take the largest
+//!   count of our majority as the token. Two holders' majorities share a
+//!   master, where the later count is larger — but the other masters' counts
+//!   can be anything, so a later holder's *largest* count can be smaller.
+//!   PostgreSQL's claim-then-conditional-write (`fence.rs`) still never lets
+//!   a stale holder write; what the weak token costs is a newer holder being
+//!   refused (409 `lock_lost`) until the counts catch up: safe, not always
+//!   live.
+//! * **Safety without timing assumptions.** A holder paused past its
+//!   validity keeps working while a second holder gets a majority; a master
+//!   that restarts without persistence forgets the locks it granted, and a
+//!   majority can form again around them. Fencing is what catches both.
+//! * **Renewal.** The algorithm has none; `renewal` is ignored and a lock
+//!   lives its TTL. (Redisson's RedLock extends on every master; we leave
+//!   that lesson to the single-Redis watchdog.)
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::aio::ConnectionManager;
+use stocklock_api::Backend;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use super::fence::Fence;
+use super::redis::{ACQUIRE_SCRIPT, FENCE_KEYS_LIVE_MS, RELEASE_SCRIPT, connection_config};
+use super::retry::Backoff;
+use super::{HeldLock, LockBackend, LockError, LockGuard, LockTimings};
+
+/// The bound of one master's answer: a dead master must not eat the
+/// validity of a lock the others grant.
+const MASTER_TIMEOUT: Duration = Duration::from_millis(50);
+
+/// The allowance for clock drift between us and the masters: 1% of the
+/// TTL plus 2 ms, as the algorithm's description suggests.
+fn drift(ttl: Duration) -> Duration {
+    ttl / 100 + Duration::from_millis(2)
+}
+
+pub struct Redlock {
+    masters: Arc<[ConnectionManager]>,
+    acquire_script: redis::Script,
+    release_script: redis::Script,
+}
+
+impl std::fmt::Debug for Redlock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redlock")
+            .field("masters", &self.masters.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Redlock {
+    /// The masters at `urls`, connected on first use.
+    pub fn new(urls: &[String]) -> Result<Self, redis::RedisError> {
+        let masters = urls
+            .iter()
+            .map(|url| redis::Client::open(url.as_str())?.get_connection_manager_lazy(connection_config()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Redlock {
+            masters: masters.into(),
+            acquire_script: redis::Script::new(ACQUIRE_SCRIPT),
+            release_script: redis::Script::new(RELEASE_SCRIPT),
+        })
+    }
+
+    fn quorum(&self) -> usize {
+        self.masters.len() / 2 + 1
+    }
+
+    /// One round of `SET NX PX` on every master: how many answered, and the
+    /// counts of those that granted.
+    async fn ask_every_master(&self, key: &str, owner: &str, ttl: Duration) -> (usize, Vec<i64>) {
+        let mut round = JoinSet::new();
+        for master in self.masters.iter() {
+            let (mut master, script) = (master.clone(), self.acquire_script.clone());
+            let (key, owner) = (key.to_owned(), owner.to_owned());
+            round.spawn(async move {
+                let mut invocation = script.key(&key);
+                invocation
+                    .key(format!("fence:{key}"))
+                    .key(format!("fence-epoch:{key}"))
+                    .arg(&owner)
+                    .arg(ttl.as_millis() as u64)
+                    .arg(Uuid::new_v4().simple().to_string())
+                    .arg(FENCE_KEYS_LIVE_MS);
+                let set = invocation.invoke_async::<Option<(i64, String)>>(&mut master);
+                tokio::time::timeout(MASTER_TIMEOUT, set).await
+            });
+        }
+        let (mut answered, mut granted) = (0, Vec::new());
+        for reply in round.join_all().await {
+            if let Ok(Ok(reply)) = reply {
+                answered += 1;
+                granted.extend(reply.map(|(count, _epoch)| count));
+            }
+        }
+        (answered, granted)
+    }
+}
+
+#[async_trait]
+impl LockBackend for Redlock {
+    fn backend(&self) -> Backend {
+        Backend::Redlock
+    }
+
+    #[tracing::instrument(level = "debug", skip(self, timings))]
+    async fn acquire(&self, key: &str, timings: LockTimings) -> Result<LockGuard, LockError> {
+        let deadline = Instant::now() + timings.acquire_timeout;
+        let owner = Uuid::new_v4().to_string();
+        let mut backoff = Backoff::new(Duration::from_millis(5), Duration::from_millis(100));
+        loop {
+            let started = Instant::now();
+            let (answered, granted) = self.ask_every_master(key, &owner, timings.ttl).await;
+            let validity = timings.ttl.saturating_sub(started.elapsed() + drift(timings.ttl));
+            let held = RedlockHeld {
+                masters: self.masters.clone(),
+                release_script: self.release_script.clone(),
+                key: key.to_owned(),
+                owner: owner.clone(),
+                valid_until: started + validity,
+                quorum: self.quorum(),
+                token: granted.iter().copied().max(),
+            };
+            if granted.len() >= self.quorum() && !validity.is_zero() {
+                return Ok(LockGuard::new(held));
+            }
+            held.unlock_everywhere().await;
+            if answered < self.quorum() {
+                let reason = format!("{answered} of {} masters answered", self.masters.len());
+                return Err(LockError::unavailable(Backend::Redlock, reason));
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(LockError::timeout(Backend::Redlock, key, timings.acquire_timeout));
+            }
+            tokio::time::sleep(backoff.next_pause().min(deadline - now)).await;
+        }
+    }
+}
+
+struct RedlockHeld {
+    masters: Arc<[ConnectionManager]>,
+    release_script: redis::Script,
+    key: String,
+    owner: String,
+    /// The end of the validity: past it, the lock may be someone else's.
+    valid_until: Instant,
+    quorum: usize,
+    /// The largest grant count of our majority (see the module docs).
+    token: Option<i64>,
+}
+
+impl RedlockHeld {
+    /// The compare-and-delete on every master at once; how many did it.
+    async fn unlock_everywhere(&self) -> usize {
+        let mut round = JoinSet::new();
+        for master in self.masters.iter() {
+            let (mut master, script) = (master.clone(), self.release_script.clone());
+            let (key, owner) = (self.key.clone(), self.owner.clone());
+            round.spawn(async move {
+                let mut invocation = script.key(&key);
+                invocation.arg(&owner);
+                let deleted = invocation.invoke_async::<i64>(&mut master);
+                tokio::time::timeout(MASTER_TIMEOUT, deleted).await
+            });
+        }
+        round
+            .join_all()
+            .await
+            .into_iter()
+            .filter(|r| matches!(r, Ok(Ok(_))))
+            .count()
+    }
+
+    /// How many masters still hold our owner id.
+    async fn still_ours(&self) -> usize {
+        let mut round = JoinSet::new();
+        for master in self.masters.iter() {
+            let (mut master, key) = (master.clone(), self.key.clone());
+            round.spawn(async move {
+                let mut get = redis::cmd("GET");
+                get.arg(&key);
+                let holder = get.query_async::<Option<String>>(&mut master);
+                tokio::time::timeout(MASTER_TIMEOUT, holder).await
+            });
+        }
+        let owner = Some(self.owner.clone());
+        round
+            .join_all()
+            .await
+            .into_iter()
+            .filter(|r| matches!(r, Ok(Ok(holder)) if *holder == owner))
+            .count()
+    }
+
+    fn lost(&self) -> LockError {
+        LockError::lost(Backend::Redlock, &self.key)
+    }
+}
+
+#[async_trait]
+impl HeldLock for RedlockHeld {
+    /// Still within the validity, and still ours on a majority.
+    async fn verify(&self) -> Result<(), LockError> {
+        if Instant::now() >= self.valid_until || self.still_ours().await < self.quorum {
+            return Err(self.lost());
+        }
+        Ok(())
+    }
+
+    fn token(&self) -> Option<Fence> {
+        self.token.map(|token| Fence {
+            epoch: "redlock".to_owned(),
+            token,
+            holder: self.owner.clone(),
+        })
+    }
+
+    async fn release(self: Box<Self>) -> Result<(), LockError> {
+        // Masters that did not answer keep the key until its TTL: harmless
+        // once a majority has let go.
+        let unlocked = self.unlock_everywhere().await;
+        if unlocked < self.quorum {
+            let reason = format!("only {unlocked} of {} masters released", self.masters.len());
+            return Err(LockError::unavailable(Backend::Redlock, reason));
+        }
+        Ok(())
+    }
+}
