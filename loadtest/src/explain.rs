@@ -59,6 +59,15 @@ pub fn why(verdict: &Verdict, counts: &Counts, faults: &[PhaseFault], ttl_ms: Op
     Some(sentence)
 }
 
+/// `why`, and how long clients went without a sale through the phase's
+/// lock server faults, if it had any.
+pub fn with_recovery(why: Option<String>, recovery_s: Option<f64>) -> Option<String> {
+    match (why, recovery_s) {
+        (Some(why), Some(wait)) => Some(format!("{why}; the longest wait for a sale was {wait:.1} s")),
+        (why, _) => why,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use stocklock_api::PausePoint;

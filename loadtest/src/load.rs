@@ -53,6 +53,7 @@ struct Shared {
     /// Per SKU: has a buyer seen it sold out (409)?
     sold_out: Vec<AtomicBool>,
     issued: AtomicU64,
+    started: Instant,
     deadline: Instant,
     progress: ProgressBar,
 }
@@ -92,6 +93,11 @@ impl Shared {
         let quantity = rand::rng().random_range(self.plan.quantity.min..=self.plan.quantity.max);
         let (outcome, ack) = self.targets[target].order(&self.plan.skus[sku], quantity).await;
         recorder.record(outcome, intended.elapsed(), quantity, ack);
+        if outcome == Outcome::Created {
+            recorder
+                .sale_times_ms
+                .push(self.started.elapsed().as_millis() as u64);
+        }
         match outcome {
             Outcome::Created => self.progress.inc(quantity as u64),
             // With quantities above 1 a few units may be left that a smaller
@@ -110,6 +116,7 @@ pub async fn run(targets: Arc<[Target]>, plan: &LoadPlan, progress: ProgressBar)
         plan: plan.clone(),
         targets,
         issued: AtomicU64::new(0),
+        started,
         deadline: started + plan.duration,
         progress,
     });

@@ -65,6 +65,10 @@ pub struct PhaseReport {
     pub faults: Vec<PhaseFault>,
     /// Why the phase came out as it did, in one sentence.
     pub why: Option<String>,
+    /// With lock server faults: the longest stretch without a sale from the
+    /// first fault until sales resumed after the last, in seconds — the
+    /// time to recover, as clients saw it.
+    pub recovery_s: Option<f64>,
 }
 
 /// What every phase of a run shares.
@@ -107,6 +111,7 @@ pub async fn run(ctx: &PhaseContext<'_>, spec: &PhaseSpec) -> Result<PhaseReport
     let schedule = faults::run_schedule(ctx.scripts, &spec.schedule, tokio::time::Instant::now());
     let ((recorder, elapsed), done) = tokio::join!(load, schedule);
     let done = done?;
+    let recovery_s = recovery(&recorder, &done, elapsed);
 
     drain_all(&ctx.targets).await?;
     let mut injected = faults::collect(&ctx.targets, started_unix_ms).await?;
@@ -138,7 +143,11 @@ pub async fn run(ctx: &PhaseContext<'_>, spec: &PhaseSpec) -> Result<PhaseReport
         backend: spec.backend,
         expectation,
         assessment,
-        why: explain::why(&verdict, &recorder.counts, &injected, ttl_of(&settings)),
+        why: explain::with_recovery(
+            explain::why(&verdict, &recorder.counts, &injected, ttl_of(&settings)),
+            recovery_s,
+        ),
+        recovery_s,
         verdict,
         ledger: Ledger::sum(&audits),
         settings,
@@ -151,6 +160,12 @@ pub async fn run(ctx: &PhaseContext<'_>, spec: &PhaseSpec) -> Result<PhaseReport
         latency_by_outcome: recorder.latency_by_outcome(),
         faults: injected,
     })
+}
+
+/// See [`PhaseReport::recovery_s`]; `server_faults` are in time order.
+fn recovery(recorder: &Recorder, server_faults: &[PhaseFault], elapsed: Duration) -> Option<f64> {
+    let (first, last) = (server_faults.first()?, server_faults.last()?);
+    Some(recorder.longest_without_sale(first.at_s, last.at_s, elapsed.as_secs_f64()))
 }
 
 /// The TTL of the phase's lock, if it has one.

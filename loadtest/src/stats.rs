@@ -141,6 +141,9 @@ pub struct Recorder {
     /// The quantity of each request that got no answer: each may explain
     /// one recorded order of that quantity that nobody was told about.
     pub no_answer_quantities: Vec<i64>,
+    /// When each 201 arrived, in ms from the start of the load: how long
+    /// clients went without a sale through a fault.
+    pub sale_times_ms: Vec<u64>,
 }
 
 /// Latencies are recorded from 1 µs to 5 min at 3 significant digits;
@@ -158,6 +161,7 @@ impl Default for Recorder {
             latency: std::array::from_fn(|_| histogram()),
             acks: Vec::new(),
             no_answer_quantities: Vec::new(),
+            sale_times_ms: Vec::new(),
         }
     }
 }
@@ -183,6 +187,28 @@ impl Recorder {
         }
         self.acks.extend(other.acks);
         self.no_answer_quantities.extend(other.no_answer_quantities);
+        self.sale_times_ms.extend(other.sale_times_ms);
+    }
+
+    /// The longest stretch without a sale from `from_s` (seconds into the
+    /// load) to the first sale at or after `until_s` — or to `end_s` if none
+    /// came: how long clients went without a sale through faults between
+    /// `from_s` and `until_s`.
+    pub fn longest_without_sale(&self, from_s: f64, until_s: f64, end_s: f64) -> f64 {
+        let mut times: Vec<f64> = self.sale_times_ms.iter().map(|&ms| ms as f64 / 1000.0).collect();
+        times.sort_by(f64::total_cmp);
+        let resumed = times
+            .iter()
+            .copied()
+            .find(|&t| t >= until_s)
+            .unwrap_or(end_s.max(until_s));
+        let within = times.into_iter().filter(|&t| t > from_s && t < resumed);
+        let (mut previous, mut longest) = (from_s, 0.0_f64);
+        for t in within.chain(std::iter::once(resumed)) {
+            longest = longest.max(t - previous);
+            previous = t;
+        }
+        longest
     }
 
     pub fn merged(recorders: impl IntoIterator<Item = Recorder>) -> Recorder {
@@ -268,6 +294,18 @@ mod tests {
         assert_eq!(all.latency_of(Outcome::Created).len(), 2);
         assert_eq!(all.acked_units(), 5);
         assert_eq!(all.no_answer_quantities, [4]);
+    }
+
+    #[test]
+    fn the_longest_stretch_without_a_sale_runs_from_the_fault_to_the_first_sale_after_the_last() {
+        let recorder = Recorder {
+            sale_times_ms: vec![1_000, 1_500, 2_100, 5_000, 5_200],
+            ..Recorder::default()
+        };
+        // Killed at 2 s, back at 4 s: a straggler at 2.1 s, then nothing until 5 s.
+        assert!((recorder.longest_without_sale(2.0, 4.0, 9.0) - 2.9).abs() < 1e-9);
+        // Nothing after the last fault: the wait lasts to the end of the load.
+        assert!((recorder.longest_without_sale(2.0, 6.0, 9.0) - 3.8).abs() < 1e-9);
     }
 
     #[test]

@@ -151,6 +151,13 @@ async fn a_failed_over_redis_lock_admits_a_second_holder_unless_fenced_and_etcd_
         .map(|f| f["kind"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["kill_etcd_leader", "start_etcd3"]);
+    // The time to recover, as clients saw it: the election, and the locks of
+    // sessions whose keep-alive went to the dead leader, which expire with
+    // their lease (a 5 s TTL) — bounded, not instant.
+    let recovery = phase(&json, "etcd leader killed")["recovery_s"]
+        .as_f64()
+        .expect("recovery_s");
+    assert!(recovery < 8.0, "{recovery} s without a sale");
     // Three masters of five down: no majority, so 503s.
     let three = phase(&json, "redlock three masters killed");
     assert!(
