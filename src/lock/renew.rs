@@ -21,12 +21,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use etcd_client::{LeaseKeepAliveStream, LeaseKeeper};
+use etcd_client::{Client, LeaseKeepAliveStream, LeaseKeeper};
 use stocklock_api::Backend;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::LockError;
+use super::{LockError, bounded, within};
 use crate::metrics::RenewalCounters;
 
 /// One extension of one held lock.
@@ -137,18 +137,33 @@ pub async fn refresh(keeper: &mut LeaseKeeper, replies: &mut LeaseKeepAliveStrea
 
 /// Renews an etcd lease through its keep-alive stream.
 pub struct LeaseRenewer {
+    pub client: Client,
+    pub lease_id: i64,
     pub keeper: LeaseKeeper,
     pub replies: LeaseKeepAliveStream,
     /// The bound of one round trip.
     pub limit: Duration,
 }
 
+impl LeaseRenewer {
+    async fn round_trip(&mut self) -> Result<(), LockError> {
+        let round_trip = refresh(&mut self.keeper, &mut self.replies);
+        bounded(Backend::Etcd, self.limit, round_trip).await
+    }
+}
+
 #[async_trait]
 impl Renew for LeaseRenewer {
     async fn renew(&mut self) -> Result<(), LockError> {
-        let round_trip = refresh(&mut self.keeper, &mut self.replies);
-        tokio::time::timeout(self.limit, round_trip)
-            .await
-            .map_err(|_| LockError::unavailable(Backend::Etcd, "no answer in time"))?
+        if self.round_trip().await.is_ok() {
+            return Ok(());
+        }
+        // The stream's member may be gone — a leader killed — while the
+        // lease lives on in the replicated log: ask again on a new stream,
+        // which the client sends to a member that answers. (Go's session
+        // keeps retrying the same way.) A lease that expired says so again.
+        let reopened = self.client.lease_keep_alive(self.lease_id);
+        (self.keeper, self.replies) = within(Backend::Etcd, self.limit, reopened).await?;
+        self.round_trip().await
     }
 }

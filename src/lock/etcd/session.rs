@@ -85,6 +85,8 @@ impl Sessions {
         let (keeper, replies) = within_deadline(Backend::Etcd, deadline, keep_alive).await?;
         let granted = Duration::from_secs(lease.ttl().max(1) as u64);
         let renewer = LeaseRenewer {
+            client: client.clone(),
+            lease_id: lease.id(),
             keeper,
             replies,
             limit: server_timeout,
