@@ -79,7 +79,14 @@ pub async fn drain(state: &AppState, limit: Duration) -> Result<Drained, Error> 
 #[tracing::instrument(level = "debug", skip(state), fields(sku = %sku))]
 async fn place_under_lock(state: &AppState, sku: Sku, quantity: Quantity) -> Result<Order, Error> {
     // Held until this function returns: the backend cannot change under us.
-    let active = state.locks.pin().await?;
+    let active = match state.locks.pin().await {
+        Ok(active) => active,
+        Err(err) => {
+            let placed = Err(err);
+            state.metrics.answered(state.locks.current().backend, &placed);
+            return placed;
+        }
+    };
     let placed = place_pinned(state, &active, &sku, quantity).await;
     state.metrics.answered(active.settings.backend, &placed);
     placed

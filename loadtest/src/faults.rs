@@ -1,8 +1,9 @@
 //! A phase's faults: the service's own (set on every target before the load,
 //! cleared after, their injections collected into the phase's report with
-//! their time from the phase's start), and lock servers killed and started
-//! on a schedule through `scripts/services` — so a student can line up "a
-//! holder paused here", "Redis died here" with what the ledger shows.
+//! their time from the phase's start), and lock servers killed, started, cut
+//! off and failed over on a schedule through `scripts/services` and
+//! `scripts/cluster` — so a student can line up "a holder paused here",
+//! "Redis died here" with what the ledger shows.
 
 use serde::Serialize;
 use stocklock_api::{Faults, PausePoint};
@@ -17,7 +18,7 @@ pub struct PhaseFault {
     pub kind: String,
     /// Seconds from the start of the phase's load.
     pub at_s: f64,
-    /// Which target injected it (`services` for a server killed or started).
+    /// Which target injected it (`scripts` for a lock server fault).
     pub target: String,
     /// For a paused holder: its SKU, where it paused, for how long.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -91,21 +92,28 @@ pub async fn run_schedule(
     schedule: &[ServerFault],
     started: tokio::time::Instant,
 ) -> Result<Vec<PhaseFault>, RunError> {
-    let mut done = Vec::with_capacity(schedule.len());
+    let (mut done, mut failed) = (Vec::with_capacity(schedule.len()), None);
     for step in schedule {
         tokio::time::sleep_until(started + std::time::Duration::from_secs_f64(step.at_s)).await;
         let issued_s = started.elapsed().as_secs_f64();
-        run_step(scripts, step).await?;
+        if let Err(err) = run_step(scripts, step).await {
+            // The later steps still run: a server killed must be started again.
+            failed.get_or_insert(err);
+            continue;
+        }
         done.push(PhaseFault {
             kind: format!("{}_{}", step.action.verb(), step.server.replace('-', "_")),
             at_s: issued_s,
-            target: "services".to_owned(),
+            target: "scripts".to_owned(),
             sku: None,
             at: None,
             pause_ms: None,
         });
     }
-    Ok(done)
+    match failed {
+        Some(err) => Err(err),
+        None => Ok(done),
+    }
 }
 
 /// Runs one step's script and waits for it.

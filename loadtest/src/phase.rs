@@ -163,9 +163,12 @@ pub async fn run(ctx: &PhaseContext<'_>, spec: &PhaseSpec) -> Result<PhaseReport
 }
 
 /// See [`PhaseReport::recovery_s`]; `server_faults` are in time order.
+/// `None` without faults, or when the load was over (sold out) before the
+/// first: nobody was waiting for a sale then.
 fn recovery(recorder: &Recorder, server_faults: &[PhaseFault], elapsed: Duration) -> Option<f64> {
     let (first, last) = (server_faults.first()?, server_faults.last()?);
-    Some(recorder.longest_without_sale(first.at_s, last.at_s, elapsed.as_secs_f64()))
+    let end_s = elapsed.as_secs_f64();
+    (end_s > first.at_s).then(|| recorder.longest_without_sale(first.at_s, last.at_s, end_s))
 }
 
 /// The TTL of the phase's lock, if it has one.

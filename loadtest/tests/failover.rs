@@ -24,6 +24,8 @@ const OFFSET: &str = "200";
 struct Cluster {
     /// `scripts/cluster`, wrapped so that every call acts on our cluster.
     script: PathBuf,
+    /// Its state directory (the wrapper lives there too).
+    state: PathBuf,
 }
 
 impl Cluster {
@@ -39,7 +41,7 @@ impl Cluster {
         );
         std::fs::write(&script, wrapper).unwrap();
         Command::new("chmod").arg("+x").arg(&script).status().unwrap();
-        let cluster = Cluster { script };
+        let cluster = Cluster { script, state };
         let started = cluster.run(&["start"]);
         let log = String::from_utf8_lossy(&started.stderr);
         assert!(started.status.success(), "scripts/cluster start failed: {log}");
@@ -66,6 +68,8 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         let _ = self.run(&["stop"]);
+        // etcd's data (its log preallocates 64 MB a member) goes too.
+        let _ = std::fs::remove_dir_all(&self.state);
     }
 }
 

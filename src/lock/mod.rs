@@ -14,9 +14,11 @@
 //! * **Mutual exclusion.** Between a successful [`LockBackend::acquire`] (plus
 //!   [`LockBackend::lock_in_transaction`]) and the release of the returned
 //!   [`LockGuard`], no other holder of the same key exists — within its
-//!   *scope*: one process for `local`, every process sharing the server for
-//!   `redis`, `etcd` and `postgres`. `none` and `atomic` take no lock at all
-//!   and say so through [`LockBackend::deduction`].
+//!   *scope*: one process for `local`, every process sharing the server(s) for
+//!   `redis`, `etcd`, `postgres` and `redlock`. `none` and `atomic` take no
+//!   lock at all and say so through [`LockBackend::deduction`]. (`redlock`
+//!   is not in `tests/api/lock_contract.rs`: its five masters come from
+//!   `scripts/cluster`, and `loadtest/tests/failover.rs` exercises it.)
 //! * **Bounded waiting.** Acquisition gives up after the acquire timeout
 //!   with [`LockError::Timeout`]; a server that is down or hangs gives
 //!   [`LockError::Unavailable`] within that time too (a server that hangs

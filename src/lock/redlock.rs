@@ -28,7 +28,12 @@
 //!   PostgreSQL's claim-then-conditional-write (`fence.rs`) still never lets
 //!   a stale holder write; what the weak token costs is a newer holder being
 //!   refused (409 `lock_lost`) until the counts catch up: safe, not always
-//!   live.
+//!   live. The counts have one fixed epoch (`redlock`): if a majority of
+//!   masters restarts empty, or their counters expire after a day idle,
+//!   tokens start again far below the last one PostgreSQL saw, and orders
+//!   are refused until the counts climb back, or until an order under
+//!   another fenced backend has claimed the product (a claim in another
+//!   epoch wins, `fence.rs`).
 //! * **Safety without timing assumptions.** A holder paused past its
 //!   validity keeps working while a second holder gets a majority; a master
 //!   that restarts without persistence forgets the locks it granted, and a
@@ -50,11 +55,14 @@ use uuid::Uuid;
 use super::fence::Fence;
 use super::redis::{ACQUIRE_SCRIPT, FENCE_KEYS_LIVE_MS, RELEASE_SCRIPT, connection_config};
 use super::retry::Backoff;
-use super::{HeldLock, LockBackend, LockError, LockGuard, LockTimings};
+use super::{HeldLock, LockBackend, LockError, LockGuard, LockTimings, SERVER_CALL_LIMIT};
 
-/// The bound of one master's answer: a dead master must not eat the
-/// validity of a lock the others grant.
-const MASTER_TIMEOUT: Duration = Duration::from_millis(50);
+/// The bound of one master's answer: small against the TTL, so that a dead
+/// master cannot eat the validity of a lock the others grant — a tenth of
+/// it, at least 50 ms (a busy 2-core laptop), at most the server call limit.
+fn master_timeout(ttl: Duration) -> Duration {
+    (ttl / 10).clamp(Duration::from_millis(50), SERVER_CALL_LIMIT)
+}
 
 /// The allowance for clock drift between us and the masters: 1% of the
 /// TTL plus 2 ms, as the algorithm's description suggests.
@@ -111,7 +119,7 @@ impl Redlock {
                     .arg(Uuid::new_v4().simple().to_string())
                     .arg(FENCE_KEYS_LIVE_MS);
                 let set = invocation.invoke_async::<Option<(i64, String)>>(&mut master);
-                tokio::time::timeout(MASTER_TIMEOUT, set).await
+                tokio::time::timeout(master_timeout(ttl), set).await
             });
         }
         let (mut answered, mut granted) = (0, Vec::new());
@@ -145,7 +153,9 @@ impl LockBackend for Redlock {
                 release_script: self.release_script.clone(),
                 key: key.to_owned(),
                 owner: owner.clone(),
-                valid_until: started + validity,
+                // The keys expire `ttl` after `started` at the earliest.
+                valid_until: Instant::now() + validity,
+                limit: master_timeout(timings.ttl),
                 quorum: self.quorum(),
                 token: granted.iter().copied().max(),
             };
@@ -173,6 +183,8 @@ struct RedlockHeld {
     owner: String,
     /// The end of the validity: past it, the lock may be someone else's.
     valid_until: Instant,
+    /// The bound of one master's answer.
+    limit: Duration,
     quorum: usize,
     /// The largest grant count of our majority (see the module docs).
     token: Option<i64>,
@@ -182,6 +194,7 @@ impl RedlockHeld {
     /// The compare-and-delete on every master at once; how many did it.
     async fn unlock_everywhere(&self) -> usize {
         let mut round = JoinSet::new();
+        let limit = self.limit;
         for master in self.masters.iter() {
             let (mut master, script) = (master.clone(), self.release_script.clone());
             let (key, owner) = (self.key.clone(), self.owner.clone());
@@ -189,7 +202,7 @@ impl RedlockHeld {
                 let mut invocation = script.key(&key);
                 invocation.arg(&owner);
                 let deleted = invocation.invoke_async::<i64>(&mut master);
-                tokio::time::timeout(MASTER_TIMEOUT, deleted).await
+                tokio::time::timeout(limit, deleted).await
             });
         }
         round
@@ -203,13 +216,14 @@ impl RedlockHeld {
     /// How many masters still hold our owner id.
     async fn still_ours(&self) -> usize {
         let mut round = JoinSet::new();
+        let limit = self.limit;
         for master in self.masters.iter() {
             let (mut master, key) = (master.clone(), self.key.clone());
             round.spawn(async move {
                 let mut get = redis::cmd("GET");
                 get.arg(&key);
                 let holder = get.query_async::<Option<String>>(&mut master);
-                tokio::time::timeout(MASTER_TIMEOUT, holder).await
+                tokio::time::timeout(limit, holder).await
             });
         }
         let owner = Some(self.owner.clone());

@@ -88,7 +88,8 @@ impl EtcdHeld {
 
 #[async_trait]
 impl HeldLock for EtcdHeld {
-    /// Our key still exists, under our lease: the lock is still ours. Exact,
+    /// Our key still exists, under our lease, created by our acquisition
+    /// (its create revision is our token): the lock is still ours. Exact,
     /// unlike the lease's TTL, which etcd reports in whole seconds.
     async fn verify(&self) -> Result<(), LockError> {
         if self.watchdog().is_some_and(Watchdog::is_lost) {
@@ -102,7 +103,8 @@ impl HeldLock for EtcdHeld {
         )
         .await?;
         let lease_id = self.lease.id();
-        if found.kvs().iter().any(|kv| kv.lease() == lease_id) {
+        let ours = |kv: &KeyValue| kv.lease() == lease_id && kv.create_revision() == self.fence.token;
+        if found.kvs().iter().any(ours) {
             Ok(())
         } else {
             Err(self.lost())

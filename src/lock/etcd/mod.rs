@@ -248,9 +248,14 @@ impl EtcdLock {
             Ok(response) => {
                 let lock_key = response.key().to_vec();
                 let fenced = fence_of(&mut client, &lock_key, session.lease_id, key);
+                // A session given up while we queued no longer renews the
+                // lease our key lives on: the lock would die under us.
                 bounded(Backend::Etcd, timings.server_timeout(), fenced)
                     .await
-                    .map(|fence| (lock_key, fence))
+                    .and_then(|fence| match session.is_lost() {
+                        true => Err(LockError::lost(Backend::Etcd, key)),
+                        false => Ok((lock_key, fence)),
+                    })
             }
             Err(err) => Err(err.into_lock_error(key, timings)),
         };

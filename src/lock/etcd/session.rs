@@ -29,7 +29,10 @@ use crate::lock::renew::{LeaseRenewer, Watchdog};
 use crate::lock::{LockError, within_deadline};
 use crate::metrics::RenewalCounters;
 
-/// One granted lease and the watchdog keeping it alive.
+/// One granted lease and the watchdog keeping it alive. Its renewals are
+/// bounded by the server timeout of the order that granted it; a later
+/// `PUT /admin/lock` changes that only for the next session (a new TTL
+/// starts one).
 #[derive(Debug)]
 pub struct Session {
     pub lease_id: i64,
