@@ -68,6 +68,7 @@
 //!   TTL). The gRPC channel reconnects by itself.
 
 mod held;
+mod own_lease;
 mod session;
 
 use std::time::Duration;
@@ -82,7 +83,6 @@ use tokio_util::task::TaskTracker;
 use self::held::{EtcdHeld, Lease, fence_of};
 use self::session::{Session, Sessions};
 use super::local::KeyedMutexes;
-use super::renew::{keep_alive_every, refresh};
 use super::{
     LockBackend, LockError, LockGuard, LockTimings, SERVER_CALL_LIMIT, bounded, within, within_deadline,
 };
@@ -295,85 +295,6 @@ impl EtcdLock {
                 session.abandon();
             }
             drop(turn);
-        });
-    }
-
-    /// `renewal` off: a lease of our own, kept alive only while we queue,
-    /// refreshed once when the lock is ours — the holder starts with the
-    /// whole TTL — and then left to run out.
-    async fn acquire_on_own_lease(
-        &self,
-        mut client: Client,
-        key: &str,
-        timings: LockTimings,
-        deadline: Instant,
-    ) -> Result<EtcdHeld, LockError> {
-        let grant = client.lease_grant(lease_seconds(timings.ttl), None);
-        let lease = within_deadline(Backend::Etcd, deadline, grant).await?;
-        let (lease_id, granted) = (lease.id(), Duration::from_secs(lease.ttl().max(1) as u64));
-        let limits = (deadline, timings.server_timeout());
-        match self
-            .queue_on_own_lease(&mut client, key, lease_id, granted, limits)
-            .await
-        {
-            Ok((lock_key, fence)) => Ok(EtcdHeld {
-                client,
-                key: lock_key,
-                fence,
-                lease: Lease::Own { id: lease_id },
-                server_timeout: timings.server_timeout(),
-            }),
-            Err(err) => {
-                self.revoke_later(client, lease_id, timings.server_timeout());
-                Err(err.into_lock_error(key, timings))
-            }
-        }
-    }
-
-    /// Queues under our own lease, keeping it alive while we wait, and
-    /// refreshes it once more when the lock is ours. Returns the key etcd
-    /// created for us and its fencing token.
-    async fn queue_on_own_lease(
-        &self,
-        client: &mut Client,
-        key: &str,
-        lease_id: i64,
-        ttl: Duration,
-        (deadline, server_timeout): (Instant, Duration),
-    ) -> Result<(Vec<u8>, super::fence::Fence), QueueError> {
-        let failed = QueueError::Failed;
-        let keep_alive = client.lease_keep_alive(lease_id);
-        let (mut keeper, mut replies) = within_deadline(Backend::Etcd, deadline, keep_alive)
-            .await
-            .map_err(failed)?;
-        let mut locker = client.clone();
-        let response = tokio::select! {
-            queued = queue(&mut locker, key, lease_id, deadline) => queued?,
-            lost = keep_alive_every(ttl / 3, &mut keeper, &mut replies) => return Err(failed(lost)),
-        };
-        // The lock is ours: start the holder's TTL now, on a new keep-alive
-        // stream — `select!` may have cut a refresh short after its request
-        // was sent, and its late reply would then be read as this one's.
-        drop((keeper, replies));
-        let lock_key = response.key().to_vec();
-        let restart = async {
-            let unavailable = |err| LockError::unavailable(Backend::Etcd, err);
-            let (mut keeper, mut replies) = client.lease_keep_alive(lease_id).await.map_err(unavailable)?;
-            refresh(&mut keeper, &mut replies).await?;
-            fence_of(client, &lock_key, lease_id, key).await
-        };
-        let fence = bounded(Backend::Etcd, server_timeout, restart)
-            .await
-            .map_err(failed)?;
-        Ok((lock_key, fence))
-    }
-
-    /// Revokes a lease in the background: used when we stop waiting.
-    fn revoke_later(&self, mut client: Client, lease_id: i64, limit: Duration) {
-        self.tasks.spawn(async move {
-            if let Err(err) = within(Backend::Etcd, limit, client.lease_revoke(lease_id)).await {
-                tracing::warn!(error = %err, lease_id, "revoking an abandoned etcd lease failed");
-            }
         });
     }
 }
