@@ -16,9 +16,8 @@
 //!   [`LockGuard`], no other holder of the same key exists — within its
 //!   *scope*: one process for `local`, every process sharing the server(s) for
 //!   `redis`, `etcd`, `postgres` and `redlock`. `none` and `atomic` take no
-//!   lock at all and say so through [`LockBackend::deduction`]. (`redlock`
-//!   is not in `tests/api/lock_contract.rs`: its five masters come from
-//!   `scripts/cluster`, and `loadtest/tests/failover.rs` exercises it.)
+//!   lock at all and say so through [`LockBackend::deduction`]. (The
+//!   contract suite runs `redlock` over five Redis masters of its own.)
 //! * **Bounded waiting.** Acquisition gives up after the acquire timeout
 //!   with [`LockError::Timeout`]; a server that is down or hangs gives
 //!   [`LockError::Unavailable`] within that time too (a server that hangs

@@ -4,11 +4,13 @@
 //!
 //! Each contract test builds **two** instances of the backend, as two service
 //! processes would have, and contends between them: that exercises the
-//! *scope* promise (redis, etcd and postgres exclude across processes).
+//! *scope* promise (redis, etcd, postgres and redlock exclude across
+//! processes; redlock's five masters are started by the test itself).
 //! `local` promises exclusion within one process only, so its two "holders"
 //! share one instance — and a test of its own shows two instances do not
 //! exclude each other.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sqlx::{PgPool, Postgres, Transaction};
@@ -16,11 +18,12 @@ use stocklock::config::Config;
 use stocklock::error::Error;
 use stocklock::lock::{
     AtomicUpdate, Deduction, EtcdLock, LocalLock, LockBackend, LockError, LockGuard, LockTimings, NoLock,
-    PostgresAdvisoryLock, RedisLock,
+    PostgresAdvisoryLock, RedisLock, Redlock,
 };
 use tokio_util::task::TaskTracker;
 
-use crate::helpers::unique_sku;
+use crate::helpers::{port_for_child, unique_sku};
+use crate::servers::{OwnServer, start_redis};
 
 fn redis_lock() -> RedisLock {
     RedisLock::new(&Config::defaults().redis_url, TaskTracker::new()).expect("REDIS_URL")
@@ -145,7 +148,8 @@ async fn a_dropped_guard_still_releases_its_lock(lock: &dyn LockBackend, other: 
     second.expect("a dropped guard kept its lock").release().await;
 }
 
-/// `backend => (first, second)`: the two instances the holders use.
+/// `backend => (first, second, servers)`: the two instances the holders
+/// use, and servers of the test's own that must outlive them.
 macro_rules! lock_contract {
     ($($backend:ident => $pair:expr;)*) => {$(
         mod $backend {
@@ -153,44 +157,66 @@ macro_rules! lock_contract {
 
             #[tokio::test]
             async fn excludes_a_second_holder_until_released() {
-                let (first, second) = $pair;
+                let (first, second, _servers) = $pair;
                 super::excludes_a_second_holder_until_released(&*first, &*second).await;
             }
 
             #[tokio::test]
             async fn a_waiter_gets_the_lock_when_it_is_released() {
-                let (first, second) = $pair;
+                let (first, second, _servers) = $pair;
                 super::a_waiter_gets_the_lock_when_it_is_released(&*first, &*second).await;
             }
 
             #[tokio::test]
             async fn different_keys_do_not_contend() {
-                let (first, second) = $pair;
+                let (first, second, _servers) = $pair;
                 super::different_keys_do_not_contend(&*first, &*second).await;
             }
 
             #[tokio::test]
             async fn a_dropped_guard_still_releases_its_lock() {
-                let (first, second) = $pair;
+                let (first, second, _servers) = $pair;
                 super::a_dropped_guard_still_releases_its_lock(&*first, &*second).await;
             }
         }
     )*};
 }
 
+type Pair = (Arc<dyn LockBackend>, Arc<dyn LockBackend>, Vec<OwnServer>);
+
 /// Two holders of one instance: the scope of `local` is one process.
-fn one_instance<T: LockBackend + 'static>(
-    lock: T,
-) -> (std::sync::Arc<dyn LockBackend>, std::sync::Arc<dyn LockBackend>) {
-    let shared: std::sync::Arc<dyn LockBackend> = std::sync::Arc::new(lock);
-    (shared.clone(), shared)
+fn one_instance<T: LockBackend + 'static>(lock: T) -> Pair {
+    let shared: Arc<dyn LockBackend> = Arc::new(lock);
+    (shared.clone(), shared, Vec::new())
 }
 
 /// Two instances, as two service processes have.
-fn two_instances<T: LockBackend + 'static>(
-    make: impl Fn() -> T,
-) -> (std::sync::Arc<dyn LockBackend>, std::sync::Arc<dyn LockBackend>) {
-    (std::sync::Arc::new(make()), std::sync::Arc::new(make()))
+fn two_instances<T: LockBackend + 'static>(make: impl Fn() -> T) -> Pair {
+    (Arc::new(make()), Arc::new(make()), Vec::new())
+}
+
+/// Two Redlock instances over five masters of the test's own.
+fn redlock_over_own_masters() -> Pair {
+    let ports: Vec<u16> = std::iter::repeat_with(port_for_child).take(5).collect();
+    let masters: Vec<OwnServer> = ports.iter().map(|&port| start_redis(port)).collect();
+    let urls: Vec<String> = ports
+        .iter()
+        .map(|port| format!("redis://127.0.0.1:{port}"))
+        .collect();
+    for port in &ports {
+        wait_for_redis(*port);
+    }
+    let make = || Arc::new(Redlock::new(&urls).expect("redlock URLs")) as Arc<dyn LockBackend>;
+    (make(), make(), masters)
+}
+
+/// Waits (up to 5 s) until a Redis answers on `port`.
+fn wait_for_redis(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "Redis on {port} did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// `T` with `renewal` on for every acquisition: the service's default, under
@@ -227,6 +253,7 @@ lock_contract! {
     // both the same key: the instance's own per-SKU turn must exclude them.
     etcd_session_one_instance => one_instance(Renewing(etcd_lock()));
     postgres => two_instances(|| PostgresAdvisoryLock);
+    redlock => redlock_over_own_masters();
 }
 
 /// The other side of `local`'s scope: two processes, two mutexes, no
@@ -368,4 +395,31 @@ async fn redis_a_stale_extension_never_touches_a_newer_holders_lock() {
     newer.verify().await.expect("the newer holder still holds");
     stale.release().await.expect("release");
     newer.release().await.expect("release");
+}
+
+/// Redlock's rule is a *majority*: with the key held by someone else on three
+/// masters of five, the two free ones must not be enough.
+#[tokio::test]
+async fn redlock_needs_a_majority_of_its_masters() {
+    let (lock, _other, masters) = redlock_over_own_masters();
+    let key = unique_sku();
+    let taken = [0, 1, 2].map(|i| masters[i].port());
+    for port in taken {
+        let client = ::redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
+        let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+        let _: () = ::redis::cmd("SET")
+            .arg(&key)
+            .arg("someone-else")
+            .arg("PX")
+            .arg(10_000)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+    }
+    let minority = lock.acquire(&key, timings(10_000, 300)).await;
+    assert!(
+        matches!(minority, Err(LockError::Timeout { .. })),
+        "two masters of five granted the lock: {:?}",
+        minority.map(|guard| guard.is_held())
+    );
 }

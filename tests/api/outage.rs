@@ -5,7 +5,6 @@
 //! does not disturb the shared servers other tests are using.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -14,87 +13,7 @@ use reqwest::StatusCode;
 use stocklock_api::Backend;
 
 use crate::helpers::{TestApp, error_code, port_for_child, spawn_app_with, unique_sku};
-
-/// A server process owned by the test; killed (and its files removed) on drop.
-struct OwnServer {
-    child: Child,
-    dir: Option<PathBuf>,
-}
-
-impl Drop for OwnServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if let Some(dir) = &self.dir {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
-}
-
-impl OwnServer {
-    /// SIGKILL, as a crash would; the data directory is kept, and returned,
-    /// for a restart.
-    fn crash(mut self) -> Option<PathBuf> {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.dir.take()
-    }
-}
-
-fn spawn(program: &str, args: &[String], dir: Option<PathBuf>) -> OwnServer {
-    let child = Command::new(program)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|err| panic!("could not start {program} (scripts/services installs it): {err}"));
-    OwnServer { child, dir }
-}
-
-fn start_redis(port: u16) -> OwnServer {
-    let args = [
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        &port.to_string(),
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-    ];
-    spawn("redis-server", &args.map(String::from), None)
-}
-
-fn start_etcd(port: u16, peer_port: u16) -> OwnServer {
-    let dir = std::env::temp_dir().join(format!("stocklock-etcd-{}", uuid::Uuid::new_v4().simple()));
-    start_etcd_in(dir, port, peer_port)
-}
-
-/// An etcd on `dir`: a new member if it is empty, the same one again if not.
-fn start_etcd_in(dir: PathBuf, port: u16, peer_port: u16) -> OwnServer {
-    let (client, peer) = (
-        format!("http://127.0.0.1:{port}"),
-        format!("http://127.0.0.1:{peer_port}"),
-    );
-    let args = [
-        "--name".into(),
-        "outage".into(),
-        "--data-dir".into(),
-        dir.display().to_string(),
-        "--listen-client-urls".into(),
-        client.clone(),
-        "--advertise-client-urls".into(),
-        client,
-        "--listen-peer-urls".into(),
-        peer.clone(),
-        "--initial-advertise-peer-urls".into(),
-        peer.clone(),
-        "--initial-cluster".into(),
-        format!("outage={peer}"),
-        "--logger=zap".into(),
-    ];
-    spawn("etcd", &args, Some(dir))
-}
+use crate::servers::{OwnServer, start_etcd, start_etcd_in, start_redis};
 
 /// Orders until one gets `status` (within 20 s); returns how many were 201.
 async fn order_until(app: &TestApp, sku: &str, status: StatusCode) -> i64 {
