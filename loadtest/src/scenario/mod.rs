@@ -4,11 +4,8 @@
 //! Jepsen's nemeses are a schedule of named operations.
 //!
 //! * `basic` (the default): one phase per `--backends` entry, no fault.
-//! * `ladder`: the safety ladder under holders paused past their TTL, for
-//!   redis and etcd — naive, checked, checked + renewal, fenced — with
-//!   `postgres` as a control, then a `long-work` pair: work longer than the
-//!   TTL with renewal off and on (renewal is an availability lesson; fencing
-//!   a safety one).
+//! * `ladder`: the safety ladder under holders paused past their TTL (see
+//!   [`ladder`]).
 //! * `kill-redis`: the Redis that `scripts/services` started is killed
 //!   (SIGKILL) two seconds into the load and started again two seconds later
 //!   — empty, every lock and fencing counter forgotten. Expected: 503s while
@@ -23,11 +20,12 @@
 //!   three-member etcd whose leader is killed (see [`failover`]).
 
 mod failover;
+mod ladder;
 
 use std::fmt;
 use std::str::FromStr;
 
-use stocklock_api::{Backend, Faults, LockSettingsUpdate, PauseHolder, PausePoint};
+use stocklock_api::{Backend, Faults, LockSettingsUpdate};
 
 use crate::faults::{ServerAction, ServerFault, Via};
 use crate::verdict::Expectation;
@@ -105,7 +103,7 @@ pub struct PhaseSpec {
 pub fn phases(scenario: Scenario, backends: &[Backend]) -> Vec<PhaseSpec> {
     match scenario {
         Scenario::Basic => backends.iter().map(|&b| basic(b)).collect(),
-        Scenario::Ladder => ladder(),
+        Scenario::Ladder => ladder::phases(),
         Scenario::KillRedis => vec![killed(Backend::Redis, "redis")],
         Scenario::KillEtcd => vec![killed(Backend::Etcd, "etcd")],
         Scenario::Failover => failover::phases(),
@@ -120,127 +118,6 @@ fn basic(backend: Backend) -> PhaseSpec {
         faults: Faults::default(),
         expectation: None,
         stock: None,
-        prepare: Vec::new(),
-        schedule: Vec::new(),
-        requests: None,
-    }
-}
-
-/// A rung: which checks are on, and whether the rung must be safe.
-struct Rung {
-    name: &'static str,
-    check_before_commit: bool,
-    renewal: bool,
-    fencing: bool,
-}
-
-const RUNGS: [Rung; 4] = [
-    Rung {
-        name: "naive",
-        check_before_commit: false,
-        renewal: false,
-        fencing: false,
-    },
-    Rung {
-        name: "checked",
-        check_before_commit: true,
-        renewal: false,
-        fencing: false,
-    },
-    Rung {
-        name: "renewed",
-        check_before_commit: true,
-        renewal: true,
-        fencing: false,
-    },
-    Rung {
-        name: "fenced",
-        check_before_commit: true,
-        renewal: true,
-        fencing: true,
-    },
-];
-
-/// Units per phase on the ladder: few, so that etcd's 2 s minimum lease
-/// (every pause must outlast it) keeps each phase short.
-const LADDER_STOCK: i64 = 20;
-
-fn ladder() -> Vec<PhaseSpec> {
-    // (backend, TTL, pause): every pause outlasts the TTL. etcd's minimum
-    // lease is 2 s.
-    let locks = [(Backend::Redis, 500, 800), (Backend::Etcd, 2_000, 2_600)];
-    let mut phases = Vec::new();
-    for (backend, ttl_ms, pause_ms) in locks {
-        for rung in &RUNGS {
-            phases.push(rung_phase(backend, rung, ttl_ms, pause_ms));
-        }
-    }
-    let mut control = rung_phase(Backend::Postgres, &RUNGS[3], 500, 800);
-    control.label = "postgres control".to_owned();
-    phases.push(control);
-    phases.extend([long_work(false), long_work(true)]);
-    phases
-}
-
-fn rung_phase(backend: Backend, rung: &Rung, ttl_ms: u64, pause_ms: u64) -> PhaseSpec {
-    PhaseSpec {
-        label: format!("{backend} {}", rung.name),
-        backend,
-        settings: LockSettingsUpdate {
-            ttl_ms: Some(ttl_ms),
-            // Below the default request timeout (30 s): a buyer that waits
-            // too long gets a 503, not a client-side timeout.
-            acquire_timeout_ms: Some(15_000),
-            check_before_commit: Some(rung.check_before_commit),
-            renewal: Some(rung.renewal),
-            fencing: Some(rung.fencing),
-            ..LockSettingsUpdate::default()
-        },
-        faults: paused_holders(pause_ms),
-        expectation: Some(if rung.fencing {
-            Expectation::MustBeSafe
-        } else {
-            Expectation::MayOversell
-        }),
-        stock: Some(LADDER_STOCK),
-        prepare: Vec::new(),
-        schedule: Vec::new(),
-        requests: None,
-    }
-}
-
-/// One holder in four stalls after its last check, before its write.
-fn paused_holders(pause_ms: u64) -> Faults {
-    Faults {
-        pause_holder: Some(PauseHolder {
-            probability: 0.25,
-            pause_ms,
-            at: PausePoint::BeforeWrite,
-        }),
-        ..Faults::default()
-    }
-}
-
-/// Redis, work three times its TTL, no fault.
-fn long_work(renewal: bool) -> PhaseSpec {
-    PhaseSpec {
-        label: format!(
-            "redis long-work {}",
-            if renewal { "renewed" } else { "unrenewed" }
-        ),
-        backend: Backend::Redis,
-        settings: LockSettingsUpdate {
-            ttl_ms: Some(300),
-            acquire_timeout_ms: Some(15_000),
-            critical_section_ms: Some(900),
-            check_before_commit: Some(true),
-            renewal: Some(renewal),
-            fencing: Some(true),
-            ..LockSettingsUpdate::default()
-        },
-        faults: Faults::default(),
-        expectation: Some(Expectation::MustBeSafe),
-        stock: Some(5),
         prepare: Vec::new(),
         schedule: Vec::new(),
         requests: None,
