@@ -71,6 +71,12 @@ CLUSTER_PACKAGES=(etcd-server redis-server socat curl)
 # them after.
 STARTED_SERVERS=()
 
+# started NAME: how scripts/services and scripts/cluster tell the caller (on
+# stdout) that this run starts NAME. Said just before the server is launched,
+# so a start that then fails still counts as ours and is stopped by a caller
+# that cleans up.
+started() { echo "$1"; }
+
 start_servers_for_this_run() {
     local out rc=0
     out=$("$STOCKLOCK_ROOT/scripts/services" start "$@") || rc=$?

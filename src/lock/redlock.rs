@@ -105,11 +105,9 @@ impl Redlock {
     /// One round of `SET NX PX` on every master: how many answered, and the
     /// counts of those that granted.
     async fn ask_every_master(&self, key: &str, owner: &str, ttl: Duration) -> (usize, Vec<i64>) {
-        let mut round = JoinSet::new();
-        for master in self.masters.iter() {
-            let (mut master, script) = (master.clone(), self.acquire_script.clone());
-            let (key, owner) = (key.to_owned(), owner.to_owned());
-            round.spawn(async move {
+        let replies = on_every_master(&self.masters, master_timeout(ttl), |mut master| {
+            let (script, key, owner) = (self.acquire_script.clone(), key.to_owned(), owner.to_owned());
+            async move {
                 let mut invocation = script.key(&key);
                 invocation
                     .key(format!("fence:{key}"))
@@ -118,19 +116,35 @@ impl Redlock {
                     .arg(ttl.as_millis() as u64)
                     .arg(Uuid::new_v4().simple().to_string())
                     .arg(FENCE_KEYS_LIVE_MS);
-                let set = invocation.invoke_async::<Option<(i64, String)>>(&mut master);
-                tokio::time::timeout(master_timeout(ttl), set).await
-            });
-        }
-        let (mut answered, mut granted) = (0, Vec::new());
-        for reply in round.join_all().await {
-            if let Ok(Ok(reply)) = reply {
-                answered += 1;
-                granted.extend(reply.map(|(count, _epoch)| count));
+                invocation
+                    .invoke_async::<Option<(i64, String)>>(&mut master)
+                    .await
             }
-        }
-        (answered, granted)
+        })
+        .await;
+        let granted = replies.iter().flatten().map(|(count, _epoch)| *count).collect();
+        (replies.len(), granted)
     }
+}
+
+/// Runs `call` on every master at once, each bounded by `limit`; returns the
+/// answers of those that answered in time (errors and silence dropped).
+async fn on_every_master<T, F, Fut>(masters: &[ConnectionManager], limit: Duration, call: F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn(ConnectionManager) -> Fut,
+    Fut: Future<Output = redis::RedisResult<T>> + Send + 'static,
+{
+    let mut round = JoinSet::new();
+    for master in masters {
+        round.spawn(tokio::time::timeout(limit, call(master.clone())));
+    }
+    round
+        .join_all()
+        .await
+        .into_iter()
+        .filter_map(|answer| answer.ok()?.ok())
+        .collect()
 }
 
 #[async_trait]
@@ -193,45 +207,31 @@ struct RedlockHeld {
 impl RedlockHeld {
     /// The compare-and-delete on every master at once; how many did it.
     async fn unlock_everywhere(&self) -> usize {
-        let mut round = JoinSet::new();
-        let limit = self.limit;
-        for master in self.masters.iter() {
-            let (mut master, script) = (master.clone(), self.release_script.clone());
-            let (key, owner) = (self.key.clone(), self.owner.clone());
-            round.spawn(async move {
-                let mut invocation = script.key(&key);
-                invocation.arg(&owner);
-                let deleted = invocation.invoke_async::<i64>(&mut master);
-                tokio::time::timeout(limit, deleted).await
-            });
-        }
-        round
-            .join_all()
-            .await
-            .into_iter()
-            .filter(|r| matches!(r, Ok(Ok(_))))
-            .count()
+        let unlocked = on_every_master(&self.masters, self.limit, |mut master| {
+            let (script, key, owner) = (self.release_script.clone(), self.key.clone(), self.owner.clone());
+            async move {
+                script
+                    .key(&key)
+                    .arg(&owner)
+                    .invoke_async::<i64>(&mut master)
+                    .await
+            }
+        });
+        unlocked.await.len()
     }
 
     /// How many masters still hold our owner id.
     async fn still_ours(&self) -> usize {
-        let mut round = JoinSet::new();
-        let limit = self.limit;
-        for master in self.masters.iter() {
-            let (mut master, key) = (master.clone(), self.key.clone());
-            round.spawn(async move {
-                let mut get = redis::cmd("GET");
-                get.arg(&key);
-                let holder = get.query_async::<Option<String>>(&mut master);
-                tokio::time::timeout(limit, holder).await
-            });
-        }
+        let holders = on_every_master(&self.masters, self.limit, |mut master| {
+            let mut get = redis::cmd("GET");
+            get.arg(&self.key);
+            async move { get.query_async::<Option<String>>(&mut master).await }
+        });
         let owner = Some(self.owner.clone());
-        round
-            .join_all()
+        holders
             .await
             .into_iter()
-            .filter(|r| matches!(r, Ok(Ok(holder)) if *holder == owner))
+            .filter(|holder| *holder == owner)
             .count()
     }
 

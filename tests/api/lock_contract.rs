@@ -23,7 +23,7 @@ use stocklock::lock::{
 use tokio_util::task::TaskTracker;
 
 use crate::helpers::{port_for_child, unique_sku};
-use crate::servers::{OwnServer, start_redis};
+use crate::servers::{OwnServer, start_redis, wait_for_port};
 
 fn redis_lock() -> RedisLock {
     RedisLock::new(&Config::defaults().redis_url, TaskTracker::new()).expect("REDIS_URL")
@@ -204,19 +204,10 @@ fn redlock_over_own_masters() -> Pair {
         .map(|port| format!("redis://127.0.0.1:{port}"))
         .collect();
     for port in &ports {
-        wait_for_redis(*port);
+        wait_for_port(*port);
     }
     let make = || Arc::new(Redlock::new(&urls).expect("redlock URLs")) as Arc<dyn LockBackend>;
     (make(), make(), masters)
-}
-
-/// Waits (up to 5 s) until a Redis answers on `port`.
-fn wait_for_redis(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "Redis on {port} did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// `T` with `renewal` on for every acquisition: the service's default, under

@@ -90,3 +90,13 @@ pub fn start_etcd_in(dir: PathBuf, port: u16, peer_port: u16) -> OwnServer {
     ];
     spawn("etcd", &args, Some(dir), port)
 }
+
+/// Waits (up to 5 s) until something listens on `port`: a server just
+/// spawned is not ready at once.
+pub fn wait_for_port(port: u16) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "nothing listens on {port}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -134,16 +134,7 @@ mod tests {
         for phase in phases() {
             let may = phase.expectation == Some(Expectation::MayOversell);
             assert_eq!(may, phase.label == "redis failover unfenced", "{}", phase.label);
-            let kills = phase
-                .schedule
-                .iter()
-                .filter(|s| s.action == ServerAction::Kill)
-                .count();
-            let starts = phase
-                .schedule
-                .iter()
-                .filter(|s| s.action == ServerAction::Start)
-                .count();
+            let (kills, starts) = (phase.steps(ServerAction::Kill), phase.steps(ServerAction::Start));
             assert_eq!(kills, starts, "{}", phase.label);
         }
     }

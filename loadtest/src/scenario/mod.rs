@@ -99,6 +99,14 @@ pub struct PhaseSpec {
     pub requests: Option<u64>,
 }
 
+#[cfg(test)]
+impl PhaseSpec {
+    /// How many steps of the schedule do `action`.
+    fn steps(&self, action: ServerAction) -> usize {
+        self.schedule.iter().filter(|s| s.action == action).count()
+    }
+}
+
 /// The phases of `scenario`; `backends` is `--backends` (used by `basic`).
 pub fn phases(scenario: Scenario, backends: &[Backend]) -> Vec<PhaseSpec> {
     match scenario {
@@ -194,16 +202,7 @@ mod tests {
     fn a_killed_server_is_always_started_again() {
         for scenario in [Scenario::KillRedis, Scenario::KillEtcd] {
             for phase in phases(scenario, &[]) {
-                let kills = phase
-                    .schedule
-                    .iter()
-                    .filter(|s| s.action == ServerAction::Kill)
-                    .count();
-                let starts = phase
-                    .schedule
-                    .iter()
-                    .filter(|s| s.action == ServerAction::Start)
-                    .count();
+                let (kills, starts) = (phase.steps(ServerAction::Kill), phase.steps(ServerAction::Start));
                 assert_eq!((kills, starts), (1, 1), "{}", phase.label);
                 assert_eq!(phase.schedule.last().unwrap().action, ServerAction::Start);
             }
