@@ -61,6 +61,10 @@ BUILD_PACKAGES=(protobuf-compiler libprotobuf-dev)
 # etcd who leads.
 # shellcheck disable=SC2034
 CLUSTER_PACKAGES=(etcd-server redis-server socat curl)
+# Its network mode's (`--net`): ip makes the namespaces and links, nft the
+# partitions.
+# shellcheck disable=SC2034
+NET_PACKAGES=(iproute2 nftables)
 
 # --- Stopping only what this run started ------------------------------------
 # `scripts/services start` prints the name of each server it starts itself (one
@@ -112,9 +116,10 @@ wait_for() {
     done
 }
 
-# True when something listens on 127.0.0.1:PORT.
+# port_open PORT [HOST]: true when something listens on HOST:PORT
+# (127.0.0.1 by default).
 port_open() {
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+    (exec 3<>"/dev/tcp/${2:-127.0.0.1}/$1") 2>/dev/null
 }
 
 # --- Processes we start ourselves ---------------------------------------------

@@ -50,7 +50,9 @@ pub struct RunArgs {
     /// with postgres as a control), `kill-redis` or `kill-etcd` (the lock
     /// server killed and restarted mid-phase), `failover` (a Redis behind
     /// Sentinels failed over with a lock in flight, etcd's leader killed; the
-    /// targets must use `scripts/cluster`'s servers). `--backends` is for
+    /// targets must use `scripts/cluster`'s servers), `partition` (the same
+    /// servers cut apart by network partitions, root only; the targets must
+    /// run in `scripts/cluster --net`'s namespaces). `--backends` is for
     /// `basic`.
     #[arg(long, default_value = "basic")]
     pub scenario: Scenario,
@@ -59,7 +61,8 @@ pub struct RunArgs {
     #[arg(long, default_value = "scripts/services")]
     pub services: PathBuf,
 
-    /// The script that breaks the clustered lock servers (`failover`).
+    /// The script that breaks the clustered lock servers (`failover`,
+    /// `partition`).
     #[arg(long, default_value = "scripts/cluster")]
     pub cluster: PathBuf,
 

@@ -1,8 +1,8 @@
 //! A phase's faults: the service's own (set on every target before the load,
 //! cleared after, their injections collected into the phase's report with
 //! their time from the phase's start), and lock servers killed, started, cut
-//! off and failed over on a schedule through `scripts/services` and
-//! `scripts/cluster` — so a student can line up "a holder paused here",
+//! off, failed over and partitioned on a schedule through `scripts/services`
+//! and `scripts/cluster` — so a student can line up "a holder paused here",
 //! "Redis died here" with what the ledger shows.
 
 use serde::Serialize;
@@ -43,6 +43,10 @@ pub enum ServerAction {
     Failover,
     /// A topology started afresh (before a phase's load).
     Reset,
+    /// The nodes named (`primary,i1`) are cut off from all the others.
+    Partition,
+    /// Every partition undone.
+    Heal,
 }
 
 impl ServerAction {
@@ -53,6 +57,8 @@ impl ServerAction {
             ServerAction::Cut => "cut",
             ServerAction::Failover => "failover",
             ServerAction::Reset => "reset",
+            ServerAction::Partition => "partition",
+            ServerAction::Heal => "heal",
         }
     }
 }
@@ -64,6 +70,9 @@ pub enum Via {
     Services,
     /// `scripts/cluster`: the clustered ones.
     Cluster,
+    /// `scripts/cluster --net`: the clustered ones, each node in a network
+    /// namespace of its own, so that partitions can cut between them.
+    Net,
 }
 
 /// The scripts that act on lock servers.
@@ -102,7 +111,7 @@ pub async fn run_schedule(
             continue;
         }
         done.push(PhaseFault {
-            kind: format!("{}_{}", step.action.verb(), step.server.replace('-', "_")),
+            kind: format!("{}_{}", step.action.verb(), step.server.replace(['-', ','], "_")),
             at_s: issued_s,
             target: "scripts".to_owned(),
             sku: None,
@@ -118,12 +127,14 @@ pub async fn run_schedule(
 
 /// Runs one step's script and waits for it.
 pub async fn run_step(scripts: &Scripts, step: &ServerFault) -> Result<(), RunError> {
-    let script = match step.via {
-        Via::Services => &scripts.services,
-        Via::Cluster => &scripts.cluster,
+    let (script, mode) = match step.via {
+        Via::Services => (&scripts.services, None),
+        Via::Cluster => (&scripts.cluster, None),
+        Via::Net => (&scripts.cluster, Some("--net")),
     };
     let verb = step.action.verb();
     let status = tokio::process::Command::new(script)
+        .args(mode)
         .args([verb, step.server])
         .stdout(std::process::Stdio::null())
         .status()

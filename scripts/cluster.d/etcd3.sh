@@ -5,19 +5,19 @@
 
 initial_cluster() {
     local m out=()
-    for m in "${MEMBERS[@]}"; do out+=("$m=http://127.0.0.1:$(etcd_peer_port "$m")"); done
+    for m in "${MEMBERS[@]}"; do out+=("$m=http://$(host_of "$m"):$(etcd_peer_port "$m")"); done
     (IFS=,; echo "${out[*]}")
 }
 
 member_running() {
-    port_open "$(etcd_client_port "$1")" && alive "$DIR/etcd-$1/etcd.pid" etcd
+    port_open "$(etcd_client_port "$1")" "$(host_of "$1")" && alive "$DIR/etcd-$1/etcd.pid" etcd
 }
 
 start_member() {
     local m=$1 client peer
     member_running "$m" && return 0
-    client="http://127.0.0.1:$(etcd_client_port "$m")" peer="http://127.0.0.1:$(etcd_peer_port "$m")"
-    port_open "$(etcd_client_port "$m")" && die "port $(etcd_client_port "$m") is taken by something that is not our etcd $m"
+    client="http://$(host_of "$m"):$(etcd_client_port "$m")" peer="http://$(host_of "$m"):$(etcd_peer_port "$m")"
+    port_open "$(etcd_client_port "$m")" "$(host_of "$m")" && die "$client is taken by something that is not our etcd $m"
     mkdir -p "$DIR/etcd-$m"
     # A member's data remembers the cluster's peer URLs; data from a cluster
     # on other ports (another offset, older defaults) would never elect a
@@ -26,14 +26,13 @@ start_member() {
         rm -rf "$DIR/etcd-$m/data"
         initial_cluster >"$DIR/etcd-$m/cluster"
     fi
-    log "starting etcd member $m on 127.0.0.1:$(etcd_client_port "$m")"
-    setsid etcd --name "$m" --data-dir "$DIR/etcd-$m/data" \
+    log "starting etcd member $m on $client"
+    launch "$m" "$DIR/etcd-$m/etcd.log" "$DIR/etcd-$m/etcd.pid" etcd --name "$m" --data-dir "$DIR/etcd-$m/data" \
         --listen-client-urls "$client" --advertise-client-urls "$client" \
         --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
         --initial-cluster "$(initial_cluster)" --initial-cluster-state new \
         --initial-cluster-token "stocklock-$OFFSET" \
-        --logger=zap --log-outputs=stderr </dev/null >>"$DIR/etcd-$m/etcd.log" 2>&1 &
-    echo $! >"$DIR/etcd-$m/etcd.pid"
+        --logger=zap --log-outputs=stderr
 }
 
 # The cluster answers once a member serves a linearizable read (it has a
@@ -41,7 +40,7 @@ start_member() {
 etcd3_has_leader() {
     local m
     for m in "${MEMBERS[@]}"; do
-        curl -sf -m 1 -X POST "http://127.0.0.1:$(etcd_client_port "$m")/v3/kv/range" \
+        curl -sf -m 1 -X POST "http://$(host_of "$m"):$(etcd_client_port "$m")/v3/kv/range" \
             -d '{"key":"c3RvY2tsb2Nr"}' >/dev/null && return 0
     done
     return 1
@@ -66,7 +65,7 @@ etcd3_leader() {
     local m status id leader
     for m in "${MEMBERS[@]}"; do
         member_running "$m" || continue
-        status=$(curl -sf -m 1 -X POST "http://127.0.0.1:$(etcd_client_port "$m")/v3/maintenance/status" -d '{}') || continue
+        status=$(curl -sf -m 1 -X POST "http://$(host_of "$m"):$(etcd_client_port "$m")/v3/maintenance/status" -d '{}') || continue
         leader=$(sed -n 's/.*"leader":"\([0-9]*\)".*/\1/p' <<<"$status")
         id=$(sed -n 's/.*"member_id":"\([0-9]*\)".*/\1/p' <<<"$status")
         if [ -n "$leader" ] && [ "$leader" = "$id" ]; then

@@ -2,10 +2,11 @@
 # scripts/cluster's redlock topology; sourced by scripts/cluster, not run.
 
 # --- redlock -------------------------------------------------------------------
+# On loopback only: it has no partition lesson.
 
 redlock_running() {
     local r
-    for r in "${REDLOCK[@]}"; do redis_at "$(redlock_port "$r")" ping | grep -q PONG || return 1; done
+    for r in "${REDLOCK[@]}"; do redis_on "redlock-$r" ping | grep -q PONG || return 1; done
 }
 
 start_redlock() {
@@ -15,7 +16,7 @@ start_redlock() {
     fi
     started redlock
     local r
-    for r in "${REDLOCK[@]}"; do start_redis_node "redlock-$r" "$(redlock_port "$r")"; done
+    for r in "${REDLOCK[@]}"; do start_redis_node "redlock-$r"; done
 }
 
 stop_redlock() {

@@ -3,20 +3,36 @@
 
 # --- sentinel ------------------------------------------------------------------
 
-redis_at() { redis-cli -h 127.0.0.1 -p "$1" "${@:2}" 2>/dev/null; }
+# The port of a Redis node: primary, replica, s1..s3 (the Sentinels), or
+# redlock-r1..r5 (the redlock topology's masters).
+redis_port_of() {
+    case "$1" in
+        primary) echo "$PRIMARY_PORT" ;;
+        replica) echo "$REPLICA_PORT" ;;
+        s[1-3]) sentinel_port "$1" ;;
+        redlock-r[1-5]) redlock_port "${1#redlock-}" ;;
+        *) die "no Redis node '$1'" ;;
+    esac
+}
+
+# redis_on NODE ARGS...: redis-cli against NODE.
+redis_on() { redis-cli -h "$(host_of "$1")" -p "$(redis_port_of "$1")" "${@:2}" 2>/dev/null; }
 
 start_redis_node() {
-    local name=$1 port=$2
-    shift 2
-    redis_at "$port" ping | grep -q PONG && return 0
-    port_open "$port" && die "port $port is taken by something that is not our Redis $name"
+    local name=$1 port host
+    shift
+    port=$(redis_port_of "$name") host=$(host_of "$name")
+    redis_on "$name" ping | grep -q PONG && return 0
+    port_open "$port" "$host" && die "$host:$port is taken by something that is not our Redis $name"
     mkdir -p "$DIR/redis-$name"
-    log "starting Redis $name on 127.0.0.1:$port"
+    log "starting Redis $name on $host:$port"
     # No persistence, as in scripts/services: a restart forgets every lock.
-    redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
+    # Protected mode (no password: loopback clients only) would refuse the
+    # other namespaces of network mode, a private network with no way out.
+    in_ns "$name" redis-server --bind "$host" --port "$port" --protected-mode no --save '' --appendonly no \
         --daemonize yes --dir "$DIR/redis-$name" --pidfile "$DIR/redis-$name/redis.pid" \
         --logfile "$DIR/redis-$name/redis.log" "$@"
-    wait_for "redis $name" 10 redis_at "$port" ping || die "Redis $name does not answer"
+    wait_for "redis $name" 10 redis_on "$name" ping || die "Redis $name does not answer"
 }
 
 link_running() { alive "$DIR/link/link.pid" socat; }
@@ -32,50 +48,57 @@ start_link() {
 }
 
 start_sentinel_node() {
-    local s=$1 port
-    port=$(sentinel_port "$s")
-    redis_at "$port" ping | grep -q PONG && return 0
+    local s=$1 port host
+    port=$(sentinel_port "$s") host=$(host_of "$s")
+    redis_on "$s" ping | grep -q PONG && return 0
     mkdir -p "$DIR/sentinel-$s"
     # A Sentinel rewrites its config file as the topology changes: one each.
     # failover-timeout is long on purpose: a Sentinel "fixes" a replica that
     # replicates from another address than the master's — ours, through the
     # link — once that long has passed, which would bypass the link.
     cat >"$DIR/sentinel-$s/sentinel.conf" <<CONF
-bind 127.0.0.1
+bind $host
 port $port
+protected-mode no
 daemonize yes
 pidfile $DIR/sentinel-$s/sentinel.pid
 logfile $DIR/sentinel-$s/sentinel.log
 dir $DIR/sentinel-$s
-sentinel monitor $MASTER_NAME 127.0.0.1 $PRIMARY_PORT 2
+sentinel monitor $MASTER_NAME $(host_of primary) $PRIMARY_PORT 2
 sentinel down-after-milliseconds $MASTER_NAME 1000
 sentinel failover-timeout $MASTER_NAME 60000
 sentinel parallel-syncs $MASTER_NAME 1
 CONF
-    log "starting Sentinel $s on 127.0.0.1:$port"
-    redis-server "$DIR/sentinel-$s/sentinel.conf" --sentinel
-    wait_for "sentinel $s" 10 redis_at "$port" ping || die "Sentinel $s does not answer"
+    log "starting Sentinel $s on $host:$port"
+    in_ns "$s" redis-server "$DIR/sentinel-$s/sentinel.conf" --sentinel
+    wait_for "sentinel $s" 10 redis_on "$s" ping || die "Sentinel $s does not answer"
 }
 
-sentinel_master_port() {
-    redis_at "$(sentinel_port s1)" sentinel get-master-addr-by-name "$MASTER_NAME" | sed -n 2p
+# The master as the Sentinels name it: "HOST PORT" (from the first that
+# answers).
+sentinel_master() {
+    local s
+    for s in "${SENTINELS[@]}"; do
+        redis_on "$s" sentinel get-master-addr-by-name "$MASTER_NAME" | paste -sd ' ' | grep . && return 0
+    done
+    return 1
 }
 
 replica_in_sync() {
-    redis_at "$REPLICA_PORT" info replication | grep -q '^master_link_status:up'
+    redis_on replica info replication | grep -q '^master_link_status:up'
 }
 
 sentinels_see_everyone() {
     local s
     for s in "${SENTINELS[@]}"; do
-        redis_at "$(sentinel_port "$s")" sentinel replicas "$MASTER_NAME" | grep -qx "$REPLICA_PORT" || return 1
-        [ "$(redis_at "$(sentinel_port "$s")" sentinel sentinels "$MASTER_NAME" | grep -c '^ip$')" -ge 2 ] || return 1
+        redis_on "$s" sentinel replicas "$MASTER_NAME" | grep -qx "$REPLICA_PORT" || return 1
+        [ "$(redis_on "$s" sentinel sentinels "$MASTER_NAME" | grep -c '^ip$')" -ge 2 ] || return 1
     done
 }
 
 sentinel_running() {
-    redis_at "$PRIMARY_PORT" ping | grep -q PONG && redis_at "$REPLICA_PORT" ping | grep -q PONG \
-        && redis_at "$(sentinel_port s1)" ping | grep -q PONG
+    redis_on primary ping | grep -q PONG && redis_on replica ping | grep -q PONG \
+        && redis_on s1 ping | grep -q PONG
 }
 
 start_sentinel() {
@@ -84,10 +107,16 @@ start_sentinel() {
         return 0
     fi
     started sentinel
-    start_redis_node primary "$PRIMARY_PORT"
-    start_link
-    start_redis_node replica "$REPLICA_PORT" --replicaof 127.0.0.1 "$LINK_PORT" \
-        --replica-announce-ip 127.0.0.1 --replica-announce-port "$REPLICA_PORT"
+    start_redis_node primary
+    # On loopback, replication goes through the link that `cut redis-link`
+    # cuts; in network mode, straight to the primary: a partition cuts it.
+    local upstream=("$(host_of primary)" "$PRIMARY_PORT")
+    if [ "$NET" -eq 0 ]; then
+        start_link
+        upstream=(127.0.0.1 "$LINK_PORT")
+    fi
+    start_redis_node replica --replicaof "${upstream[@]}" \
+        --replica-announce-ip "$(host_of replica)" --replica-announce-port "$REPLICA_PORT"
     wait_for "replication" 15 replica_in_sync || die "the replica does not sync; see $DIR/redis-replica/redis.log"
     local s
     for s in "${SENTINELS[@]}"; do start_sentinel_node "$s"; done
@@ -123,11 +152,15 @@ cut_link() {
 
 failover_redis() {
     local before
-    before=$(sentinel_master_port)
-    log "asking the Sentinels to fail over (master now on port $before)"
-    redis_at "$(sentinel_port s1)" sentinel failover "$MASTER_NAME" | grep -q OK \
+    before=$(sentinel_master)
+    log "asking the Sentinels to fail over (master now at $before)"
+    redis_on s1 sentinel failover "$MASTER_NAME" | grep -q OK \
         || die "SENTINEL FAILOVER was refused"
-    master_moved() { [ "$(sentinel_master_port)" != "$before" ] && redis_at "$(sentinel_master_port)" role | head -1 | grep -qx master; }
+    master_moved() {
+        local now
+        now=$(sentinel_master) && [ "$now" != "$before" ] || return 1
+        redis-cli -h "${now% *}" -p "${now#* }" role 2>/dev/null | head -1 | grep -qx master
+    }
     wait_for failover 20 master_moved || die "the failover did not complete"
-    log "the master is now on port $(sentinel_master_port)"
+    log "the master is now at $(sentinel_master)"
 }

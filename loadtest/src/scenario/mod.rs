@@ -18,9 +18,13 @@
 //! * `failover`: the clustered servers of `scripts/cluster` — a Redis behind
 //!   Sentinels failed over with a lock in flight, unfenced and fenced, and a
 //!   three-member etcd whose leader is killed (see [`failover`]).
+//! * `partition` (root): the same servers each in a network namespace of its
+//!   own, with instance i1 cut off with the Redis primary (split brain), then
+//!   with etcd's leader (see [`partition`]).
 
 mod failover;
 mod ladder;
+mod partition;
 
 use std::fmt;
 use std::str::FromStr;
@@ -38,6 +42,7 @@ pub enum Scenario {
     KillRedis,
     KillEtcd,
     Failover,
+    Partition,
 }
 
 impl Scenario {
@@ -48,6 +53,7 @@ impl Scenario {
             Scenario::KillRedis => "kill-redis",
             Scenario::KillEtcd => "kill-etcd",
             Scenario::Failover => "failover",
+            Scenario::Partition => "partition",
         }
     }
 }
@@ -68,8 +74,9 @@ impl FromStr for Scenario {
             "kill-redis" => Ok(Scenario::KillRedis),
             "kill-etcd" => Ok(Scenario::KillEtcd),
             "failover" => Ok(Scenario::Failover),
+            "partition" => Ok(Scenario::Partition),
             other => Err(format!(
-                "unknown scenario `{other}`, expected basic, ladder, kill-redis, kill-etcd or failover"
+                "unknown scenario `{other}`, expected basic, ladder, kill-redis, kill-etcd, failover or partition"
             )),
         }
     }
@@ -115,6 +122,7 @@ pub fn phases(scenario: Scenario, backends: &[Backend]) -> Vec<PhaseSpec> {
         Scenario::KillRedis => vec![killed(Backend::Redis, "redis")],
         Scenario::KillEtcd => vec![killed(Backend::Etcd, "etcd")],
         Scenario::Failover => failover::phases(),
+        Scenario::Partition => partition::phases(),
     }
 }
 
@@ -217,6 +225,7 @@ mod tests {
             Scenario::KillRedis,
             Scenario::KillEtcd,
             Scenario::Failover,
+            Scenario::Partition,
         ] {
             assert_eq!(scenario.as_str().parse::<Scenario>(), Ok(scenario));
         }

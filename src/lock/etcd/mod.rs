@@ -130,10 +130,13 @@ impl EtcdLock {
         let connect = || {
             // `require_leader`: a member cut off from the majority refuses
             // at once ("no leader") instead of letting a call or a
-            // keep-alive stream hang until the deadline.
+            // keep-alive stream hang until the deadline. The HTTP/2 pings
+            // find a member we are cut off from (its packets vanish, the
+            // connection just goes quiet) within a few seconds; the channel
+            // then stops sending it calls until it answers again.
             let options = ConnectOptions::new()
                 .with_connect_timeout(SERVER_CALL_LIMIT)
-                .with_keep_alive(Duration::from_secs(10), SERVER_CALL_LIMIT)
+                .with_keep_alive(Duration::from_secs(1), SERVER_CALL_LIMIT)
                 .with_require_leader(true);
             within_deadline(
                 Backend::Etcd,

@@ -8,6 +8,13 @@
 //! once a second, as Redisson's sentinel mode scans, and at once after any
 //! error — and follow it.
 //!
+//! When no Sentinel answers, we keep the master we know, as Redisson and
+//! Jedis do: Sentinels that are down must not take down a healthy master.
+//! That is also how a network partition splits the brain: an instance cut
+//! off together with the old primary keeps selling through it while the
+//! Sentinels on the other side promote the replica and the other instances
+//! sell through that (the `partition` scenario shows it).
+//!
 //! What Sentinel does *not* give is a lock that survives the failover.
 //! Replication is asynchronous: the primary acknowledges `SET NX` before the
 //! replica has it, so a lock taken just before the failover can be missing on
@@ -41,11 +48,12 @@ pub struct SentinelTarget {
     current: Mutex<Option<Master>>,
 }
 
-/// The master as last named, and our connection to it.
+/// The master as last named, our connection to it, and until when we use it
+/// without asking again.
 struct Master {
     address: String,
     connection: ConnectionManager,
-    named_at: Instant,
+    trusted_until: Instant,
 }
 
 /// Fail fast and let the next request trigger a new attempt, rather than
@@ -83,10 +91,13 @@ impl RedisTarget {
         }
     }
 
-    /// After an error: the next request asks the Sentinels again.
+    /// After an error: the next request asks the Sentinels again (the
+    /// master we know is kept, for when none of them answers).
     pub fn forget(&self) {
-        if let RedisTarget::Sentinel(target) = self {
-            *target.current.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        if let RedisTarget::Sentinel(target) = self
+            && let Some(master) = target.current.lock().unwrap_or_else(|p| p.into_inner()).as_mut()
+        {
+            master.trusted_until = Instant::now();
         }
     }
 }
@@ -96,22 +107,50 @@ impl SentinelTarget {
         let current = self.current.lock().unwrap_or_else(|p| p.into_inner());
         current
             .as_ref()
-            .filter(|master| master.named_at.elapsed() < ASK_AGAIN_AFTER)
+            .filter(|master| Instant::now() < master.trusted_until)
             .map(|master| master.connection.clone())
+    }
+
+    /// The master we know, however long ago it was named.
+    fn known(&self) -> Option<ConnectionManager> {
+        let current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        current.as_ref().map(|master| master.connection.clone())
     }
 
     async fn master(&self, deadline: Instant) -> Result<ConnectionManager, LockError> {
         if let Some(connection) = self.recent() {
             return Ok(connection);
         }
-        let question = async { Ok::<_, std::convert::Infallible>(self.sentinels.lock().await) };
-        let mut sentinels = within_deadline(Backend::Redis, deadline, question).await?;
+        let sentinels = match (self.sentinels.try_lock(), self.known()) {
+            (Ok(sentinels), _) => sentinels,
+            // Someone is asking already: meanwhile, the master we know.
+            (Err(_), Some(connection)) => return Ok(connection),
+            (Err(_), None) => {
+                let turn = async { Ok::<_, std::convert::Infallible>(self.sentinels.lock().await) };
+                within_deadline(Backend::Redis, deadline, turn).await?
+            }
+        };
         // Someone else may have asked while we waited our turn.
         if let Some(connection) = self.recent() {
             return Ok(connection);
         }
-        // Asks a Sentinel, then checks with `ROLE` that the server named
-        // really is a master.
+        // One question is bounded by the server call limit, so that a
+        // request that asks still has time to use the answer, or the master
+        // we know.
+        let limit = deadline.min(Instant::now() + SERVER_CALL_LIMIT);
+        match self.ask(sentinels, limit).await {
+            Ok(connection) => Ok(connection),
+            Err(err) => self.keep_known(err),
+        }
+    }
+
+    /// Asks a Sentinel, then checks with `ROLE` that the server named really
+    /// is a master; remembers it.
+    async fn ask(
+        &self,
+        mut sentinels: tokio::sync::MutexGuard<'_, Sentinel>,
+        deadline: Instant,
+    ) -> Result<ConnectionManager, LockError> {
         let named = sentinels.async_master_for(&self.master_name, None);
         let client = within_deadline(Backend::Redis, deadline, named).await?;
         let address = client.get_connection_info().addr().to_string();
@@ -128,8 +167,20 @@ impl SentinelTarget {
         *current = Some(Master {
             address,
             connection: connection.clone(),
-            named_at: Instant::now(),
+            trusted_until: Instant::now() + ASK_AGAIN_AFTER,
         });
         Ok(connection)
+    }
+
+    /// No Sentinel answered: the master we know is trusted for another
+    /// while, if we know one.
+    fn keep_known(&self, err: LockError) -> Result<ConnectionManager, LockError> {
+        let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(master) = current.as_mut() else {
+            return Err(err);
+        };
+        tracing::warn!(address = %master.address, error = %err, "no Sentinel answers; keeping the Redis master we know");
+        master.trusted_until = Instant::now() + ASK_AGAIN_AFTER;
+        Ok(master.connection.clone())
     }
 }

@@ -1,0 +1,138 @@
+//! `partition`: the article's claims about networks, tested. A Redis lock
+//! "may be unsafe under a network partition"; etcd, built on Raft, "behaves
+//! better". `scripts/cluster --net` puts every server and both service
+//! instances (i1, i2) in network namespaces of their own, and a partition
+//! drops every packet between two sides — PostgreSQL, the resource the locks
+//! protect, stays reachable from both.
+//!
+//! * **Redis split brain**, checked and renewed, unfenced then fenced. The
+//!   primary is cut off together with instance i1. On the other side the
+//!   Sentinels see the primary gone and promote the replica; i2 follows it.
+//!   i1 cannot reach the Sentinels and keeps the master it knows, as real
+//!   clients do — and that master still accepts writes. Two masters, two
+//!   lock tables: both instances sell at once. Unfenced: overlapping holds,
+//!   oversold units. Fenced: the two sides' counters run on from the same
+//!   number in the same epoch; PostgreSQL admits a claim only above the last
+//!   token it saw and a write only from the last claim, so the two sides
+//!   fence each other out — 409s, nothing oversold.
+//! * **etcd, the leader cut off** with instance i1, unfenced. The old leader
+//!   has no quorum: it steps down, and i1's calls and session keep-alives
+//!   fail — 503s, and `lock_lost` for holders whose session is gone. The
+//!   majority elects a leader and i2 goes on selling. A lock is a key in the
+//!   replicated log, written only with a quorum: never two holders.
+
+use stocklock_api::{Backend, Faults, LockSettingsUpdate};
+
+use super::PhaseSpec;
+use crate::faults::{ServerAction, ServerFault, Via};
+use crate::verdict::Expectation;
+
+/// When the partition starts, and when it is healed, from the start of the
+/// load. The Sentinels need about three seconds to promote the replica; the
+/// stock runs out during the split.
+const CUT_AT_S: f64 = 2.0;
+const HEAL_AT_S: f64 = 9.0;
+
+pub fn phases() -> Vec<PhaseSpec> {
+    vec![
+        redis_split_brain(false),
+        redis_split_brain(true),
+        etcd_leader_cut_off(),
+    ]
+}
+
+fn step(at_s: f64, action: ServerAction, server: &'static str) -> ServerFault {
+    ServerFault {
+        at_s,
+        action,
+        server,
+        via: Via::Net,
+    }
+}
+
+/// Cut `side` off at [`CUT_AT_S`], heal at [`HEAL_AT_S`].
+fn cut_and_heal(side: &'static str) -> Vec<ServerFault> {
+    vec![
+        step(CUT_AT_S, ServerAction::Partition, side),
+        step(HEAL_AT_S, ServerAction::Heal, "network"),
+    ]
+}
+
+fn checked_and_renewed(fencing: bool) -> LockSettingsUpdate {
+    LockSettingsUpdate {
+        acquire_timeout_ms: Some(5_000),
+        check_before_commit: Some(true),
+        renewal: Some(true),
+        fencing: Some(fencing),
+        ..LockSettingsUpdate::default()
+    }
+}
+
+fn redis_split_brain(fencing: bool) -> PhaseSpec {
+    PhaseSpec {
+        label: format!(
+            "redis split brain {}",
+            if fencing { "fenced" } else { "unfenced" }
+        ),
+        backend: Backend::Redis,
+        settings: checked_and_renewed(fencing),
+        faults: Faults::default(),
+        expectation: Some(if fencing {
+            Expectation::MustBeSafe
+        } else {
+            Expectation::MayOversell
+        }),
+        stock: Some(300),
+        // One primary again, in sync with its replica, nobody cut off.
+        prepare: vec![step(0.0, ServerAction::Reset, "sentinel")],
+        schedule: cut_and_heal("primary,i1"),
+        requests: Some(1_000_000),
+    }
+}
+
+fn etcd_leader_cut_off() -> PhaseSpec {
+    PhaseSpec {
+        label: "etcd leader cut off".to_owned(),
+        backend: Backend::Etcd,
+        settings: checked_and_renewed(false),
+        faults: Faults::default(),
+        expectation: Some(Expectation::MustBeSafe),
+        stock: Some(300),
+        prepare: vec![step(0.0, ServerAction::Heal, "network")],
+        schedule: cut_and_heal("etcd-leader,i1"),
+        requests: Some(1_000_000),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_unfenced_split_brain_may_oversell_and_every_partition_is_healed() {
+        for phase in phases() {
+            let may = phase.expectation == Some(Expectation::MayOversell);
+            assert_eq!(
+                may,
+                phase.label == "redis split brain unfenced",
+                "{}",
+                phase.label
+            );
+            assert_eq!(phase.steps(ServerAction::Partition), 1, "{}", phase.label);
+            assert_eq!(phase.schedule.last().unwrap().action, ServerAction::Heal);
+            assert!(phase.schedule.iter().all(|s| s.via == Via::Net));
+        }
+    }
+
+    #[test]
+    fn instance_i1_is_always_on_the_cut_off_side() {
+        for phase in phases() {
+            let cut = phase
+                .schedule
+                .iter()
+                .find(|s| s.action == ServerAction::Partition)
+                .unwrap();
+            assert!(cut.server.split(',').any(|node| node == "i1"), "{}", phase.label);
+        }
+    }
+}
