@@ -7,106 +7,35 @@
 //! second holder; fenced, nothing is oversold; etcd never has two holders;
 //! Redlock survives one master of five, and refuses without a majority.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod cluster;
 
 use clap::Parser;
+use cluster::{Cluster, phase};
 use loadtest::cli::{Cli, Command as LoadtestCommand};
-use serde_json::Value;
 use stocklock::config::Config;
 use stocklock::startup::{Application, Running};
 
 /// The cluster's ports are the defaults plus this: clear of a cluster that
 /// `loadtest/workshop --scenario failover` may run, and of scripts/test-cluster's.
-const OFFSET: &str = "200";
-
-/// The test's cluster; stopped when dropped.
-struct Cluster {
-    /// `scripts/cluster`, wrapped so that every call acts on our cluster.
-    script: PathBuf,
-    /// Its state directory (the wrapper lives there too).
-    state: PathBuf,
-}
-
-impl Cluster {
-    fn start() -> Cluster {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-        let state = std::env::temp_dir().join(format!("stocklock-cluster-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&state).unwrap();
-        let script = state.join("scripts-cluster");
-        let wrapper = format!(
-            "#!/bin/sh\nSTOCKLOCK_CLUSTER_OFFSET={OFFSET} STOCKLOCK_STATE_DIR={} exec {} \"$@\"\n",
-            state.display(),
-            root.join("scripts/cluster").display()
-        );
-        std::fs::write(&script, wrapper).unwrap();
-        Command::new("chmod").arg("+x").arg(&script).status().unwrap();
-        let cluster = Cluster { script, state };
-        let started = cluster.run(&["start"]);
-        let log = String::from_utf8_lossy(&started.stderr);
-        assert!(started.status.success(), "scripts/cluster start failed: {log}");
-        cluster
-    }
-
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        Command::new(&self.script)
-            .args(args)
-            .output()
-            .expect("scripts/cluster runs")
-    }
-
-    /// `KEY=value` lines of `scripts/cluster env`.
-    fn env(&self, key: &str) -> String {
-        let out = String::from_utf8(self.run(&["env"]).stdout).unwrap();
-        out.lines()
-            .find_map(|line| line.strip_prefix(&format!("export {key}=")))
-            .unwrap_or_else(|| panic!("no {key} in {out}"))
-            .to_owned()
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = self.run(&["stop"]);
-        // etcd's data (its log preallocates 64 MB a member) goes too.
-        let _ = std::fs::remove_dir_all(&self.state);
-    }
-}
+const OFFSET: u32 = 200;
 
 async fn spawn_instance(cluster: &Cluster) -> Running {
     let mut config = Config::defaults();
     config.port = 0;
     config.db_max_connections = 10;
-    config.redis_sentinels = cluster
-        .env("REDIS_SENTINELS")
-        .split(',')
-        .map(String::from)
-        .collect();
+    config.redis_sentinels = cluster.env_list("REDIS_SENTINELS");
     config.redis_sentinel_master = cluster.env("REDIS_SENTINEL_MASTER");
-    config.etcd_endpoints = cluster
-        .env("ETCD_ENDPOINTS")
-        .split(',')
-        .map(String::from)
-        .collect();
-    config.redlock_urls = cluster.env("REDLOCK_URLS").split(',').map(String::from).collect();
+    config.etcd_endpoints = cluster.env_list("ETCD_ENDPOINTS");
+    config.redlock_urls = cluster.env_list("REDLOCK_URLS");
     Application::build(&config)
         .await
         .expect("stocklock starts")
         .spawn()
 }
 
-fn phase<'a>(report: &'a Value, label: &str) -> &'a Value {
-    report["phases"]
-        .as_array()
-        .expect("phases")
-        .iter()
-        .find(|p| p["label"] == label)
-        .unwrap_or_else(|| panic!("no phase `{label}` in {report}"))
-}
-
 #[tokio::test]
 async fn a_failed_over_redis_lock_admits_a_second_holder_unless_fenced_and_etcd_never_does() {
-    let cluster = Cluster::start();
+    let cluster = Cluster::start(OFFSET, false);
     let (first, second) = (spawn_instance(&cluster).await, spawn_instance(&cluster).await);
     let argv = [
         "loadtest",
