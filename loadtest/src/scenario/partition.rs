@@ -29,7 +29,8 @@ use crate::verdict::Expectation;
 
 /// When the partition starts, and when it is healed, from the start of the
 /// load. The Sentinels need about three seconds to promote the replica; the
-/// stock runs out during the split.
+/// stock runs out during the split (or soon after the heal: the Sentinels
+/// demote the old primary only some seconds later).
 const CUT_AT_S: f64 = 2.0;
 const HEAL_AT_S: f64 = 9.0;
 
@@ -58,8 +59,12 @@ fn cut_and_heal(side: &'static str) -> Vec<ServerFault> {
     ]
 }
 
+/// The ladder's third rung, with a short TTL: the lock held on the far side
+/// when the network splits lingers (replicated, or in the old leader's
+/// lease) until it expires, and the lesson is what happens after.
 fn checked_and_renewed(fencing: bool) -> LockSettingsUpdate {
     LockSettingsUpdate {
+        ttl_ms: Some(2_000),
         acquire_timeout_ms: Some(5_000),
         check_before_commit: Some(true),
         renewal: Some(true),
@@ -82,7 +87,7 @@ fn redis_split_brain(fencing: bool) -> PhaseSpec {
         } else {
             Expectation::MayOversell
         }),
-        stock: Some(300),
+        stock: Some(500),
         // One primary again, in sync with its replica, nobody cut off.
         prepare: vec![step(0.0, ServerAction::Reset, "sentinel")],
         schedule: cut_and_heal("primary,i1"),
