@@ -65,6 +65,10 @@ CLUSTER_PACKAGES=(etcd-server redis-server socat curl)
 # partitions.
 # shellcheck disable=SC2034
 NET_PACKAGES=(iproute2 nftables)
+# The dashboard's browser test: headless Chromium, driven through WebDriver
+# (chromium-driver), with a font for the verdicts' icons.
+# shellcheck disable=SC2034
+BROWSER_PACKAGES=(chromium chromium-driver fonts-noto-color-emoji)
 
 # --- Stopping only what this run started ------------------------------------
 # `scripts/services start` prints the name of each server it starts itself (one

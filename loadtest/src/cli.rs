@@ -144,9 +144,21 @@ pub struct RunArgs {
     #[arg(long)]
     pub json: Option<PathBuf>,
 
-    /// Write an HTML page with throughput and p99 charts to this file.
+    /// Write the run's report as an HTML page to this file: the dashboard,
+    /// self-contained, replaying the whole run (it opens offline).
     #[arg(long)]
     pub chart: Option<PathBuf>,
+
+    /// Serve a live dashboard of the run on this address (default
+    /// 127.0.0.1:58080): the page to put on a projector.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:58080")]
+    pub dashboard: Option<std::net::SocketAddr>,
+
+    /// Wait before each phase until the instructor starts it: Enter in the
+    /// terminal, or the button on the dashboard, which shows what comes next
+    /// and the question to ask the room.
+    #[arg(long)]
+    pub pace: bool,
 
     /// No progress bars (they are also off when stderr is not a terminal).
     #[arg(long)]

@@ -94,12 +94,14 @@ pub struct ServerFault {
 }
 
 /// Runs `schedule` from `started` on, each step once, in order; returns
-/// what was done and when. Every step runs even if the load ended early:
-/// a server killed must be started again.
+/// what was done and when, and tells `done` of each step as it is done (the
+/// dashboard marks it). Every step runs even if the load ended early: a
+/// server killed must be started again.
 pub async fn run_schedule(
     scripts: &Scripts,
     schedule: &[ServerFault],
     started: tokio::time::Instant,
+    done_step: impl Fn(&PhaseFault),
 ) -> Result<Vec<PhaseFault>, RunError> {
     let (mut done, mut failed) = (Vec::with_capacity(schedule.len()), None);
     for step in schedule {
@@ -110,14 +112,16 @@ pub async fn run_schedule(
             failed.get_or_insert(err);
             continue;
         }
-        done.push(PhaseFault {
+        let fault = PhaseFault {
             kind: format!("{}_{}", step.action.verb(), step.server.replace(['-', ','], "_")),
             at_s: issued_s,
             target: "scripts".to_owned(),
             sku: None,
             at: None,
             pause_ms: None,
-        });
+        };
+        done_step(&fault);
+        done.push(fault);
     }
     match failed {
         Some(err) => Err(err),

@@ -13,12 +13,13 @@
 //! | counts and latency statistics | [`stats`] |
 //! | the three-way cross-check | [`verdict`] |
 //! | reading PostgreSQL directly | [`ledger`] |
-//! | table, JSON, chart | [`report`], [`chart`] |
+//! | table, JSON | [`report`] |
+//! | the live dashboard, and the HTML report that replays it | [`dashboard`] |
 //! | raw capacity (vs wrk) | [`raw`] |
 
-pub mod chart;
 pub mod cli;
 pub mod client;
+pub mod dashboard;
 pub mod explain;
 pub mod faults;
 pub mod http;
@@ -39,6 +40,7 @@ use stocklock_api::{Backend, LockSettingsUpdate};
 
 use crate::cli::RunArgs;
 use crate::client::{ClientError, Target, http_client};
+use crate::dashboard::{Dashboard, Event, Pace, PlannedPhase};
 use crate::load::{LoadPlan, Model};
 use crate::phase::PhaseContext;
 use crate::report::Report;
@@ -58,12 +60,23 @@ pub enum RunError {
     Database(#[from] sqlx::Error),
     #[error("invalid options: {0}")]
     Options(String),
+    #[error("the dashboard cannot listen on {addr}: {source}")]
+    Dashboard {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// Runs every phase and returns the report. `Err` means the run itself
 /// failed (a target unreachable, say); a backend that oversold is in the
 /// report, with `passed == false` if it must not have.
 pub async fn run(args: &RunArgs) -> Result<Report, RunError> {
+    Ok(run_with_dashboard(args).await?.0)
+}
+
+/// [`run`], and the dashboard's events (with `--dashboard`, `--chart` or
+/// `--pace`), for the report to replay.
+pub async fn run_with_dashboard(args: &RunArgs) -> Result<(Report, Option<Arc<Dashboard>>), RunError> {
     validate(args)?;
     let request_timeout = Duration::from_secs_f64(args.request_timeout);
     let http = http_client(request_timeout);
@@ -85,6 +98,7 @@ pub async fn run(args: &RunArgs) -> Result<Report, RunError> {
         None => None,
     };
     let plan = load_plan(args);
+    let dashboard = start_dashboard(args).await?;
     let scripts = faults::Scripts {
         services: args.services.clone(),
         cluster: args.cluster.clone(),
@@ -108,13 +122,19 @@ pub async fn run(args: &RunArgs) -> Result<Report, RunError> {
         database: database.as_ref(),
         must_be_safe: args.must_be_safe.as_deref(),
         show_progress: !args.no_progress && std::io::stderr().is_terminal(),
+        dashboard: dashboard.as_deref(),
     };
     let specs = scenario::phases(args.scenario, &args.backends);
-    let mut phases = Vec::with_capacity(specs.len());
-    for spec in &specs {
-        phases.push(phase::run(&ctx, spec).await?);
+    if let Some(dashboard) = &dashboard {
+        dashboard
+            .events
+            .emit(&plan_event(args, &plan, &specs, targets.len()));
     }
-    Ok(Report::new(
+    let mut phases = Vec::with_capacity(specs.len());
+    for (index, spec) in specs.iter().enumerate() {
+        phases.push(phase::run(&ctx, index, spec).await?);
+    }
+    let report = Report::new(
         args.scenario,
         targets.iter().map(|t| t.base.clone()).collect(),
         model_name(plan.model),
@@ -122,7 +142,53 @@ pub async fn run(args: &RunArgs) -> Result<Report, RunError> {
         args.quantity.to_string(),
         args.critical_section_ms,
         phases,
-    ))
+    );
+    if let Some(dashboard) = &dashboard {
+        dashboard.events.emit(&Event::Done {
+            passed: report.passed,
+        });
+    }
+    Ok((report, dashboard))
+}
+
+/// The dashboard, if the run has one: served at `--dashboard`'s address.
+async fn start_dashboard(args: &RunArgs) -> Result<Option<Arc<Dashboard>>, RunError> {
+    if args.dashboard.is_none() && args.chart.is_none() && !args.pace {
+        return Ok(None);
+    }
+    let dashboard = Arc::new(Dashboard {
+        pace: args.pace.then(|| Pace::new(std::io::stdin().is_terminal())),
+        ..Dashboard::default()
+    });
+    if let Some(addr) = args.dashboard {
+        let bound = dashboard::server::serve(dashboard.clone(), addr)
+            .await
+            .map_err(|source| RunError::Dashboard { addr, source })?;
+        eprintln!("dashboard: http://{bound}/");
+    }
+    Ok(Some(dashboard))
+}
+
+/// What the dashboard is told before anything runs.
+fn plan_event(args: &RunArgs, plan: &LoadPlan, specs: &[scenario::PhaseSpec], targets: usize) -> Event {
+    Event::Run {
+        scenario: args.scenario.to_string(),
+        model: model_name(plan.model),
+        targets: args.targets.clone(),
+        phases: specs
+            .iter()
+            .map(|spec| PlannedPhase {
+                label: spec.label.clone(),
+                backend: spec.backend,
+                expectation: spec.expectation.unwrap_or_else(|| {
+                    verdict::expectation(spec.backend, targets, args.must_be_safe.as_deref())
+                }),
+                stock: spec.stock.unwrap_or(args.stock) * plan.skus.len() as i64,
+                question: scenario::question(spec).to_owned(),
+            })
+            .collect(),
+        paced: args.pace,
+    }
 }
 
 fn validate(args: &RunArgs) -> Result<(), RunError> {
@@ -140,6 +206,8 @@ fn validate(args: &RunArgs) -> Result<(), RunError> {
         "--rate must be a positive number"
     } else if args.duration <= 0.0 || args.request_timeout <= 0.0 {
         "--duration and --request-timeout must be positive"
+    } else if args.pace && args.dashboard.is_none() && !std::io::stdin().is_terminal() {
+        "--pace needs a terminal to press Enter in, or --dashboard for its button"
     } else {
         return Ok(());
     };

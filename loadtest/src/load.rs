@@ -25,6 +25,7 @@ use tokio::time::Instant;
 
 use crate::cli::QuantityRange;
 use crate::client::Target;
+use crate::dashboard::LiveWindow;
 use crate::stats::{Outcome, Recorder};
 
 /// How the load is shaped.
@@ -56,6 +57,8 @@ struct Shared {
     started: Instant,
     deadline: Instant,
     progress: ProgressBar,
+    /// For the dashboard, if there is one: every answer, as it comes.
+    live: Option<Arc<LiveWindow>>,
 }
 
 impl Shared {
@@ -92,7 +95,11 @@ impl Shared {
         let sku = self.pick_sku();
         let quantity = rand::rng().random_range(self.plan.quantity.min..=self.plan.quantity.max);
         let (outcome, ack) = self.targets[target].order(&self.plan.skus[sku], quantity).await;
-        recorder.record(outcome, intended.elapsed(), quantity, ack);
+        let latency = intended.elapsed();
+        recorder.record(outcome, latency, quantity, ack);
+        if let Some(live) = &self.live {
+            live.record(outcome, latency);
+        }
         if outcome == Outcome::Created {
             recorder
                 .sale_times_ms
@@ -109,7 +116,12 @@ impl Shared {
 }
 
 /// Runs the load; returns everything recorded and how long it took.
-pub async fn run(targets: Arc<[Target]>, plan: &LoadPlan, progress: ProgressBar) -> (Recorder, Duration) {
+pub async fn run(
+    targets: Arc<[Target]>,
+    plan: &LoadPlan,
+    progress: ProgressBar,
+    live: Option<Arc<LiveWindow>>,
+) -> (Recorder, Duration) {
     let started = Instant::now();
     let shared = Arc::new(Shared {
         sold_out: plan.skus.iter().map(|_| AtomicBool::new(false)).collect(),
@@ -119,6 +131,7 @@ pub async fn run(targets: Arc<[Target]>, plan: &LoadPlan, progress: ProgressBar)
         started,
         deadline: started + plan.duration,
         progress,
+        live,
     });
     let recorder = match plan.model {
         Model::Closed { buyers } => closed(shared, buyers).await,

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use loadtest::cli::{Cli, Command, RunArgs};
-use loadtest::{chart, raw, report};
+use loadtest::{raw, report};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -41,16 +41,18 @@ async fn main() -> ExitCode {
 
 /// Returns whether the run passed.
 async fn run(args: &RunArgs) -> anyhow::Result<bool> {
-    let report = loadtest::run(args).await.context("the load test could not run")?;
+    let (report, dashboard) = loadtest::run_with_dashboard(args)
+        .await
+        .context("the load test could not run")?;
     print!("{}", report::render_table(&report));
     if let Some(path) = &args.json {
         let json = serde_json::to_string_pretty(&report)?;
         std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }
-    if let Some(path) = &args.chart {
-        std::fs::write(path, chart::render_html(&report))
-            .with_context(|| format!("writing {}", path.display()))?;
+    if let (Some(path), Some(dashboard)) = (&args.chart, &dashboard) {
+        let page = loadtest::dashboard::page::replay(&dashboard.events.to_json_array());
+        std::fs::write(path, page).with_context(|| format!("writing {}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }
     Ok(report.passed)

@@ -16,6 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -25,6 +26,7 @@ use stocklock_api::{Audit, Backend, DRAIN_LIMIT, Faults, LockSettings, LockSetti
 
 use crate::RunError;
 use crate::client::Target;
+use crate::dashboard::Dashboard;
 use crate::explain;
 use crate::faults::{self, PhaseFault};
 use crate::ledger;
@@ -84,9 +86,16 @@ pub struct PhaseContext<'a> {
     pub database: Option<&'a PgPool>,
     pub must_be_safe: Option<&'a [Backend]>,
     pub show_progress: bool,
+    /// The live dashboard, and the events the report replays (with
+    /// `--dashboard`, `--chart` or `--pace`).
+    pub dashboard: Option<&'a Dashboard>,
 }
 
-pub async fn run(ctx: &PhaseContext<'_>, spec: &PhaseSpec) -> Result<PhaseReport, RunError> {
+/// Runs `spec`, the run's phase number `index`.
+pub async fn run(ctx: &PhaseContext<'_>, index: usize, spec: &PhaseSpec) -> Result<PhaseReport, RunError> {
+    if let Some(dashboard) = ctx.dashboard {
+        dashboard.wait_for_instructor(index).await;
+    }
     let stock = spec.stock.unwrap_or(ctx.stock);
     // Drained first, so the switch does not wait (past the request timeout)
     // for orders of the previous phase; drained again after it, for orders
@@ -107,14 +116,41 @@ pub async fn run(ctx: &PhaseContext<'_>, spec: &PhaseSpec) -> Result<PhaseReport
         budget: spec.requests.unwrap_or(ctx.plan.budget),
         ..ctx.plan.clone()
     };
-    let load = load::run(ctx.targets.clone(), &plan, progress.clone());
-    let schedule = faults::run_schedule(ctx.scripts, &spec.schedule, tokio::time::Instant::now());
-    let ((recorder, elapsed), done) = tokio::join!(load, schedule);
+    let watch = ctx
+        .dashboard
+        .map(|d| d.watch(index, &ctx.targets[0], &ctx.plan.skus));
+    // One clock for the ticks and the faults' times.
+    let started = watch
+        .as_ref()
+        .map_or_else(tokio::time::Instant::now, |w| w.started);
+    let load_over = AtomicBool::new(false);
+    let load = async {
+        let live = watch.as_ref().map(|w| w.live.clone());
+        let result = load::run(ctx.targets.clone(), &plan, progress.clone(), live).await;
+        load_over.store(true, Ordering::Relaxed);
+        result
+    };
+    let tell = |fault: &PhaseFault| watch.iter().for_each(|w| w.fault(fault));
+    let schedule = faults::run_schedule(ctx.scripts, &spec.schedule, started, tell);
+    let ticks = async {
+        match &watch {
+            Some(watch) => watch.tick_until(&load_over).await,
+            None => started,
+        }
+    };
+    let ((recorder, elapsed), done, last_tick) = tokio::join!(load, schedule, ticks);
     let done = done?;
     let recovery_s = recovery(&recorder, &done, elapsed);
 
     drain_all(&ctx.targets).await?;
     let mut injected = faults::collect(&ctx.targets, started_unix_ms).await?;
+    if let Some(watch) = &watch {
+        // The service's own injections are known only now (the schedule's
+        // were told as they happened); and the ledger's last word, once
+        // every order is in.
+        injected.iter().for_each(|fault| watch.fault(fault));
+        watch.tick(last_tick.elapsed()).await;
+    }
     injected.extend(done);
     injected.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
     faults::set_all(&ctx.targets, &Faults::default()).await?;
@@ -137,7 +173,7 @@ pub async fn run(ctx: &PhaseContext<'_>, spec: &PhaseSpec) -> Result<PhaseReport
         );
     }
 
-    Ok(PhaseReport {
+    let report = PhaseReport {
         scenario: ctx.scenario.to_string(),
         label: spec.label.clone(),
         backend: spec.backend,
@@ -159,7 +195,11 @@ pub async fn run(ctx: &PhaseContext<'_>, spec: &PhaseSpec) -> Result<PhaseReport
         latency: summarize(recorder.latency_of(Outcome::Created)),
         latency_by_outcome: recorder.latency_by_outcome(),
         faults: injected,
-    })
+    };
+    if let Some(watch) = &watch {
+        watch.verdict(&report);
+    }
+    Ok(report)
 }
 
 /// See [`PhaseReport::recovery_s`]; `server_faults` are in time order.

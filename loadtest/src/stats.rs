@@ -150,7 +150,7 @@ pub struct Recorder {
 /// slower answers are clamped to the maximum rather than lost.
 const MAX_LATENCY_US: u64 = 300_000_000;
 
-fn histogram() -> Histogram<u64> {
+pub(crate) fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("valid histogram bounds")
 }
 

@@ -1,0 +1,187 @@
+//! What the dashboard is told, as a list of events: the run's plan, each
+//! phase's start, a tick twice a second while it runs, each fault as it
+//! happens, each verdict, the end. The live page receives them as
+//! server-sent events; the HTML report embeds the same list and replays it.
+//! One list, two pages that cannot disagree.
+
+use std::sync::Mutex;
+
+use serde::Serialize;
+use stocklock_api::Backend;
+use tokio::sync::broadcast;
+
+use crate::phase::PhaseReport;
+use crate::verdict::Expectation;
+
+/// One thing that happened in the run. Serialized with a `type` tag:
+/// `{"type":"tick","phase":0,…}`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// The plan, before anything runs.
+    Run {
+        scenario: String,
+        model: String,
+        targets: Vec<String>,
+        phases: Vec<PlannedPhase>,
+        /// The instructor starts each phase (`--pace`).
+        paced: bool,
+    },
+    /// `--pace`: waiting for the instructor before phase `phase`.
+    Waiting {
+        phase: usize,
+    },
+    /// Phase `phase` starts its load.
+    Phase {
+        phase: usize,
+    },
+    Tick(Tick),
+    /// A fault, `t` seconds into phase `phase`'s load (`kill_redis`,
+    /// `pause_holder`, `partition_primary_i1`, …).
+    Fault {
+        phase: usize,
+        t: f64,
+        kind: String,
+    },
+    /// Phase `phase` is judged: its row of the table, its part of the JSON.
+    Verdict {
+        phase: usize,
+        /// `✅ safe`, `❌ oversold 212`: exactly the table's.
+        label: String,
+        report: Box<PhaseReport>,
+    },
+    /// Every phase is done.
+    Done {
+        passed: bool,
+    },
+}
+
+/// A phase as announced before the run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlannedPhase {
+    pub label: String,
+    pub backend: Backend,
+    pub expectation: Expectation,
+    /// Units on sale, over all SKUs.
+    pub stock: i64,
+    /// What to ask the room before it runs.
+    pub question: String,
+}
+
+/// Half a second of one phase, as the clients and the ledger saw it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Tick {
+    pub phase: usize,
+    /// Seconds since the phase's load started.
+    pub t: f64,
+    /// Units the ledger says were sold so far (all SKUs), and what is left.
+    pub sold: i64,
+    pub stock: i64,
+    pub oversold: i64,
+    /// Pairs of recorded orders whose critical sections overlapped, so far.
+    pub overlaps: i64,
+    /// Rates over the tick, per second: orders created, sold-out refusals
+    /// (409), lost locks (409 `lock_lost`), 503s of any kind.
+    pub orders_per_s: f64,
+    pub sold_out_per_s: f64,
+    pub lock_lost_per_s: f64,
+    pub unavailable_per_s: f64,
+    /// Latency of the orders created during the tick (none: no sale).
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+}
+
+/// The run's events so far, and everyone listening for the next.
+pub struct Events {
+    history: Mutex<Vec<String>>,
+    live: broadcast::Sender<String>,
+}
+
+impl Default for Events {
+    fn default() -> Self {
+        Events {
+            history: Mutex::new(Vec::new()),
+            live: broadcast::channel(1024).0,
+        }
+    }
+}
+
+impl Events {
+    /// Records `event` and sends it to every listener.
+    pub fn emit(&self, event: &Event) {
+        let json = serde_json::to_string(event).expect("events serialize");
+        let mut history = self.history.lock().unwrap_or_else(|p| p.into_inner());
+        history.push(json.clone());
+        // Nobody listening is fine: the history keeps it.
+        let _ = self.live.send(json);
+    }
+
+    /// Everything so far, and a receiver for what comes after — taken
+    /// together, so that nothing falls between the two.
+    pub fn subscribe(&self) -> (Vec<String>, broadcast::Receiver<String>) {
+        let history = self.history.lock().unwrap_or_else(|p| p.into_inner());
+        (history.clone(), self.live.subscribe())
+    }
+
+    /// Every event so far, as a JSON array (for the report to replay).
+    pub fn to_json_array(&self) -> String {
+        let history = self.history.lock().unwrap_or_else(|p| p.into_inner());
+        format!("[{}]", history.join(","))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tick(phase: usize, t: f64) -> Event {
+        Event::Tick(Tick {
+            phase,
+            t,
+            sold: 3,
+            stock: 97,
+            oversold: 0,
+            overlaps: 0,
+            orders_per_s: 6.0,
+            sold_out_per_s: 0.0,
+            lock_lost_per_s: 0.0,
+            unavailable_per_s: 0.0,
+            p50_ms: Some(20.5),
+            p99_ms: None,
+        })
+    }
+
+    #[test]
+    fn events_are_tagged_by_type_with_their_fields_flat() {
+        let json: serde_json::Value =
+            serde_json::from_str(&serde_json::to_string(&tick(2, 1.5)).unwrap()).unwrap();
+        assert_eq!(json["type"], "tick");
+        assert_eq!((json["phase"].as_u64(), json["t"].as_f64()), (Some(2), Some(1.5)));
+        assert_eq!(json["p99_ms"], serde_json::Value::Null);
+        let fault = Event::Fault {
+            phase: 0,
+            t: 2.0,
+            kind: "kill_redis".into(),
+        };
+        let json = serde_json::to_value(&fault).unwrap();
+        assert_eq!(
+            (json["type"].as_str(), json["kind"].as_str()),
+            (Some("fault"), Some("kill_redis"))
+        );
+        let done = serde_json::to_value(Event::Done { passed: true }).unwrap();
+        assert_eq!(done, serde_json::json!({"type": "done", "passed": true}));
+    }
+
+    #[test]
+    fn a_late_listener_gets_the_history_then_the_rest_and_the_report_gets_it_all() {
+        let events = Events::default();
+        events.emit(&tick(0, 0.5));
+        let (history, mut live) = events.subscribe();
+        events.emit(&tick(0, 1.0));
+        assert_eq!(history.len(), 1);
+        assert!(live.try_recv().unwrap().contains("\"t\":1.0"));
+        let all: Vec<serde_json::Value> = serde_json::from_str(&events.to_json_array()).unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[1]["t"], 1.0);
+    }
+}

@@ -1,0 +1,216 @@
+//! The phase as it runs, for the dashboard: what the clients saw in the last
+//! half second, and what the ledger says so far.
+//!
+//! The buyers record into their own [`Recorder`](crate::stats::Recorder)s
+//! without sharing anything (the report's figures come from those). The
+//! dashboard needs a running view, so with a dashboard (or a report to
+//! replay) each answer is also counted here, behind one mutex held for a few
+//! additions; the ticker takes the window every half second and asks the
+//! ledger (`GET /admin/audit/{sku}`) for units sold, stock left, oversold
+//! units and overlapping holds — the same audit the verdict uses.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use tokio::time::Instant;
+
+use super::events::{Event, Events, Tick};
+use crate::client::Target;
+use crate::faults::PhaseFault;
+use crate::phase::PhaseReport;
+use crate::report::verdict_label;
+use crate::stats::{Counts, Outcome, histogram, per_second};
+
+/// How often the dashboard hears from a running phase.
+pub const TICK: Duration = Duration::from_millis(500);
+
+/// The answers of the current tick.
+pub struct LiveWindow {
+    window: Mutex<(Counts, Histogram<u64>)>,
+}
+
+impl Default for LiveWindow {
+    fn default() -> Self {
+        LiveWindow {
+            window: Mutex::new((Counts::default(), histogram())),
+        }
+    }
+}
+
+impl LiveWindow {
+    pub fn record(&self, outcome: Outcome, latency: Duration) {
+        let mut window = self.window.lock().unwrap_or_else(|p| p.into_inner());
+        window.0.record(outcome);
+        if outcome == Outcome::Created {
+            // Clamped like the recorders' (1 µs to 5 min).
+            let _ = window.1.record((latency.as_micros() as u64).max(1));
+        }
+    }
+
+    /// The window's answers, and a fresh window.
+    fn take(&self) -> (Counts, Histogram<u64>) {
+        let mut window = self.window.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::replace(&mut *window, (Counts::default(), histogram()))
+    }
+}
+
+/// One phase, watched for the dashboard: its answers as they come, a tick
+/// every [`TICK`], its faults and its verdict.
+pub struct PhaseWatch<'a> {
+    pub events: &'a Events,
+    /// Where the buyers record every answer.
+    pub live: Arc<LiveWindow>,
+    pub phase: usize,
+    /// Asked for the ledger (they share one database).
+    pub target: &'a Target,
+    pub skus: &'a [String],
+    /// When the phase's load started.
+    pub started: Instant,
+}
+
+impl PhaseWatch<'_> {
+    /// A tick at once (the line starts at zero sold), then one every
+    /// [`TICK`] until `done`; returns when the last one was.
+    pub async fn tick_until(&self, done: &AtomicBool) -> Instant {
+        self.tick(Duration::ZERO).await;
+        let mut last = Instant::now();
+        loop {
+            tokio::time::sleep(TICK).await;
+            if done.load(Ordering::Relaxed) {
+                return last;
+            }
+            self.tick(last.elapsed()).await;
+            last = Instant::now();
+        }
+    }
+
+    /// Emits one tick over the last `span`. A ledger that does not answer
+    /// skips the tick: the dashboard is a view, the verdict is elsewhere.
+    pub async fn tick(&self, span: Duration) {
+        let (counts, created) = self.live.take();
+        let Some(ledger) = self.ledger().await else {
+            return;
+        };
+        self.events.emit(&Event::Tick(tick(
+            self.phase,
+            self.started.elapsed().as_secs_f64(),
+            ledger,
+            &counts,
+            &created,
+            span,
+        )));
+    }
+
+    pub fn fault(&self, fault: &PhaseFault) {
+        self.events.emit(&Event::Fault {
+            phase: self.phase,
+            t: fault.at_s,
+            kind: fault.kind.clone(),
+        });
+    }
+
+    /// The phase's row of the table, and its part of the JSON.
+    pub fn verdict(&self, report: &PhaseReport) {
+        self.events.emit(&Event::Verdict {
+            phase: self.phase,
+            label: verdict_label(&report.verdict, &report.assessment),
+            report: Box::new(report.clone()),
+        });
+    }
+
+    /// Sold, stock, oversold, overlaps, over every SKU.
+    async fn ledger(&self) -> Option<[i64; 4]> {
+        let mut sum = [0; 4];
+        for sku in self.skus {
+            let audit = self.target.audit(sku).await.ok()?;
+            for (total, value) in
+                sum.iter_mut()
+                    .zip([audit.sold, audit.stock, audit.oversold, audit.overlapping_holds])
+            {
+                *total += value;
+            }
+        }
+        Some(sum)
+    }
+}
+
+/// The tick from the ledger's `[sold, stock, oversold, overlaps]` and the
+/// window's answers over `span`.
+fn tick(
+    phase: usize,
+    t: f64,
+    ledger: [i64; 4],
+    counts: &Counts,
+    created: &Histogram<u64>,
+    span: Duration,
+) -> Tick {
+    let rate = |outcomes: &[Outcome]| per_second(outcomes.iter().map(|&o| counts.get(o)).sum(), span);
+    let quantile = |q: f64| (!created.is_empty()).then(|| created.value_at_quantile(q) as f64 / 1000.0);
+    let [sold, stock, oversold, overlaps] = ledger;
+    Tick {
+        phase,
+        t,
+        sold,
+        stock,
+        oversold,
+        overlaps,
+        orders_per_s: rate(&[Outcome::Created]),
+        sold_out_per_s: rate(&[Outcome::SoldOut]),
+        lock_lost_per_s: rate(&[Outcome::LockLost]),
+        unavailable_per_s: rate(&[Outcome::LockUnavailable, Outcome::OtherUnavailable]),
+        p50_ms: quantile(0.5),
+        p99_ms: quantile(0.99),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tick_turns_the_windows_answers_into_rates_and_the_ledger_into_totals() {
+        let live = LiveWindow::default();
+        for ms in [10, 20, 30, 40] {
+            live.record(Outcome::Created, Duration::from_millis(ms));
+        }
+        live.record(Outcome::LockUnavailable, Duration::from_millis(1));
+        live.record(Outcome::OtherUnavailable, Duration::from_millis(1));
+        live.record(Outcome::LockLost, Duration::from_millis(900));
+        let (counts, created) = live.take();
+        let tick = tick(
+            1,
+            2.5,
+            [104, 0, 4, 7],
+            &counts,
+            &created,
+            Duration::from_millis(500),
+        );
+        assert_eq!(
+            (tick.sold, tick.stock, tick.oversold, tick.overlaps),
+            (104, 0, 4, 7)
+        );
+        assert_eq!(
+            (tick.orders_per_s, tick.unavailable_per_s, tick.lock_lost_per_s),
+            (8.0, 4.0, 2.0)
+        );
+        // Only the sales' latency: the lost lock's 900 ms is not in it.
+        let (p50, p99) = (tick.p50_ms.unwrap(), tick.p99_ms.unwrap());
+        assert!(
+            (19.9..20.1).contains(&p50) && (39.9..40.1).contains(&p99),
+            "{p50} {p99}"
+        );
+    }
+
+    #[test]
+    fn a_window_without_sales_has_no_latency_and_taking_it_starts_afresh() {
+        let live = LiveWindow::default();
+        live.record(Outcome::SoldOut, Duration::from_millis(3));
+        let (counts, created) = live.take();
+        let tick = tick(0, 0.5, [0; 4], &counts, &created, Duration::from_millis(500));
+        assert_eq!((tick.p50_ms, tick.sold_out_per_s), (None, 2.0));
+        let (counts, _) = live.take();
+        assert_eq!(counts.total(), 0);
+    }
+}

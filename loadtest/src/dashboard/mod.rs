@@ -1,0 +1,62 @@
+//! The live dashboard (`--dashboard`) and the report that replays it
+//! (`--chart`): what an instructor puts on the wall. The moment that
+//! teaches is the one where the units sold cross the stock line and keep
+//! climbing, the oversold counter turns, and — one backend later — stops
+//! dead; a table at the end cannot show it.
+//!
+//! * [`events`]: what happened, as a list of events — the one source of both
+//!   pages;
+//! * [`live`]: the running phase's half-second ticks, from the clients'
+//!   answers and the ledger;
+//! * [`server`]: the page, uPlot and the events (server-sent events), served
+//!   by the load tester itself;
+//! * [`page`]: the page, live or self-contained for the report;
+//! * [`pace`]: `--pace`, the instructor starting each phase.
+
+pub mod events;
+pub mod live;
+pub mod pace;
+pub mod page;
+pub mod server;
+
+use std::sync::Arc;
+
+use crate::client::Target;
+
+pub use events::{Event, Events, PlannedPhase, Tick};
+pub use live::{LiveWindow, PhaseWatch};
+pub use pace::Pace;
+
+/// Everything the dashboard's pages are made from, shared by the run and
+/// the server.
+#[derive(Default)]
+pub struct Dashboard {
+    pub events: Events,
+    /// With `--pace`: each phase waits for the instructor.
+    pub pace: Option<Arc<Pace>>,
+}
+
+impl Dashboard {
+    /// Before phase `phase`, with `--pace`: tells the page, and waits for
+    /// the instructor.
+    pub async fn wait_for_instructor(&self, phase: usize) {
+        if let Some(pace) = &self.pace {
+            self.events.emit(&Event::Waiting { phase });
+            eprintln!("press Enter (or the dashboard's button) to start the next phase");
+            pace.wait().await;
+        }
+    }
+
+    /// Phase `phase` starts its load now: tells the page, and watches it.
+    pub fn watch<'a>(&'a self, phase: usize, target: &'a Target, skus: &'a [String]) -> PhaseWatch<'a> {
+        self.events.emit(&Event::Phase { phase });
+        PhaseWatch {
+            events: &self.events,
+            live: Arc::new(LiveWindow::default()),
+            phase,
+            target,
+            skus,
+            started: tokio::time::Instant::now(),
+        }
+    }
+}

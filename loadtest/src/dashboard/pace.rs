@@ -1,0 +1,69 @@
+//! `--pace`: the instructor starts each phase — with Enter in the terminal,
+//! or the button on the dashboard — after the room has been asked what it
+//! expects. Both just bump a counter; a phase waits for the next bump.
+
+use tokio::sync::watch;
+
+pub struct Pace {
+    go: watch::Sender<u64>,
+}
+
+impl Pace {
+    /// Listens to the terminal too, when standard input is one: each line
+    /// (Enter) is a go.
+    pub fn new(terminal: bool) -> std::sync::Arc<Pace> {
+        let pace = std::sync::Arc::new(Pace {
+            go: watch::channel(0).0,
+        });
+        if terminal {
+            let listener = pace.clone();
+            // Blocking reads belong on a thread of their own; it ends with
+            // the process.
+            std::thread::spawn(move || {
+                let mut line = String::new();
+                while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
+                    listener.go();
+                    line.clear();
+                }
+            });
+        }
+        pace
+    }
+
+    /// Starts the phase that waits (nothing if none does).
+    pub fn go(&self) {
+        self.go.send_modify(|count| *count += 1);
+    }
+
+    /// Waits for the next go.
+    pub async fn wait(&self) {
+        let mut go = self.go.subscribe();
+        go.mark_unchanged();
+        // The sender lives in `self`: `changed` cannot fail.
+        let _ = go.changed().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_phase_waits_for_a_go_given_after_it_started_waiting() {
+        let pace = Pace::new(false);
+        // A go before anyone waits is not saved up for later.
+        pace.go();
+        let waiting = tokio::time::timeout(Duration::from_millis(50), pace.wait()).await;
+        assert!(waiting.is_err(), "went without a go");
+        let (_, waited) = tokio::join!(
+            async {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                pace.go();
+            },
+            tokio::time::timeout(Duration::from_secs(5), pace.wait())
+        );
+        assert!(waited.is_ok(), "the go did not start it");
+    }
+}

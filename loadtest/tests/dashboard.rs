@@ -1,0 +1,269 @@
+//! The dashboard in a real browser: headless Chromium (Debian's `chromium`),
+//! driven through WebDriver (`chromium-driver`) by fantoccini, against a
+//! real run of two instances in this process and the real servers.
+//!
+//! Live: the page waits with the question for the room, its button starts
+//! each phase (`--pace`), the numbers move while a phase runs, and the
+//! verdict board ends equal to the JSON report. Then the exported report is
+//! opened from a file with the network off and must show the same verdicts.
+//! Screenshots go to `target/browser-screenshots/`.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use loadtest::cli::{Cli, Command as LoadtestCommand};
+use loadtest::report::{Report, verdict_label};
+use serde_json::json;
+use stocklock::config::Config;
+use stocklock::startup::{Application, Running};
+
+/// `chromedriver`, on a free port; killed when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver runs (Debian's chromium-driver; scripts/test installs it)");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not listen");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Driver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// A headless browser; `offline`: every request outside the page's own
+    /// file goes nowhere.
+    async fn browser(&self, offline: bool) -> Client {
+        let profile =
+            std::env::temp_dir().join(format!("stocklock-chromium-{}", uuid::Uuid::new_v4().simple()));
+        let mut args = vec![
+            "--headless".to_owned(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--no-first-run".into(),
+            "--window-size=1600,1300".into(),
+            format!("--user-data-dir={}", profile.display()),
+        ];
+        if offline {
+            args.push("--proxy-server=127.0.0.1:9".into());
+            args.push("--proxy-bypass-list=<-loopback>".into());
+            args.push("--host-resolver-rules=MAP * ~NOTFOUND".into());
+        }
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({ "binary": "/usr/bin/chromium", "args": args }),
+        );
+        ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&self.url)
+            .await
+            .expect("a browser session")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn spawn_instance() -> Running {
+    let mut config = Config::defaults();
+    config.port = 0;
+    config.db_max_connections = 10;
+    Application::build(&config)
+        .await
+        .expect("stocklock starts")
+        .spawn()
+}
+
+async fn text(browser: &Client, id: &str) -> String {
+    browser.find(Locator::Id(id)).await.unwrap().text().await.unwrap()
+}
+
+/// Polls `check` every 100 ms for up to `seconds`.
+async fn eventually<F, Fut>(seconds: u64, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The verdict column of the board, row by row — read in one go inside the
+/// page: the board is redrawn as events arrive, and rows found in one call
+/// could be gone by the next.
+async fn board(browser: &Client) -> Vec<String> {
+    let rows = browser
+        .execute(
+            "return [...document.querySelectorAll('#board tr[data-phase]')].map(r => r.dataset.verdict)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(rows).expect("a list of verdicts")
+}
+
+async fn screenshot(browser: &Client, name: &str) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/browser-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = browser.screenshot().await.expect("a screenshot");
+    std::fs::write(dir.join(name), png).unwrap();
+}
+
+/// Waits until phase `index` waits for the instructor, checks that the page
+/// says what comes next and what to ask, and presses the button.
+async fn start_phase(browser: &Client, index: usize, label: &str) {
+    eventually(30, &format!("phase {index} waits"), || async {
+        text(browser, "status")
+            .await
+            .contains("waiting for the instructor")
+    })
+    .await;
+    assert_eq!(text(browser, "next-label").await, label);
+    assert!(text(browser, "next-question").await.ends_with('?'));
+    browser
+        .find(Locator::Id("go"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_dashboard_shows_the_run_live_and_the_report_replays_it_offline() {
+    let (first, second) = (spawn_instance().await, spawn_instance().await);
+    let dashboard_port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let argv = [
+        "loadtest".to_owned(),
+        "run".into(),
+        "--no-progress".into(),
+        "--backends".into(),
+        "none,postgres".into(),
+        "--stock".into(),
+        "60".into(),
+        "--buyers".into(),
+        "16".into(),
+        "--critical-section-ms".into(),
+        "40".into(),
+        "--targets".into(),
+        format!("{},{}", first.address, second.address),
+        "--sku-prefix".into(),
+        format!("dashboard-{}", uuid::Uuid::new_v4().simple()),
+        "--database-url".into(),
+        Config::defaults().database_url,
+        "--dashboard".into(),
+        format!("127.0.0.1:{dashboard_port}"),
+        "--pace".into(),
+    ];
+    let LoadtestCommand::Run(args) = Cli::parse_from(argv).command else {
+        unreachable!("a run")
+    };
+    let run = tokio::spawn(async move { loadtest::run_with_dashboard(&args).await });
+
+    let driver = Driver::start();
+    let browser = driver.browser(false).await;
+    let url = format!("http://127.0.0.1:{dashboard_port}/");
+    eventually(20, "the dashboard answers", || async {
+        browser.goto(&url).await.is_ok()
+    })
+    .await;
+
+    start_phase(&browser, 0, "none").await;
+    // The numbers move while the phase runs.
+    let mut seen = std::collections::BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while board(&browser).await[0].is_empty() {
+        assert!(Instant::now() < deadline, "the first phase was never judged");
+        seen.insert(text(&browser, "sold").await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        seen.len() >= 3,
+        "units sold did not move while the phase ran: {seen:?}"
+    );
+    screenshot(&browser, "live-after-first-phase.png").await;
+    start_phase(&browser, 1, "postgres").await;
+    eventually(60, "the run is finished", || async {
+        text(&browser, "status").await.contains("finished")
+    })
+    .await;
+    screenshot(&browser, "live-finished.png").await;
+
+    let (report, dashboard) = run.await.unwrap().expect("the run completes");
+    let expected = verdicts(&report);
+    assert_eq!(
+        board(&browser).await,
+        expected,
+        "the live board is not the report's"
+    );
+    assert!(
+        expected[0].starts_with("❌ oversold"),
+        "none must oversell: {expected:?}"
+    );
+    browser.close().await.unwrap();
+
+    let file = std::env::temp_dir().join(format!("stocklock-report-{}.html", uuid::Uuid::new_v4().simple()));
+    let events = dashboard.expect("a dashboard").events.to_json_array();
+    std::fs::write(&file, loadtest::dashboard::page::replay(&events)).unwrap();
+    let offline = driver.browser(true).await;
+    offline.goto(&format!("file://{}", file.display())).await.unwrap();
+    eventually(20, "the report shows its verdicts", || async {
+        board(&offline).await.iter().all(|v| !v.is_empty())
+    })
+    .await;
+    assert_eq!(
+        board(&offline).await,
+        expected,
+        "the report's board is not the report's"
+    );
+    assert!(text(&offline, "status").await.starts_with("replay"));
+    // uPlot ran from inside the page: its charts are there.
+    assert_eq!(offline.find_all(Locator::Css(".uplot")).await.unwrap().len(), 3);
+    screenshot(&offline, "report-offline.png").await;
+    offline.close().await.unwrap();
+    let _ = std::fs::remove_file(file);
+}
+
+fn verdicts(report: &Report) -> Vec<String> {
+    report
+        .phases
+        .iter()
+        .map(|p| verdict_label(&p.verdict, &p.assessment))
+        .collect()
+}
