@@ -118,7 +118,7 @@ pub async fn run(ctx: &PhaseContext<'_>, index: usize, spec: &PhaseSpec) -> Resu
     };
     let watch = ctx
         .dashboard
-        .map(|d| d.watch(index, &ctx.targets[0], &ctx.plan.skus));
+        .map(|d| d.watch(index, &ctx.targets, &ctx.plan.skus, started_unix_ms));
     // One clock for the ticks and the faults' times.
     let started = watch
         .as_ref()
@@ -145,9 +145,8 @@ pub async fn run(ctx: &PhaseContext<'_>, index: usize, spec: &PhaseSpec) -> Resu
     drain_all(&ctx.targets).await?;
     let mut injected = faults::collect(&ctx.targets, started_unix_ms).await?;
     if let Some(watch) = &watch {
-        // The service's own injections are known only now (the schedule's
-        // were told as they happened); and the ledger's last word, once
-        // every order is in.
+        // Any injection of the service's not told yet, and the ledger's
+        // last word, once every order is in.
         injected.iter().for_each(|fault| watch.fault(fault));
         watch.tick(last_tick.elapsed()).await;
     }

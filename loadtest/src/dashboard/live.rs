@@ -9,6 +9,7 @@
 //! ledger (`GET /admin/audit/{sku}`) for units sold, stock left, oversold
 //! units and overlapping holds — the same audit the verdict uses.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,7 +19,7 @@ use tokio::time::Instant;
 
 use super::events::{Event, Events, Tick};
 use crate::client::Target;
-use crate::faults::PhaseFault;
+use crate::faults::{self, PhaseFault};
 use crate::phase::PhaseReport;
 use crate::report::verdict_label;
 use crate::stats::{Counts, Outcome, histogram, per_second};
@@ -63,11 +64,15 @@ pub struct PhaseWatch<'a> {
     /// Where the buyers record every answer.
     pub live: Arc<LiveWindow>,
     pub phase: usize,
-    /// Asked for the ledger (they share one database).
-    pub target: &'a Target,
+    /// Asked for their injected faults; the first also for the ledger
+    /// (they share one database).
+    pub targets: &'a [Target],
     pub skus: &'a [String],
     /// When the phase's load started.
     pub started: Instant,
+    pub started_unix_ms: u64,
+    /// The faults told already: a holder's pause is asked for every tick.
+    pub told: Mutex<HashSet<(String, String, u64)>>,
 }
 
 impl PhaseWatch<'_> {
@@ -86,10 +91,14 @@ impl PhaseWatch<'_> {
         }
     }
 
-    /// Emits one tick over the last `span`. A ledger that does not answer
-    /// skips the tick: the dashboard is a view, the verdict is elsewhere.
+    /// Emits one tick over the last `span`, and the faults the targets
+    /// injected since the last. A ledger that does not answer skips the
+    /// tick: the dashboard is a view, the verdict is elsewhere.
     pub async fn tick(&self, span: Duration) {
         let (counts, created) = self.live.take();
+        if let Ok(injected) = faults::collect(self.targets, self.started_unix_ms).await {
+            injected.iter().for_each(|fault| self.fault(fault));
+        }
         let Some(ledger) = self.ledger().await else {
             return;
         };
@@ -103,7 +112,12 @@ impl PhaseWatch<'_> {
         )));
     }
 
+    /// Tells the page of `fault`, once.
     pub fn fault(&self, fault: &PhaseFault) {
+        let key = (fault.target.clone(), fault.kind.clone(), fault.at_s.to_bits());
+        if !self.told.lock().unwrap_or_else(|p| p.into_inner()).insert(key) {
+            return;
+        }
         self.events.emit(&Event::Fault {
             phase: self.phase,
             t: fault.at_s,
@@ -124,7 +138,7 @@ impl PhaseWatch<'_> {
     async fn ledger(&self) -> Option<[i64; 4]> {
         let mut sum = [0; 4];
         for sku in self.skus {
-            let audit = self.target.audit(sku).await.ok()?;
+            let audit = self.targets[0].audit(sku).await.ok()?;
             for (total, value) in
                 sum.iter_mut()
                     .zip([audit.sold, audit.stock, audit.oversold, audit.overlapping_holds])
@@ -201,6 +215,36 @@ mod tests {
             (19.9..20.1).contains(&p50) && (39.9..40.1).contains(&p99),
             "{p50} {p99}"
         );
+    }
+
+    #[test]
+    fn a_fault_seen_at_every_tick_is_told_once() {
+        let events = Events::default();
+        let watch = PhaseWatch {
+            events: &events,
+            live: Arc::default(),
+            phase: 3,
+            targets: &[],
+            skus: &[],
+            started: Instant::now(),
+            started_unix_ms: 0,
+            told: Mutex::default(),
+        };
+        let pause = |at_s| PhaseFault {
+            kind: "pause_holder".into(),
+            at_s,
+            target: "http://a".into(),
+            sku: None,
+            at: None,
+            pause_ms: Some(800),
+        };
+        for fault in [pause(1.5), pause(1.5), pause(2.0), pause(1.5)] {
+            watch.fault(&fault);
+        }
+        let told: Vec<serde_json::Value> = serde_json::from_str(&events.to_json_array()).unwrap();
+        let times: Vec<f64> = told.iter().map(|e| e["t"].as_f64().unwrap()).collect();
+        assert_eq!(times, [1.5, 2.0]);
+        assert!(told.iter().all(|e| e["type"] == "fault" && e["phase"] == 3));
     }
 
     #[test]

@@ -47,16 +47,26 @@ impl Dashboard {
         }
     }
 
-    /// Phase `phase` starts its load now: tells the page, and watches it.
-    pub fn watch<'a>(&'a self, phase: usize, target: &'a Target, skus: &'a [String]) -> PhaseWatch<'a> {
+    /// Phase `phase` starts its load now, on `targets`: tells the page,
+    /// and watches it. `started_unix_ms`: the start the targets' injected
+    /// faults are timed from.
+    pub fn watch<'a>(
+        &'a self,
+        phase: usize,
+        targets: &'a [Target],
+        skus: &'a [String],
+        started_unix_ms: u64,
+    ) -> PhaseWatch<'a> {
         self.events.emit(&Event::Phase { phase });
         PhaseWatch {
             events: &self.events,
             live: Arc::new(LiveWindow::default()),
             phase,
-            target,
+            targets,
             skus,
             started: tokio::time::Instant::now(),
+            started_unix_ms,
+            told: Default::default(),
         }
     }
 }
