@@ -184,7 +184,7 @@ fn plan_event(args: &RunArgs, plan: &LoadPlan, specs: &[scenario::PhaseSpec], ta
                     verdict::expectation(spec.backend, targets, args.must_be_safe.as_deref())
                 }),
                 stock: spec.stock.unwrap_or(args.stock) * plan.skus.len() as i64,
-                question: scenario::question(spec).to_owned(),
+                question: spec.question.to_owned(),
             })
             .collect(),
         paced: args.pace,

@@ -55,5 +55,10 @@ async fn run(args: &RunArgs) -> anyhow::Result<bool> {
         std::fs::write(path, page).with_context(|| format!("writing {}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }
+    if args.dashboard.is_some() {
+        // The last events (the final verdict, "done") reach the page before
+        // the server goes away with the process.
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    }
     Ok(report.passed)
 }

@@ -133,12 +133,11 @@ pub async fn run(ctx: &PhaseContext<'_>, index: usize, spec: &PhaseSpec) -> Resu
     let tell = |fault: &PhaseFault| watch.iter().for_each(|w| w.fault(fault));
     let schedule = faults::run_schedule(ctx.scripts, &spec.schedule, started, tell);
     let ticks = async {
-        match &watch {
-            Some(watch) => watch.tick_until(&load_over).await,
-            None => started,
+        if let Some(watch) = &watch {
+            watch.tick_until(&load_over).await;
         }
     };
-    let ((recorder, elapsed), done, last_tick) = tokio::join!(load, schedule, ticks);
+    let ((recorder, elapsed), done, ()) = tokio::join!(load, schedule, ticks);
     let done = done?;
     let recovery_s = recovery(&recorder, &done, elapsed);
 
@@ -148,7 +147,7 @@ pub async fn run(ctx: &PhaseContext<'_>, index: usize, spec: &PhaseSpec) -> Resu
         // Any injection of the service's not told yet, and the ledger's
         // last word, once every order is in.
         injected.iter().for_each(|fault| watch.fault(fault));
-        watch.tick(last_tick.elapsed()).await;
+        watch.tick().await;
     }
     injected.extend(done);
     injected.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));

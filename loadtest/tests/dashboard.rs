@@ -22,10 +22,12 @@ use serde_json::json;
 use stocklock::config::Config;
 use stocklock::startup::{Application, Running};
 
-/// `chromedriver`, on a free port; killed when dropped.
+/// `chromedriver`, on a free port; killed when dropped, with the browser
+/// profiles it was given.
 struct Driver {
     child: Child,
     url: String,
+    profiles: std::sync::Mutex<Vec<PathBuf>>,
 }
 
 impl Driver {
@@ -49,6 +51,7 @@ impl Driver {
         Driver {
             child,
             url: format!("http://127.0.0.1:{port}"),
+            profiles: Default::default(),
         }
     }
 
@@ -57,6 +60,7 @@ impl Driver {
     async fn browser(&self, offline: bool) -> Client {
         let profile =
             std::env::temp_dir().join(format!("stocklock-chromium-{}", uuid::Uuid::new_v4().simple()));
+        self.profiles.lock().unwrap().push(profile.clone());
         let mut args = vec![
             "--headless".to_owned(),
             "--no-sandbox".into(),
@@ -88,8 +92,13 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // A closed session has ended its browser; after a failed assertion
+        // one may outlive the test.
         let _ = self.child.kill();
         let _ = self.child.wait();
+        for profile in self.profiles.lock().unwrap().drain(..) {
+            let _ = std::fs::remove_dir_all(profile);
+        }
     }
 }
 

@@ -84,26 +84,58 @@ net_running() {
     for node in "${NODES[@]}"; do ns_exists "$node" || return 1; done
 }
 
+# Every command but start, stop and env acts on the network: without our
+# bridge (and the route it brings), a packet for 198.18.K.x would follow the
+# default route off this machine.
+require_net() {
+    net_running || die "the network $NET_PREFIX.0/24 is not up (scripts/cluster --net start)"
+}
+
+# Namespaces and links are the machine's, not the state dir's: a file says
+# which state dir's cluster made them, so that a second one (or a test with
+# its own state dir) never takes them over, and the leftovers of a run that
+# was killed (its state dir gone) can be cleared.
+OWNER_FILE=/run/stocklock-net-$NET_INDEX
+net_owner() { cat "$OWNER_FILE" 2>/dev/null || true; }
+net_ours() { [ "$(net_owner)" = "$DIR" ]; }
+net_orphaned() { local owner; owner=$(net_owner); [ -z "$owner" ] || [ ! -d "$owner" ]; }
+
 pg_proxy_running() { alive "$DIR/pg-proxy/socat.pid" socat; }
 
 start_net() {
-    if net_running && pg_proxy_running; then
+    if ! net_ours && ! net_orphaned; then
+        die "$NET_PREFIX.0/24 belongs to the cluster in $(net_owner): stop it there, or choose another STOCKLOCK_CLUSTER_OFFSET"
+    fi
+    if net_ours && net_running; then
         log "the network already exists"
+        start_pg_proxy
         return 0
     fi
+    clear_net
     # Our subnet must be ours alone: an address in it that is not on our
     # bridge belongs to someone else.
-    if ip -4 -o addr show | grep -v " $(bridge_name) " | grep -q " $NET_PREFIX\."; then
+    if ip -4 -o addr show | grep -q " $NET_PREFIX\."; then
         die "$NET_PREFIX.0/24 is already in use on this machine; choose another STOCKLOCK_CLUSTER_OFFSET"
     fi
+    # With br_netfilter, bridged packets cross the host's iptables FORWARD
+    # chain; a DROP policy there (Docker sets one) would silently cut every
+    # node off from every other. We do not touch the host's firewall.
+    if [ "$(cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null)" = 1 ] \
+        && command -v iptables >/dev/null && iptables -S FORWARD 2>/dev/null | grep -qx -- '-P FORWARD DROP'; then
+        die "this machine's iptables FORWARD policy is DROP and bridged traffic goes through it (net.bridge.bridge-nf-call-iptables=1): the nodes could not reach each other. Allow forwarding on $NET_PREFIX.0/24, or set that sysctl to 0"
+    fi
     started net
+    mkdir -p "$DIR"
+    echo "$DIR" >"$OWNER_FILE"
+    # `ip netns add` makes /run/netns a mount point the first time; if it
+    # does so for us, we undo it at the end (a mount left behind keeps, say,
+    # a chroot from being removed).
+    mountpoint -q /run/netns 2>/dev/null || touch "$DIR/run-netns-mounted-by-us"
     local bridge node
     bridge=$(bridge_name)
     log "creating the network $NET_PREFIX.0/24: bridge $bridge, a namespace per node"
-    if ! ip link show "$bridge" >/dev/null 2>&1; then
-        ip link add "$bridge" type bridge
-        ip addr add "$NET_PREFIX.1/24" dev "$bridge"
-    fi
+    ip link add "$bridge" type bridge
+    ip addr add "$NET_PREFIX.1/24" dev "$bridge"
     ip link set "$bridge" up
     for node in "${NODES[@]}"; do add_node "$node" "$bridge"; done
     start_pg_proxy
@@ -111,14 +143,12 @@ start_net() {
 
 # add_node NODE BRIDGE: NODE's namespace, its veth link into BRIDGE, its address.
 add_node() {
-    local node=$1 bridge=$2 ns link
-    ns=$(ns_of "$node") link=$(ns_of "$node")
-    ns_exists "$node" || ip netns add "$ns"
-    if ! ip link show "$link" >/dev/null 2>&1; then
-        ip link add "$link" type veth peer name eth0 netns "$ns"
-        ip link set "$link" master "$bridge" up
-        in_ns "$node" ip addr add "$(host_of "$node")/24" dev eth0
-    fi
+    local node=$1 bridge=$2 ns
+    ns=$(ns_of "$node")
+    ip netns add "$ns"
+    ip link add "$ns" type veth peer name eth0 netns "$ns"
+    ip link set "$ns" master "$bridge" up
+    in_ns "$node" ip addr add "$(host_of "$node")/24" dev eth0
     in_ns "$node" ip link set lo up
     in_ns "$node" ip link set eth0 up
 }
@@ -133,19 +163,48 @@ start_pg_proxy() {
     wait_for pg-proxy 10 port_open "$STOCKLOCK_PG_PORT" "$NET_PREFIX.1" || die "the PostgreSQL forwarder does not listen"
 }
 
+# Stops the network if it is ours (or nobody's any more).
 stop_net() {
+    if ! net_ours && ! net_orphaned; then
+        log "the network $NET_PREFIX.0/24 belongs to the cluster in $(net_owner): left alone"
+        return 0
+    fi
+    clear_net
+}
+
+# Removes the network: the PostgreSQL forwarder, whatever still runs inside
+# our namespaces (nothing there can work without them), the namespaces, the
+# links, the bridge. Every name is one this script gives.
+clear_net() {
     if pg_proxy_running; then
         kill -KILL -- "-$(cat "$DIR/pg-proxy/socat.pid")" 2>/dev/null || true
         wait_for pg-proxy 10 gone "$DIR/pg-proxy/socat.pid" socat || true
     fi
     rm -f "$DIR/pg-proxy/socat.pid"
-    local node
-    # Deleting a namespace deletes its end of the veth link, and so the link.
+    # A forwarder of a run that was killed: our command line, exactly.
+    pkill -KILL -f "^socat TCP-LISTEN:$STOCKLOCK_PG_PORT,bind=$NET_PREFIX\.1,reuseaddr,fork " 2>/dev/null || true
+    local node ns pids
     for node in "${NODES[@]}"; do
-        ns_exists "$node" && ip netns del "$(ns_of "$node")"
+        ns=$(ns_of "$node")
+        if ns_exists "$node"; then
+            pids=$(ip netns pids "$ns" 2>/dev/null || true)
+            if [ -n "$pids" ]; then
+                log "stopping what still runs in $ns"
+                # shellcheck disable=SC2086 # one PID a word
+                kill -KILL $pids 2>/dev/null || true
+            fi
+            ip netns del "$ns"
+        fi
+        # The namespace's end takes the link with it, a moment later: the
+        # host's end may vanish between the two commands.
+        if ip link show "$ns" >/dev/null 2>&1; then ip link del "$ns" 2>/dev/null || true; fi
     done
-    ip link show "$(bridge_name)" >/dev/null 2>&1 && ip link del "$(bridge_name)"
-    return 0
+    if ip link show "$(bridge_name)" >/dev/null 2>&1; then ip link del "$(bridge_name)"; fi
+    rm -f "$OWNER_FILE"
+    if [ -e "$DIR/run-netns-mounted-by-us" ] && [ -z "$(ls -A /run/netns 2>/dev/null)" ]; then
+        umount /run/netns 2>/dev/null || true
+    fi
+    rm -f "$DIR/run-netns-mounted-by-us"
 }
 
 # partition NODE...: the nodes named are cut off from every other node, both
@@ -154,7 +213,9 @@ stop_net() {
 partition() {
     local side=() node other
     for node in "$@"; do
-        [ "$node" = etcd-leader ] && node=$(etcd3_leader)
+        if [ "$node" = etcd-leader ]; then
+            node=$(etcd3_leader) || die "etcd3 has no leader to cut off"
+        fi
         host_of "$node" >/dev/null
         side+=("$node")
     done
@@ -163,6 +224,7 @@ partition() {
     for other in "${NODES[@]}"; do
         [[ " ${side[*]} " == *" $other "* ]] || rest+=("$other")
     done
+    [ ${#rest[@]} -gt 0 ] || die "a partition needs nodes on both sides"
     log "partition: ${side[*]} | ${rest[*]}"
     for node in "${side[@]}"; do drop_from "$node" "${rest[@]}"; done
     for node in "${rest[@]}"; do drop_from "$node" "${side[@]}"; done

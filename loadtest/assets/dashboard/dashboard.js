@@ -223,7 +223,7 @@ if (live) {
   };
   $("go").addEventListener("click", () => {
     $("go").disabled = true;
-    fetch("/continue", { method: "POST" }).catch(() => { $("go").disabled = false; });
+    fetch("/continue", { method: "POST", headers: { "X-Stocklock-Go": "1" } }).catch(() => { $("go").disabled = false; });
   });
 } else {
   window.STOCKLOCK_EVENTS.forEach(handle);

@@ -27,15 +27,31 @@ use crate::stats::{Counts, Outcome, histogram, per_second};
 /// How often the dashboard hears from a running phase.
 pub const TICK: Duration = Duration::from_millis(500);
 
-/// The answers of the current tick.
+/// The answers of the current tick, and when it began.
 pub struct LiveWindow {
-    window: Mutex<(Counts, Histogram<u64>)>,
+    window: Mutex<Window>,
+}
+
+struct Window {
+    counts: Counts,
+    created: Histogram<u64>,
+    since: Instant,
+}
+
+impl Window {
+    fn new() -> Self {
+        Window {
+            counts: Counts::default(),
+            created: histogram(),
+            since: Instant::now(),
+        }
+    }
 }
 
 impl Default for LiveWindow {
     fn default() -> Self {
         LiveWindow {
-            window: Mutex::new((Counts::default(), histogram())),
+            window: Mutex::new(Window::new()),
         }
     }
 }
@@ -43,17 +59,18 @@ impl Default for LiveWindow {
 impl LiveWindow {
     pub fn record(&self, outcome: Outcome, latency: Duration) {
         let mut window = self.window.lock().unwrap_or_else(|p| p.into_inner());
-        window.0.record(outcome);
+        window.counts.record(outcome);
         if outcome == Outcome::Created {
             // Clamped like the recorders' (1 µs to 5 min).
-            let _ = window.1.record((latency.as_micros() as u64).max(1));
+            let _ = window.created.record((latency.as_micros() as u64).max(1));
         }
     }
 
-    /// The window's answers, and a fresh window.
-    fn take(&self) -> (Counts, Histogram<u64>) {
+    /// The window's answers and how long it was open; a fresh window.
+    fn take(&self) -> (Counts, Histogram<u64>, Duration) {
         let mut window = self.window.lock().unwrap_or_else(|p| p.into_inner());
-        std::mem::replace(&mut *window, (Counts::default(), histogram()))
+        let taken = std::mem::replace(&mut *window, Window::new());
+        (taken.counts, taken.created, taken.since.elapsed())
     }
 }
 
@@ -77,25 +94,24 @@ pub struct PhaseWatch<'a> {
 
 impl PhaseWatch<'_> {
     /// A tick at once (the line starts at zero sold), then one every
-    /// [`TICK`] until `done`; returns when the last one was.
-    pub async fn tick_until(&self, done: &AtomicBool) -> Instant {
-        self.tick(Duration::ZERO).await;
-        let mut last = Instant::now();
+    /// [`TICK`] until `done`.
+    pub async fn tick_until(&self, done: &AtomicBool) {
+        self.tick().await;
         loop {
             tokio::time::sleep(TICK).await;
             if done.load(Ordering::Relaxed) {
-                return last;
+                return;
             }
-            self.tick(last.elapsed()).await;
-            last = Instant::now();
+            self.tick().await;
         }
     }
 
-    /// Emits one tick over the last `span`, and the faults the targets
-    /// injected since the last. A ledger that does not answer skips the
-    /// tick: the dashboard is a view, the verdict is elsewhere.
-    pub async fn tick(&self, span: Duration) {
-        let (counts, created) = self.live.take();
+    /// Emits one tick — the answers since the last, the ledger now — and
+    /// the faults the targets injected since the last. A ledger that does
+    /// not answer skips the tick: the dashboard is a view, the verdict is
+    /// elsewhere.
+    pub async fn tick(&self) {
+        let (counts, created, span) = self.live.take();
         if let Ok(injected) = faults::collect(self.targets, self.started_unix_ms).await {
             injected.iter().for_each(|fault| self.fault(fault));
         }
@@ -192,7 +208,7 @@ mod tests {
         live.record(Outcome::LockUnavailable, Duration::from_millis(1));
         live.record(Outcome::OtherUnavailable, Duration::from_millis(1));
         live.record(Outcome::LockLost, Duration::from_millis(900));
-        let (counts, created) = live.take();
+        let (counts, created, _) = live.take();
         let tick = tick(
             1,
             2.5,
@@ -251,10 +267,11 @@ mod tests {
     fn a_window_without_sales_has_no_latency_and_taking_it_starts_afresh() {
         let live = LiveWindow::default();
         live.record(Outcome::SoldOut, Duration::from_millis(3));
-        let (counts, created) = live.take();
+        let (counts, created, _) = live.take();
         let tick = tick(0, 0.5, [0; 4], &counts, &created, Duration::from_millis(500));
         assert_eq!((tick.p50_ms, tick.sold_out_per_s), (None, 2.0));
-        let (counts, _) = live.take();
+        let (counts, _, open) = live.take();
         assert_eq!(counts.total(), 0);
+        assert!(open < Duration::from_secs(1));
     }
 }

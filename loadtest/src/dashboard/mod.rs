@@ -41,9 +41,11 @@ impl Dashboard {
     /// the instructor.
     pub async fn wait_for_instructor(&self, phase: usize) {
         if let Some(pace) = &self.pace {
+            // Listening before the page is told, so that no go is lost.
+            let go = pace.next_go();
             self.events.emit(&Event::Waiting { phase });
             eprintln!("press Enter (or the dashboard's button) to start the next phase");
-            pace.wait().await;
+            go.await;
         }
     }
 

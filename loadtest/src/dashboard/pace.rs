@@ -35,12 +35,14 @@ impl Pace {
         self.go.send_modify(|count| *count += 1);
     }
 
-    /// Waits for the next go.
-    pub async fn wait(&self) {
+    /// The next go, listened for from now on.
+    pub fn next_go(&self) -> impl Future<Output = ()> + use<> {
         let mut go = self.go.subscribe();
         go.mark_unchanged();
-        // The sender lives in `self`: `changed` cannot fail.
-        let _ = go.changed().await;
+        async move {
+            // Ends early only if the sender is dropped: with the run.
+            let _ = go.changed().await;
+        }
     }
 }
 
@@ -51,19 +53,16 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn a_phase_waits_for_a_go_given_after_it_started_waiting() {
+    async fn a_phase_waits_for_a_go_given_after_it_started_listening() {
         let pace = Pace::new(false);
         // A go before anyone waits is not saved up for later.
         pace.go();
-        let waiting = tokio::time::timeout(Duration::from_millis(50), pace.wait()).await;
+        let waiting = tokio::time::timeout(Duration::from_millis(50), pace.next_go()).await;
         assert!(waiting.is_err(), "went without a go");
-        let (_, waited) = tokio::join!(
-            async {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                pace.go();
-            },
-            tokio::time::timeout(Duration::from_secs(5), pace.wait())
-        );
+        // A go given after listening began, even before anyone awaits it.
+        let next = pace.next_go();
+        pace.go();
+        let waited = tokio::time::timeout(Duration::from_secs(5), next).await;
         assert!(waited.is_ok(), "the go did not start it");
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse};
 use axum::routing::{get, post};
@@ -17,6 +17,9 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::Dashboard;
 use super::page;
+
+/// The header the page's button sends with its `POST /continue`.
+const GO_HEADER: &str = "x-stocklock-go";
 
 /// Serves `dashboard` on `addr`; returns the address bound (port 0 picks one).
 pub async fn serve(dashboard: Arc<Dashboard>, addr: SocketAddr) -> std::io::Result<SocketAddr> {
@@ -52,14 +55,13 @@ async fn events(
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let (history, receiver) = dashboard.events.subscribe();
     let rest = stream::unfold(receiver, |mut receiver| async move {
-        loop {
-            match receiver.recv().await {
-                Ok(json) => return Some((json, receiver)),
-                // A page too slow to keep up skips ahead rather than
-                // holding the run back; a reload gets the whole history.
-                Err(RecvError::Lagged(_)) => continue,
-                Err(RecvError::Closed) => return None,
-            }
+        match receiver.recv().await {
+            Ok(json) => Some((json, receiver)),
+            // A page too slow to keep up would miss events (a verdict, a
+            // phase): the stream ends instead, the browser reconnects by
+            // itself and gets the whole history again, and the page starts
+            // over from it. The run is never held back.
+            Err(RecvError::Lagged(_) | RecvError::Closed) => None,
         }
     });
     let all = stream::iter(history)
@@ -68,8 +70,13 @@ async fn events(
     Sse::new(all).keep_alive(KeepAlive::default())
 }
 
-/// The page's "start this phase" button.
-async fn go(State(dashboard): State<Arc<Dashboard>>) -> StatusCode {
+/// The page's "start this phase" button. The page sends a header of our
+/// own: another site's page cannot (the browser would have to ask us first,
+/// and we do not answer that), so only our page starts a phase.
+async fn go(State(dashboard): State<Arc<Dashboard>>, headers: HeaderMap) -> StatusCode {
+    if !headers.contains_key(GO_HEADER) {
+        return StatusCode::FORBIDDEN;
+    }
     match &dashboard.pace {
         Some(pace) => {
             pace.go();

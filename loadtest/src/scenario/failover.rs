@@ -35,8 +35,16 @@ pub fn phases() -> Vec<PhaseSpec> {
         redis_failover(false),
         redis_failover(true),
         etcd_leader_killed(),
-        redlock_masters_killed("redlock one master killed", "redlock-1"),
-        redlock_masters_killed("redlock three masters killed", "redlock-1..3"),
+        redlock_masters_killed(
+            "redlock one master killed",
+            "redlock-1",
+            "One master of five dies. Is it still a lock?",
+        ),
+        redlock_masters_killed(
+            "redlock three masters killed",
+            "redlock-1..3",
+            "Three masters of five die. Still a lock? Do orders stop?",
+        ),
     ]
 }
 
@@ -76,6 +84,11 @@ fn redis_failover(fencing: bool) -> PhaseSpec {
             step(4.0, ServerAction::Failover, "redis"),
         ],
         requests: None,
+        question: if fencing {
+            "The same failover, now with fencing tokens. Can the second holder still do harm?"
+        } else {
+            "Replication is cut and the replica promoted while a holder works. What does the next buyer see?"
+        },
     }
 }
 
@@ -100,10 +113,11 @@ fn etcd_leader_killed() -> PhaseSpec {
             step(5.0, ServerAction::Start, "etcd3"),
         ],
         requests: Some(1_000_000),
+        question: "etcd's leader dies mid-load. Two holders, or a pause?",
     }
 }
 
-fn redlock_masters_killed(label: &str, masters: &'static str) -> PhaseSpec {
+fn redlock_masters_killed(label: &str, masters: &'static str, question: &'static str) -> PhaseSpec {
     PhaseSpec {
         label: label.to_owned(),
         backend: Backend::Redlock,
@@ -122,6 +136,7 @@ fn redlock_masters_killed(label: &str, masters: &'static str) -> PhaseSpec {
             step(4.0, ServerAction::Start, "redlock"),
         ],
         requests: Some(1_000_000),
+        question,
     }
 }
 

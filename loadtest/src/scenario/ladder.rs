@@ -12,6 +12,8 @@ use crate::verdict::Expectation;
 /// A rung: which checks are on, and whether the rung must be safe.
 struct Rung {
     name: &'static str,
+    /// For the room, before it runs.
+    question: &'static str,
     check_before_commit: bool,
     renewal: bool,
     fencing: bool,
@@ -20,24 +22,28 @@ struct Rung {
 const RUNGS: [Rung; 4] = [
     Rung {
         name: "naive",
+        question: "A holder is paused past its lock's TTL. Who else gets the lock, and does the holder notice?",
         check_before_commit: false,
         renewal: false,
         fencing: false,
     },
     Rung {
         name: "checked",
+        question: "The holder checks that it still holds the lock just before writing. Is that enough?",
         check_before_commit: true,
         renewal: false,
         fencing: false,
     },
     Rung {
         name: "renewed",
+        question: "A watchdog renews the lock while its holder works. Enough when the holder itself is paused?",
         check_before_commit: true,
         renewal: true,
         fencing: false,
     },
     Rung {
         name: "fenced",
+        question: "PostgreSQL now refuses stale fencing tokens. Can a holder paused past its TTL still write?",
         check_before_commit: true,
         renewal: true,
         fencing: true,
@@ -60,6 +66,7 @@ pub fn phases() -> Vec<PhaseSpec> {
     }
     let mut control = rung_phase(Backend::Postgres, &RUNGS[3], 500, 800);
     control.label = "postgres control".to_owned();
+    control.question = "The same pauses under PostgreSQL's own row lock, which has no TTL. What changes?";
     phases.push(control);
     phases.extend([long_work(false), long_work(true)]);
     phases
@@ -89,6 +96,7 @@ fn rung_phase(backend: Backend, rung: &Rung, ttl_ms: u64, pause_ms: u64) -> Phas
         prepare: Vec::new(),
         schedule: Vec::new(),
         requests: None,
+        question: rung.question,
     }
 }
 
@@ -127,5 +135,10 @@ fn long_work(renewal: bool) -> PhaseSpec {
         prepare: Vec::new(),
         schedule: Vec::new(),
         requests: None,
+        question: if renewal {
+            "The same long work, now with a watchdog renewing the lock. Does every buyer get served?"
+        } else {
+            "The work takes three times the lock's TTL, and nothing renews it. What happens to each order?"
+        },
     }
 }

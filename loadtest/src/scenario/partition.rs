@@ -92,6 +92,11 @@ fn redis_split_brain(fencing: bool) -> PhaseSpec {
         prepare: vec![step(0.0, ServerAction::Reset, "sentinel")],
         schedule: cut_and_heal("primary,i1"),
         requests: Some(1_000_000),
+        question: if fencing {
+            "The same split, now with fencing tokens. Two masters still grant locks: is anything oversold?"
+        } else {
+            "The network cuts the Redis primary and one instance off from everything else. Nothing crashes. Who sells?"
+        },
     }
 }
 
@@ -106,6 +111,7 @@ fn etcd_leader_cut_off() -> PhaseSpec {
         prepare: vec![step(0.0, ServerAction::Heal, "network")],
         schedule: cut_and_heal("etcd-leader,i1"),
         requests: Some(1_000_000),
+        question: "etcd's leader is cut off together with one instance. Who sells, and who is refused?",
     }
 }
 

@@ -102,6 +102,15 @@ impl RedisTarget {
     }
 }
 
+/// Why asking the Sentinels named no master.
+enum Unanswered {
+    /// No Sentinel could be reached, or none answered in time. (An I/O
+    /// error reaching the master one named looks the same from here.)
+    Silent(LockError),
+    /// A Sentinel answered, but no master it named says it is one.
+    NoMaster(LockError),
+}
+
 impl SentinelTarget {
     fn recent(&self) -> Option<ConnectionManager> {
         let current = self.current.lock().unwrap_or_else(|p| p.into_inner());
@@ -123,7 +132,10 @@ impl SentinelTarget {
         }
         let sentinels = match (self.sentinels.try_lock(), self.known()) {
             (Ok(sentinels), _) => sentinels,
-            // Someone is asking already: meanwhile, the master we know.
+            // Someone is asking already: meanwhile, the master we know —
+            // even one an error just made us doubt. If it is gone, this
+            // request fails with it; if it was replaced, the question under
+            // way finds the new one within a second.
             (Err(_), Some(connection)) => return Ok(connection),
             (Err(_), None) => {
                 let turn = async { Ok::<_, std::convert::Infallible>(self.sentinels.lock().await) };
@@ -140,7 +152,11 @@ impl SentinelTarget {
         let limit = deadline.min(Instant::now() + SERVER_CALL_LIMIT);
         match self.ask(sentinels, limit).await {
             Ok(connection) => Ok(connection),
-            Err(err) => self.keep_known(err),
+            // Only silence keeps the master we know, and only a full
+            // question's silence: a request that ran out of its own time
+            // learnt nothing about the Sentinels.
+            Err(Unanswered::Silent(err)) if limit < deadline => self.keep_known(err),
+            Err(Unanswered::Silent(err) | Unanswered::NoMaster(err)) => Err(err),
         }
     }
 
@@ -150,9 +166,28 @@ impl SentinelTarget {
         &self,
         mut sentinels: tokio::sync::MutexGuard<'_, Sentinel>,
         deadline: Instant,
-    ) -> Result<ConnectionManager, LockError> {
+    ) -> Result<ConnectionManager, Unanswered> {
         let named = sentinels.async_master_for(&self.master_name, None);
-        let client = within_deadline(Backend::Redis, deadline, named).await?;
+        let client = match tokio::time::timeout_at(deadline, named).await {
+            Ok(Ok(client)) => client,
+            Err(_) => {
+                return Err(Unanswered::Silent(LockError::unavailable(
+                    Backend::Redis,
+                    "no Sentinel answered in time",
+                )));
+            }
+            Ok(Err(err))
+                if err.is_io_error()
+                    || err.is_timeout()
+                    || err.is_connection_refusal()
+                    || err.is_connection_dropped() =>
+            {
+                return Err(Unanswered::Silent(LockError::unavailable(Backend::Redis, err)));
+            }
+            // They answered, without a master that says it is one (a
+            // failover under way): not a reason to trust the old one.
+            Ok(Err(err)) => return Err(Unanswered::NoMaster(LockError::unavailable(Backend::Redis, err))),
+        };
         let address = client.get_connection_info().addr().to_string();
         let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
         let connection = match current.take() {
@@ -161,7 +196,7 @@ impl SentinelTarget {
                 tracing::info!(%address, master = %self.master_name, "following the Redis master");
                 client
                     .get_connection_manager_lazy(connection_config())
-                    .map_err(|err| LockError::unavailable(Backend::Redis, err))?
+                    .map_err(|err| Unanswered::NoMaster(LockError::unavailable(Backend::Redis, err)))?
             }
         };
         *current = Some(Master {
