@@ -9,9 +9,7 @@
 
 mod cluster;
 
-use clap::Parser;
-use cluster::{Cluster, phase};
-use loadtest::cli::{Cli, Command as LoadtestCommand};
+use cluster::{Cluster, assert_safe, phase, run_scenario};
 use stocklock::config::Config;
 use stocklock::startup::{Application, Running};
 
@@ -37,28 +35,7 @@ async fn spawn_instance(cluster: &Cluster) -> Running {
 async fn a_failed_over_redis_lock_admits_a_second_holder_unless_fenced_and_etcd_never_does() {
     let cluster = Cluster::start(OFFSET, false);
     let (first, second) = (spawn_instance(&cluster).await, spawn_instance(&cluster).await);
-    let argv = [
-        "loadtest",
-        "run",
-        "--no-progress",
-        "--scenario",
-        "failover",
-        "--buyers",
-        "16",
-        "--targets",
-        &format!("{},{}", first.address, second.address),
-        "--sku-prefix",
-        &format!("failover-{}", uuid::Uuid::new_v4().simple()),
-        "--database-url",
-        &Config::defaults().database_url,
-        "--cluster",
-        &cluster.script.display().to_string(),
-    ];
-    let LoadtestCommand::Run(args) = Cli::parse_from(argv).command else {
-        unreachable!("a run")
-    };
-    let report = loadtest::run(&args).await.expect("the run completes");
-    let json = serde_json::to_value(&report).unwrap();
+    let json = run_scenario(&cluster, "failover", [&first.address, &second.address]).await;
 
     let unfenced = phase(&json, "redis failover unfenced");
     assert!(
@@ -72,10 +49,7 @@ async fn a_failed_over_redis_lock_admits_a_second_holder_unless_fenced_and_etcd_
         "redlock three masters killed",
     ];
     for label in safe_phases {
-        let safe = phase(&json, label);
-        assert_eq!(safe["verdict"]["oversold_units"], 0, "{safe:#}");
-        assert_eq!(safe["verdict"]["overlapping_holds"], 0, "{safe:#}");
-        assert_eq!(safe["assessment"]["kind"], "safe", "{safe:#}");
+        assert_safe(&json, label);
     }
     let kinds: Vec<&str> = phase(&json, "etcd leader killed")["faults"]
         .as_array()

@@ -16,10 +16,7 @@ use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use clap::Parser;
-use cluster::{Cluster, phase};
-use loadtest::cli::{Cli, Command as LoadtestCommand};
-use stocklock::config::Config;
+use cluster::{Cluster, assert_safe, phase, run_scenario};
 
 /// Shifts the network to 198.18.2.0/24: clear of the workshop's (198.18.0.0/24)
 /// and of scripts/test-cluster's (198.18.1.0/24).
@@ -120,28 +117,12 @@ async fn a_split_redis_brain_oversells_unless_fenced_and_a_cut_off_etcd_leader_n
         Instance::spawn(&cluster, "i1", &hosts[0], PORTS[0]),
         Instance::spawn(&cluster, "i2", &hosts[1], PORTS[1]),
     ];
-    let argv = [
-        "loadtest",
-        "run",
-        "--no-progress",
-        "--scenario",
+    let json = run_scenario(
+        &cluster,
         "partition",
-        "--buyers",
-        "16",
-        "--targets",
-        &format!("{},{}", instances[0].address, instances[1].address),
-        "--sku-prefix",
-        &format!("partition-{}", uuid::Uuid::new_v4().simple()),
-        "--database-url",
-        &Config::defaults().database_url,
-        "--cluster",
-        &cluster.script.display().to_string(),
-    ];
-    let LoadtestCommand::Run(args) = Cli::parse_from(argv).command else {
-        unreachable!("a run")
-    };
-    let report = loadtest::run(&args).await.expect("the run completes");
-    let json = serde_json::to_value(&report).unwrap();
+        [&instances[0].address, &instances[1].address],
+    )
+    .await;
 
     let split = phase(&json, "redis split brain unfenced");
     assert!(
@@ -149,10 +130,7 @@ async fn a_split_redis_brain_oversells_unless_fenced_and_a_cut_off_etcd_leader_n
         "the split brain admitted no second holder: {split:#}"
     );
     for label in ["redis split brain fenced", "etcd leader cut off"] {
-        let safe = phase(&json, label);
-        assert_eq!(safe["verdict"]["oversold_units"], 0, "{safe:#}");
-        assert_eq!(safe["verdict"]["overlapping_holds"], 0, "{safe:#}");
-        assert_eq!(safe["assessment"]["kind"], "safe", "{safe:#}");
+        assert_safe(&json, label);
     }
     // The cut-off side was refused, and the majority went on: everything sold.
     let etcd = phase(&json, "etcd leader cut off");

@@ -1,11 +1,14 @@
 //! The tests' own cluster: `scripts/cluster` (its ports shifted, its own
-//! state dir), on loopback or in network mode, stopped when dropped; and the
-//! report's phases by label.
+//! state dir), on loopback or in network mode, stopped when dropped; a
+//! scenario run on it; and the report's phases by label.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+use clap::Parser;
+use loadtest::cli::{Cli, Command as LoadtestCommand};
 use serde_json::Value;
+use stocklock::config::Config;
 
 /// A cluster of the test's own; stopped when dropped.
 pub struct Cluster {
@@ -83,4 +86,40 @@ pub fn phase<'a>(report: &'a Value, label: &str) -> &'a Value {
         .iter()
         .find(|p| p["label"] == label)
         .unwrap_or_else(|| panic!("no phase `{label}` in {report}"))
+}
+
+/// Runs `scenario` at a reduced size (16 buyers) against the instances at
+/// `targets`, breaking `cluster`; returns the report as JSON.
+pub async fn run_scenario(cluster: &Cluster, scenario: &str, targets: [&str; 2]) -> Value {
+    let argv = [
+        "loadtest",
+        "run",
+        "--no-progress",
+        "--scenario",
+        scenario,
+        "--buyers",
+        "16",
+        "--targets",
+        &targets.join(","),
+        "--sku-prefix",
+        &format!("{scenario}-{}", uuid::Uuid::new_v4().simple()),
+        "--database-url",
+        &Config::defaults().database_url,
+        "--cluster",
+        &cluster.script.display().to_string(),
+    ];
+    let LoadtestCommand::Run(args) = Cli::parse_from(argv).command else {
+        unreachable!("a run")
+    };
+    let report = loadtest::run(&args).await.expect("the run completes");
+    serde_json::to_value(&report).unwrap()
+}
+
+/// Phase `label` of `report` oversold nothing, had no overlapping holds,
+/// and was judged safe.
+pub fn assert_safe(report: &Value, label: &str) {
+    let safe = phase(report, label);
+    assert_eq!(safe["verdict"]["oversold_units"], 0, "{safe:#}");
+    assert_eq!(safe["verdict"]["overlapping_holds"], 0, "{safe:#}");
+    assert_eq!(safe["assessment"]["kind"], "safe", "{safe:#}");
 }
