@@ -94,7 +94,9 @@ pub struct PhaseContext<'a> {
 /// Runs `spec`, the run's phase number `index`.
 pub async fn run(ctx: &PhaseContext<'_>, index: usize, spec: &PhaseSpec) -> Result<PhaseReport, RunError> {
     if let Some(dashboard) = ctx.dashboard {
-        dashboard.wait_for_instructor(index).await;
+        dashboard
+            .wait_for_instructor(index, &spec.label, spec.question)
+            .await;
     }
     let stock = spec.stock.unwrap_or(ctx.stock);
     // Drained first, so the switch does not wait (past the request timeout)

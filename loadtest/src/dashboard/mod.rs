@@ -37,14 +37,17 @@ pub struct Dashboard {
 }
 
 impl Dashboard {
-    /// Before phase `phase`, with `--pace`: tells the page, and waits for
-    /// the instructor.
-    pub async fn wait_for_instructor(&self, phase: usize) {
+    /// Before phase `phase` (`label`), with `--pace`: tells the page and
+    /// the terminal what comes next and what to ask, and waits for the
+    /// instructor.
+    pub async fn wait_for_instructor(&self, phase: usize, label: &str, question: &str) {
         if let Some(pace) = &self.pace {
             // Listening before the page is told, so that no go is lost.
             let go = pace.next_go();
             self.events.emit(&Event::Waiting { phase });
-            eprintln!("press Enter (or the dashboard's button) to start the next phase");
+            eprintln!(
+                "\nnext: {label}\nask the room: {question}\npress Enter (or the dashboard's button) to start it"
+            );
             go.await;
         }
     }
