@@ -26,12 +26,17 @@ start_member() {
         rm -rf "$DIR/etcd-$m/data"
         initial_cluster >"$DIR/etcd-$m/cluster"
     fi
+    # --pre-vote (the default from etcd 3.5 on): a member cut off from the
+    # others keeps calling elections it cannot win, and without pre-vote
+    # each raises its term — so when the partition heals, its term deposes
+    # the healthy leader and the cluster stalls for another election.
     log "starting etcd member $m on $client"
     launch "$m" "$DIR/etcd-$m/etcd.log" "$DIR/etcd-$m/etcd.pid" etcd --name "$m" --data-dir "$DIR/etcd-$m/data" \
         --listen-client-urls "$client" --advertise-client-urls "$client" \
         --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
         --initial-cluster "$(initial_cluster)" --initial-cluster-state new \
         --initial-cluster-token "stocklock-$OFFSET" \
+        --pre-vote \
         --logger=zap --log-outputs=stderr
 }
 

@@ -26,6 +26,9 @@ function faultMarkers() {
         ctx.lineWidth = 2 * dpr;
         ctx.setLineDash([8 * dpr, 5 * dpr]);
         ctx.font = `${15 * dpr}px system-ui, sans-serif`;
+        // uPlot leaves the context as its last axis left it.
+        ctx.textAlign = "left";
+        ctx.textBaseline = "alphabetic";
         phase.faults.forEach((f, i) => {
           const x = u.valToPos(f.t, "x", true);
           if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) return;
