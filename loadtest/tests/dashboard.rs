@@ -92,11 +92,16 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        // A closed session has ended its browser; after a failed assertion
-        // one may outlive the test.
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // A closed session has ended its browser already; after a failed
+        // assertion the browser would outlive the test. Each is found by
+        // its profile, which is ours alone.
         for profile in self.profiles.lock().unwrap().drain(..) {
+            let _ = Command::new("pkill")
+                .arg("-f")
+                .arg(format!("user-data-dir={}", profile.display()))
+                .status();
             let _ = std::fs::remove_dir_all(profile);
         }
     }
