@@ -136,7 +136,8 @@ pub async fn run(ctx: &PhaseContext<'_>, index: usize, spec: &PhaseSpec) -> Resu
     let schedule = faults::run_schedule(ctx.scripts, &spec.schedule, started, tell);
     let ticks = async {
         if let Some(watch) = &watch {
-            watch.tick_until(&load_over).await;
+            let service_faults = spec.faults != Faults::default();
+            watch.tick_until(&load_over, service_faults).await;
         }
     };
     let ((recorder, elapsed), done, ()) = tokio::join!(load, schedule, ticks);
@@ -146,8 +147,8 @@ pub async fn run(ctx: &PhaseContext<'_>, index: usize, spec: &PhaseSpec) -> Resu
     drain_all(&ctx.targets).await?;
     let mut injected = faults::collect(&ctx.targets, started_unix_ms).await?;
     if let Some(watch) = &watch {
-        // Any injection of the service's not told yet, and the ledger's
-        // last word, once every order is in.
+        // The service's injections not told yet (collected just above),
+        // and the ledger's last word, once every order is in.
         injected.iter().for_each(|fault| watch.fault(fault));
         watch.tick().await;
     }

@@ -94,27 +94,34 @@ pub struct PhaseWatch<'a> {
 
 impl PhaseWatch<'_> {
     /// A tick at once (the line starts at zero sold), then one every
-    /// [`TICK`] until `done`.
-    pub async fn tick_until(&self, done: &AtomicBool) {
-        self.tick().await;
+    /// [`TICK`] until `done`. With `service_faults` (the phase set faults
+    /// on the targets), each tick also asks the targets what they injected.
+    pub async fn tick_until(&self, done: &AtomicBool, service_faults: bool) {
         loop {
+            if service_faults {
+                self.tell_injected().await;
+            }
+            self.tick().await;
             tokio::time::sleep(TICK).await;
             if done.load(Ordering::Relaxed) {
                 return;
             }
-            self.tick().await;
         }
     }
 
-    /// Emits one tick — the answers since the last, the ledger now — and
-    /// the faults the targets injected since the last. A ledger that does
-    /// not answer skips the tick: the dashboard is a view, the verdict is
-    /// elsewhere.
-    pub async fn tick(&self) {
-        let (counts, created, span) = self.live.take();
+    /// Tells the page of the faults the targets injected that it was not
+    /// told of yet (a target that does not answer is asked again next tick).
+    async fn tell_injected(&self) {
         if let Ok(injected) = faults::collect(self.targets, self.started_unix_ms).await {
             injected.iter().for_each(|fault| self.fault(fault));
         }
+    }
+
+    /// Emits one tick: the answers since the last, the ledger now. A ledger
+    /// that does not answer skips the tick: the dashboard is a view, the
+    /// verdict is elsewhere.
+    pub async fn tick(&self) {
+        let (counts, created, span) = self.live.take();
         let Some(ledger) = self.ledger().await else {
             return;
         };
