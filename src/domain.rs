@@ -1,15 +1,15 @@
-//! Validated values: a request that gets past the HTTP layer carries a
-//! [`Sku`] and a [`Quantity`] that are known to be sane, so no SQL statement
-//! or lock key ever sees an empty SKU or a negative quantity.
+//! The values the service reasons about — a SKU, a quantity, a stock, a
+//! fencing token — validated once, where they enter: a request that gets
+//! past the HTTP layer carries a [`Sku`] and a [`Quantity`] known to be
+//! sane, so no SQL statement or lock key ever sees an empty SKU or a
+//! negative quantity.
 //!
-//! Validation returns [`Error::InvalidInput`], which the HTTP layer turns
-//! into a 422 naming the field, before anything is changed.
+//! The lowest layer: it imports nothing of the service. Parsing fails with
+//! its own [`ParseError`] (as zero-to-production's `SubscriberName::parse`),
+//! which `error.rs` turns into a 422 naming the field, before anything is
+//! changed.
 
 use std::fmt;
-
-use stocklock_api::ErrorCode;
-
-use crate::error::Error;
 
 /// The longest SKU we accept. Long enough for real SKUs, short enough that a
 /// lock key (`stock:{sku}`) stays small in Redis and etcd.
@@ -22,6 +22,19 @@ pub const MAX_QUANTITY: i64 = 10_000;
 /// The largest stock a product may be reset to.
 pub const MAX_STOCK: i64 = 1_000_000_000;
 
+/// Why a value was refused; the message names the field and the rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("sku must be 1 to {MAX_SKU_LEN} characters long")]
+    SkuLength,
+    #[error("sku may contain only letters, digits, '-', '_' and '.'")]
+    SkuAlphabet,
+    #[error("quantity must be between 1 and {MAX_QUANTITY}, got {0}")]
+    Quantity(i64),
+    #[error("stock must be between 0 and {MAX_STOCK}, got {0}")]
+    Stock(i64),
+}
+
 /// A product identifier: 1–64 characters of `A-Z a-z 0-9 - _ .`.
 ///
 /// The character set keeps SKUs safe in URLs, lock keys and log lines.
@@ -29,19 +42,13 @@ pub const MAX_STOCK: i64 = 1_000_000_000;
 pub struct Sku(String);
 
 impl Sku {
-    pub fn parse(raw: &str) -> Result<Self, Error> {
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
         if raw.is_empty() || raw.len() > MAX_SKU_LEN {
-            return Err(Error::invalid(
-                ErrorCode::InvalidSku,
-                format!("sku must be 1 to {MAX_SKU_LEN} characters long"),
-            ));
+            return Err(ParseError::SkuLength);
         }
         let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
         if !raw.chars().all(allowed) {
-            return Err(Error::invalid(
-                ErrorCode::InvalidSku,
-                "sku may contain only letters, digits, '-', '_' and '.'",
-            ));
+            return Err(ParseError::SkuAlphabet);
         }
         Ok(Sku(raw.to_owned()))
     }
@@ -68,12 +75,9 @@ impl fmt::Display for Sku {
 pub struct Quantity(i64);
 
 impl Quantity {
-    pub fn parse(raw: i64) -> Result<Self, Error> {
+    pub fn parse(raw: i64) -> Result<Self, ParseError> {
         if !(1..=MAX_QUANTITY).contains(&raw) {
-            return Err(Error::invalid(
-                ErrorCode::InvalidQuantity,
-                format!("quantity must be between 1 and {MAX_QUANTITY}, got {raw}"),
-            ));
+            return Err(ParseError::Quantity(raw));
         }
         Ok(Quantity(raw))
     }
@@ -84,14 +88,24 @@ impl Quantity {
 }
 
 /// A product's stock as an admin sets it: 0 to [`MAX_STOCK`].
-pub fn parse_stock(raw: i64) -> Result<i64, Error> {
+pub fn parse_stock(raw: i64) -> Result<i64, ParseError> {
     if !(0..=MAX_STOCK).contains(&raw) {
-        return Err(Error::invalid(
-            ErrorCode::InvalidStock,
-            format!("stock must be between 0 and {MAX_STOCK}, got {raw}"),
-        ));
+        return Err(ParseError::Stock(raw));
     }
     Ok(raw)
+}
+
+/// A fencing token, and the epoch of the sequence that issued it
+/// (`docs/fencing.md` explains both).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    /// `redis/<id>`, `etcd/<id>`, `postgres`.
+    pub epoch: String,
+    pub token: i64,
+    /// Which acquisition this is (a Redis owner id, an etcd lease id, a
+    /// transaction id): the write checks it too, so a token that a sequence
+    /// handed out twice still names one holder.
+    pub holder: String,
 }
 
 #[cfg(test)]

@@ -1,15 +1,18 @@
-//! The service's one error type.
+//! The service's one error type, and the API's error code for each case.
 //!
-//! Every fallible function below the HTTP layer returns [`Error`]; each
-//! variant documents the status it becomes. The mapping to HTTP itself lives
-//! in exactly one place, [`crate::http::error`], so the status codes of the
-//! API contract can be read (and changed) in one file.
+//! The layers below (`domain`, `store`, `lock`) have errors of their own;
+//! they meet here, and every fallible function above them — the switch,
+//! orders, faults, the handlers — returns [`Error`]. Each variant documents
+//! the status it becomes; the status itself is decided in exactly one
+//! place, [`crate::http::error`], so the API contract can be read (and
+//! changed) in one file. See `docs/api.md` for every code.
 
 use std::borrow::Cow;
 use std::time::Duration;
 
 use stocklock_api::ErrorCode;
 
+use crate::domain::ParseError;
 use crate::lock::LockError;
 
 #[derive(Debug, thiserror::Error)]
@@ -50,8 +53,10 @@ pub enum Error {
     /// 503: the lock could not be had in time or its server is down; 409
     /// when it was lost before the write. Nothing was changed: a lock we
     /// cannot get (or keep) is never skipped.
+    /// (A database failure while taking the `postgres` lock is a
+    /// [`Error::Database`]: see the `From` below.)
     #[error(transparent)]
-    Lock(#[from] LockError),
+    Lock(LockError),
 
     /// 503: a backend switch kept this order waiting to start for longer
     /// than the acquire timeout. Nothing was changed.
@@ -84,5 +89,56 @@ impl Error {
             code,
             message: message.into(),
         }
+    }
+
+    /// The machine-readable code this error is answered with.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::InvalidInput { code, .. } => *code,
+            Error::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
+            Error::ProductNotFound(_) => ErrorCode::ProductNotFound,
+            Error::RouteNotFound(_) => ErrorCode::RouteNotFound,
+            Error::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            Error::OutOfStock { .. } => ErrorCode::OutOfStock,
+            Error::Lock(LockError::Lost { .. }) => ErrorCode::LockLost,
+            Error::Database(err) => database_code(err),
+            Error::Lock(_) => ErrorCode::LockUnavailable,
+            Error::SwitchInProgress(_) => ErrorCode::SwitchInProgress,
+            Error::DrainTimedOut { .. } => ErrorCode::DrainTimedOut,
+            Error::CommitOutcomeUnknown(_) => ErrorCode::CommitOutcomeUnknown,
+            Error::Internal(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+/// Pool exhaustion and lost connections are outages (retry later), not bugs.
+fn database_code(err: &sqlx::Error) -> ErrorCode {
+    match err {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            ErrorCode::DatabaseUnavailable
+        }
+        _ => ErrorCode::Internal,
+    }
+}
+
+impl From<LockError> for Error {
+    /// A database that fails while it is the lock server (`postgres`) is a
+    /// database error: its details are logged, never sent to a client.
+    fn from(err: LockError) -> Self {
+        match err {
+            LockError::Database(err) => Error::Database(err),
+            err => Error::Lock(err),
+        }
+    }
+}
+
+impl From<ParseError> for Error {
+    fn from(err: ParseError) -> Self {
+        let code = match err {
+            ParseError::SkuLength | ParseError::SkuAlphabet => ErrorCode::InvalidSku,
+            ParseError::Quantity(_) => ErrorCode::InvalidQuantity,
+            ParseError::Stock(_) => ErrorCode::InvalidStock,
+        };
+        Error::invalid(code, err.to_string())
     }
 }

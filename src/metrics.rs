@@ -9,7 +9,10 @@
 //! since the tests run several instances in one process.
 //!
 //! The counting is `prometheus-client`'s (the Prometheus project's own
-//! crate); this file only decides what is counted, and where.
+//! crate); this file only decides what is counted. Where: the lock's one
+//! entry (`lock/entry.rs`) counts acquisitions and holds, the renewal
+//! watchdog its extensions, `order/` the answers. It imports nothing of the
+//! service, so every layer may count.
 
 use std::time::Duration;
 
@@ -20,10 +23,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
-use stocklock_api::Backend;
-
-use crate::error::Error;
-use crate::lock::LockError;
+use stocklock_api::{Backend, ErrorCode};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ByBackend {
@@ -146,23 +146,21 @@ impl Metrics {
         }
     }
 
-    /// An attempt to take the lock, and how long it took.
-    pub fn acquired(&self, backend: Backend, result: Result<(), &LockError>, waited: Duration) {
+    /// A lock taken, after waiting `waited`.
+    pub fn acquired(&self, backend: Backend, waited: Duration) {
         let label = by(backend);
-        match result {
-            Ok(_) => {
-                self.acquisitions.get_or_create(&label).inc();
-                self.wait.get_or_create(&label).observe(waited.as_secs_f64());
-            }
-            Err(LockError::Timeout { .. }) => {
-                self.timeouts.get_or_create(&label).inc();
-            }
-            Err(LockError::Unavailable { .. }) => {
-                self.unavailable.get_or_create(&label).inc();
-            }
-            // Becomes the order's answer, and is counted there.
-            Err(LockError::Lost { .. }) => {}
-        }
+        self.acquisitions.get_or_create(&label).inc();
+        self.wait.get_or_create(&label).observe(waited.as_secs_f64());
+    }
+
+    /// Gave up waiting for a busy lock.
+    pub fn timed_out(&self, backend: Backend) {
+        self.timeouts.get_or_create(&by(backend)).inc();
+    }
+
+    /// The lock server was down or did not answer in time.
+    pub fn unavailable(&self, backend: Backend) {
+        self.unavailable.get_or_create(&by(backend)).inc();
     }
 
     /// Times a hold of the lock, from now until the returned value is
@@ -174,13 +172,14 @@ impl Metrics {
         }
     }
 
-    /// An order's answer. A lost lock is also counted as such.
-    pub fn answered<T>(&self, backend: Backend, result: &Result<T, Error>) {
-        let outcome = match result {
-            Ok(_) => "created",
-            Err(err) => err.code().as_str(),
+    /// An order's answer: created, or the code of its error. A lost lock
+    /// is also counted as such.
+    pub fn answered(&self, backend: Backend, answer: Result<(), ErrorCode>) {
+        let outcome = match answer {
+            Ok(()) => "created",
+            Err(code) => code.as_str(),
         };
-        if let Err(Error::Lock(LockError::Lost { .. })) = result {
+        if answer == Err(ErrorCode::LockLost) {
             self.lock_lost.get_or_create(&by(backend)).inc();
         }
         let label = ByOutcome {

@@ -19,13 +19,13 @@ use tokio_util::task::TaskTracker;
 use crate::config::Config;
 use crate::faults::FaultInjector;
 use crate::http;
-use crate::lock::switch::{LockSwitch, Settings};
 use crate::lock::{
-    AtomicUpdate, EtcdLock, LocalLock, LockBackend, NoLock, PostgresAdvisoryLock, RedisLock, Redlock,
+    AtomicUpdate, EtcdLock, LocalLock, Lock, LockBackend, NoLock, PostgresAdvisoryLock, RedisLock, Redlock,
 };
 use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::store;
+use crate::switch::{LockSwitch, Settings};
 
 pub struct Application {
     listener: TcpListener,
@@ -38,9 +38,12 @@ impl Application {
             .await
             .context("could not connect to PostgreSQL (DATABASE_URL) and migrate it")?;
         let tasks = TaskTracker::new();
-        let metrics = Metrics::default();
-        let backends = build_backends(config, &tasks, &metrics)?;
-        let locks = LockSwitch::new(backends, initial_settings(config)?)?;
+        let metrics = Arc::new(Metrics::default());
+        let locks = build_backends(config, &tasks, &metrics)?
+            .into_iter()
+            .map(|backend| Lock::new(backend, pool.clone(), tasks.clone(), metrics.clone()))
+            .collect();
+        let locks = LockSwitch::new(locks, initial_settings(config)?)?;
         let address = (config.host, config.port);
         let listener = TcpListener::bind(address)
             .await
@@ -140,24 +143,15 @@ fn build_backends(
 
 /// The configured settings, validated by the same rules as `PUT /admin/lock`.
 fn initial_settings(config: &Config) -> anyhow::Result<Settings> {
-    let defaults = Settings {
-        backend: Backend::Atomic,
-        ttl: Duration::from_secs(5),
-        acquire_timeout: Duration::from_secs(3),
-        critical_section: Duration::ZERO,
-        check_before_commit: true,
-        renewal: true,
-        fencing: true,
-    };
-    let update = stocklock_api::LockSettingsUpdate {
-        backend: Some(config.lock_backend),
-        ttl_ms: Some(config.lock_ttl_ms),
-        acquire_timeout_ms: Some(config.lock_acquire_timeout_ms),
-        critical_section_ms: Some(config.critical_section_ms),
-        check_before_commit: Some(config.check_before_commit),
-        renewal: Some(config.renewal),
-        fencing: Some(config.fencing),
-        available: None,
-    };
-    defaults.apply(&update).context("invalid lock settings")
+    Settings {
+        backend: config.lock_backend,
+        ttl: Duration::from_millis(config.lock_ttl_ms),
+        acquire_timeout: Duration::from_millis(config.lock_acquire_timeout_ms),
+        critical_section: Duration::from_millis(config.critical_section_ms),
+        check_before_commit: config.check_before_commit,
+        renewal: config.renewal,
+        fencing: config.fencing,
+    }
+    .validated()
+    .context("invalid lock settings")
 }

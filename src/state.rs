@@ -1,12 +1,14 @@
 //! The state every handler shares, passed as `State<Arc<AppState>>`.
 //! No globals: the tests start several independent instances in one process.
 
+use std::sync::Arc;
+
 use sqlx::PgPool;
 use tokio_util::task::TaskTracker;
 
 use crate::faults::FaultInjector;
-use crate::lock::switch::LockSwitch;
 use crate::metrics::Metrics;
+use crate::switch::LockSwitch;
 
 #[derive(Debug)]
 pub struct AppState {
@@ -14,10 +16,10 @@ pub struct AppState {
     pub pool: PgPool,
     /// Every lock backend, and which one is active.
     pub locks: LockSwitch,
-    /// Orders run as tracked tasks (see `orders.rs`); shutdown waits for them.
+    /// Orders run as tracked tasks (see `order/mod.rs`); shutdown waits for them.
     pub tasks: TaskTracker,
     /// Faults injected for teaching (off unless `PUT /admin/faults`).
     pub faults: FaultInjector,
     /// What `GET /metrics` reports.
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
 }

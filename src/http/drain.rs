@@ -1,5 +1,5 @@
 //! `POST /admin/drain`: wait until no order is in flight on this instance.
-//! See [`crate::orders::drain`] for why anyone would.
+//! See [`crate::order::drain`] for why anyone would.
 
 use std::sync::Arc;
 
@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use stocklock_api::{DRAIN_LIMIT, Drained};
 
 use crate::error::Error;
-use crate::orders;
+use crate::order;
 use crate::state::AppState;
 
 pub fn router() -> Router<Arc<AppState>> {
@@ -17,5 +17,5 @@ pub fn router() -> Router<Arc<AppState>> {
 }
 
 async fn drain(State(state): State<Arc<AppState>>) -> Result<Json<Drained>, Error> {
-    Ok(Json(orders::drain(&state, DRAIN_LIMIT).await?))
+    Ok(Json(order::drain(&state, DRAIN_LIMIT).await?))
 }

@@ -13,52 +13,32 @@ use stocklock_api::{ErrorBody, ErrorCode};
 use crate::error::Error;
 use crate::lock::LockError;
 
-impl Error {
-    /// The machine-readable code this error is answered with.
-    pub fn code(&self) -> ErrorCode {
-        self.status_and_code().1
+/// The status of each code: the API contract's one table.
+fn status_of(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::InvalidSku
+        | ErrorCode::InvalidQuantity
+        | ErrorCode::InvalidStock
+        | ErrorCode::InvalidBody
+        | ErrorCode::InvalidSettings
+        | ErrorCode::InvalidFaults => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ErrorCode::ProductNotFound | ErrorCode::RouteNotFound => StatusCode::NOT_FOUND,
+        ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::OutOfStock | ErrorCode::LockLost => StatusCode::CONFLICT,
+        ErrorCode::LockUnavailable
+        | ErrorCode::SwitchInProgress
+        | ErrorCode::DrainTimedOut
+        | ErrorCode::DatabaseUnavailable
+        | ErrorCode::CommitOutcomeUnknown => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::Internal | ErrorCode::Unknown => StatusCode::INTERNAL_SERVER_ERROR,
     }
-
-    /// The status and machine-readable code of each variant.
-    fn status_and_code(&self) -> (StatusCode, ErrorCode) {
-        match self {
-            Error::InvalidInput { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, *code),
-            Error::UnsupportedMediaType(_) => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                ErrorCode::UnsupportedMediaType,
-            ),
-            Error::ProductNotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::ProductNotFound),
-            Error::RouteNotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::RouteNotFound),
-            Error::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed),
-            Error::OutOfStock { .. } => (StatusCode::CONFLICT, ErrorCode::OutOfStock),
-            Error::Lock(LockError::Lost { .. }) => (StatusCode::CONFLICT, ErrorCode::LockLost),
-            Error::Lock(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::LockUnavailable),
-            Error::SwitchInProgress(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::SwitchInProgress),
-            Error::DrainTimedOut { .. } => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::DrainTimedOut),
-            Error::CommitOutcomeUnknown(_) => {
-                (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::CommitOutcomeUnknown)
-            }
-            Error::Database(err) if is_unavailable(err) => {
-                (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::DatabaseUnavailable)
-            }
-            Error::Database(_) | Error::Internal(_) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal)
-            }
-        }
-    }
-}
-
-/// Pool exhaustion and lost connections are outages (retry later), not bugs.
-fn is_unavailable(err: &sqlx::Error) -> bool {
-    matches!(
-        err,
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
-    )
 }
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        let (status, code) = self.status_and_code();
+        let code = self.code();
+        let status = status_of(code);
         let message = match &self {
             // Lock errors name the backend and what went wrong, which is
             // the lesson; they carry no secrets. Nor do the switch's and the
@@ -87,6 +67,8 @@ fn log_lock_error(err: &LockError) {
     match err {
         LockError::Timeout { .. } => tracing::debug!(error = %err, "lock not acquired in time"),
         LockError::Lost { .. } => tracing::info!(error = %err, "lock lost"),
-        LockError::Unavailable { .. } => tracing::warn!(error = %err, "lock failure"),
+        LockError::Unavailable { .. } | LockError::Database(_) => {
+            tracing::warn!(error = %err, "lock failure")
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! `GET /admin/lock` and `PUT /admin/lock`: read and switch the active lock
 //! backend and its settings at runtime. How a switch stays safe while orders
-//! are in flight is explained in [`crate::lock::switch`].
+//! are in flight is explained in [`crate::switch`].
 
 use std::sync::Arc;
 

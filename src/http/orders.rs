@@ -1,4 +1,4 @@
-//! `POST /orders`: validate, then hand over to [`crate::orders`].
+//! `POST /orders`: validate, then hand over to [`crate::order`].
 //!
 //! Each order request counts as in flight (a token of the service's task
 //! tracker) from the moment its headers are parsed — before its body is
@@ -18,7 +18,7 @@ use stocklock_api::{Order, PlaceOrder};
 use super::extract::ApiJson;
 use crate::domain::{Quantity, Sku};
 use crate::error::Error;
-use crate::orders;
+use crate::order;
 use crate::state::AppState;
 
 pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
@@ -39,6 +39,6 @@ async fn place_order(
 ) -> Result<(StatusCode, Json<Order>), Error> {
     let sku = Sku::parse(&body.sku)?;
     let quantity = Quantity::parse(body.quantity)?;
-    let order = orders::place_order(state, sku, quantity).await?;
+    let order = order::place_order(state, sku, quantity).await?;
     Ok((StatusCode::CREATED, Json(order)))
 }

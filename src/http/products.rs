@@ -36,7 +36,7 @@ async fn reset_product(
 }
 
 async fn empty_sku() -> Error {
-    Sku::parse("").expect_err("an empty SKU is invalid")
+    Sku::parse("").expect_err("an empty SKU is invalid").into()
 }
 
 async fn product(

@@ -15,9 +15,10 @@
 //! work still happens — but *before* the statement, while nothing is held.
 
 use async_trait::async_trait;
+use sqlx::PgPool;
 use stocklock_api::Backend;
 
-use super::{Deduction, LockBackend, LockError, LockGuard, LockTimings};
+use super::{Acquired, Deduction, LockBackend, LockError, LockTimings};
 
 #[derive(Debug, Default)]
 pub struct AtomicUpdate;
@@ -32,7 +33,7 @@ impl LockBackend for AtomicUpdate {
         Deduction::ConditionalUpdate
     }
 
-    async fn acquire(&self, _key: &str, _timings: LockTimings) -> Result<LockGuard, LockError> {
-        Ok(LockGuard::unlocked())
+    async fn acquire(&self, _key: &str, _timings: LockTimings, _db: &PgPool) -> Result<Acquired, LockError> {
+        Ok(Acquired::Nothing)
     }
 }

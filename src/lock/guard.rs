@@ -4,23 +4,28 @@
 //! Rust has no async `Drop`. The guard therefore offers two paths:
 //!
 //! * **Explicit:** [`LockGuard::release`] is awaited on every normal path,
-//!   success or error (see `orders.rs`), so the next buyer gets the lock at
+//!   success or error (`order/mod.rs`), so the next buyer gets the lock at
 //!   once and a failed release is logged where it happened.
-//! * **Safety net:** if a guard is dropped without `release` — a panic, or a
-//!   future cancelled mid-flight — `Drop` spawns the release as a task of the
-//!   service's [`TaskTracker`] (see [`LockGuard::tracked_by`]), so a graceful
-//!   shutdown waits for it too. Without it the lock would stay held until its
-//!   TTL expired and every buyer of that SKU would wait (or get 503s) for
-//!   nothing.
+//! * **Safety net:** a guard dropped without `release` — a panic, a future
+//!   cancelled mid-flight — spawns the release as a task of the service's
+//!   [`TaskTracker`], so a graceful shutdown waits for it too. The tracker
+//!   is given to every guard by [`super::Lock::acquire`], so this cannot be
+//!   forgotten. Without it the lock would stay held until its TTL.
 //!
+//! A `postgres` lock is released by its transaction's end instead: the
+//! guard hands the transaction to the critical section
+//! ([`LockGuard::take_transaction`]), whose commit or rollback releases it.
 //! `release` takes `self` by value, so a released guard cannot be used again.
 
 use async_trait::async_trait;
+use sqlx::{Postgres, Transaction};
 use tokio_util::task::TaskTracker;
 
-use super::LockError;
-use super::fence::Fence;
+use super::Acquired;
+use super::error::LockError;
 use super::renew::Watchdog;
+use crate::domain::Fence;
+use crate::metrics::Holding;
 
 /// A lock a backend holds on behalf of one request.
 #[async_trait]
@@ -52,42 +57,54 @@ pub trait HeldLock: Send + Sync {
 #[must_use = "a lock guard releases its lock when dropped; bind it to a variable"]
 pub struct LockGuard {
     held: Option<Box<dyn HeldLock>>,
-    /// Where a release spawned by `Drop` runs (the runtime's bare `spawn`
-    /// when unset, which a shutdown would not wait for).
-    tasks: Option<TaskTracker>,
+    /// The transaction a `postgres` lock lives in, and its fence, until the
+    /// critical section takes them.
+    transaction: Option<(Transaction<'static, Postgres>, Fence)>,
+    /// Where a release spawned by `Drop` runs, so a shutdown waits for it.
+    tasks: TaskTracker,
+    /// Measures the hold until the guard is released or dropped.
+    _holding: Option<Holding>,
 }
 
 impl LockGuard {
-    /// A guard for a backend that took no lock (`none`, `atomic`, and
-    /// `postgres`, whose lock belongs to the transaction).
+    pub(super) fn new(acquired: Acquired, tasks: TaskTracker, holding: Option<Holding>) -> Self {
+        let (held, transaction) = match acquired {
+            Acquired::Nothing => (None, None),
+            Acquired::Held(held) => (Some(held), None),
+            Acquired::InTransaction(tx, fence) => (None, Some((tx, fence))),
+        };
+        LockGuard {
+            held,
+            transaction,
+            tasks,
+            _holding: holding,
+        }
+    }
+
+    /// A guard for no lock at all (tests of what runs under a guard).
     pub fn unlocked() -> Self {
-        LockGuard {
-            held: None,
-            tasks: None,
-        }
+        LockGuard::new(Acquired::Nothing, TaskTracker::new(), None)
     }
 
-    pub fn new(held: impl HeldLock + 'static) -> Self {
-        LockGuard {
-            held: Some(Box::new(held)),
-            tasks: None,
-        }
-    }
-
-    /// Makes a release spawned by `Drop` a task of `tasks`.
-    pub fn tracked_by(mut self, tasks: &TaskTracker) -> Self {
-        self.tasks = Some(tasks.clone());
-        self
-    }
-
-    /// Whether a lock is held (false for [`LockGuard::unlocked`]).
+    /// Whether a lock outside the database is held.
     pub fn is_held(&self) -> bool {
         self.held.is_some()
     }
 
-    /// See [`HeldLock::token`].
+    /// See [`HeldLock::token`]; for a lock in a transaction, its id.
     pub fn token(&self) -> Option<Fence> {
-        self.held.as_ref().and_then(|held| held.token())
+        match (&self.held, &self.transaction) {
+            (Some(held), _) => held.token(),
+            (None, Some((_, fence))) => Some(fence.clone()),
+            (None, None) => None,
+        }
+    }
+
+    /// The transaction the lock lives in (`postgres`), for the critical
+    /// section to run and end in; `None` for every other lock. Its end —
+    /// commit, rollback, or drop — releases the lock.
+    pub fn take_transaction(&mut self) -> Option<(Transaction<'static, Postgres>, Fence)> {
+        self.transaction.take()
     }
 
     /// Stops renewing the lock until `until`, as a stalled process would.
@@ -105,8 +122,12 @@ impl LockGuard {
         }
     }
 
-    /// Releases the lock now.
+    /// Releases the lock now: a lock in a transaction the critical section
+    /// did not take is released by rolling that transaction back.
     pub async fn release(mut self) -> Result<(), LockError> {
+        if let Some((tx, _)) = self.transaction.take() {
+            tx.rollback().await?;
+        }
         match self.held.take() {
             Some(held) => held.release().await,
             None => Ok(()),
@@ -127,10 +148,7 @@ impl Drop for LockGuard {
                     tracing::warn!(error = %err, "releasing a dropped lock guard failed");
                 }
             };
-            match &self.tasks {
-                Some(tasks) => drop(tasks.spawn_on(release, &runtime)),
-                None => drop(runtime.spawn(release)),
-            }
+            drop(self.tasks.spawn_on(release, &runtime));
         }
     }
 }
@@ -159,7 +177,8 @@ mod tests {
     async fn a_shutdown_waits_for_the_release_of_a_dropped_guard() {
         let released = Arc::new(AtomicBool::new(false));
         let tasks = TaskTracker::new();
-        drop(LockGuard::new(SlowRelease(released.clone())).tracked_by(&tasks));
+        let held = Acquired::Held(Box::new(SlowRelease(released.clone())));
+        drop(LockGuard::new(held, tasks.clone(), None));
         // What `Application::run_until_stopped` does once the server stops.
         tasks.close();
         tasks.wait().await;

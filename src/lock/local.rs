@@ -23,11 +23,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use sqlx::PgPool;
 use stocklock_api::Backend;
 use tokio::sync::OwnedMutexGuard;
 use tokio::time::Instant;
 
-use super::{HeldLock, LockBackend, LockError, LockGuard, LockTimings};
+use super::{Acquired, HeldLock, LockBackend, LockError, LockTimings};
 
 #[derive(Debug, Default)]
 pub struct LocalLock {
@@ -58,10 +59,10 @@ impl LockBackend for LocalLock {
     }
 
     #[tracing::instrument(level = "debug", skip(self, timings))]
-    async fn acquire(&self, key: &str, timings: LockTimings) -> Result<LockGuard, LockError> {
+    async fn acquire(&self, key: &str, timings: LockTimings, _db: &PgPool) -> Result<Acquired, LockError> {
         let deadline = Instant::now() + timings.acquire_timeout;
         match self.mutexes.lock(key, deadline).await {
-            Some(guard) => Ok(LockGuard::new(LocalHeld(guard))),
+            Some(guard) => Ok(Acquired::Held(Box::new(LocalHeld(guard)))),
             None => Err(LockError::timeout(Backend::Local, key, timings.acquire_timeout)),
         }
     }

@@ -7,9 +7,10 @@
 //! oversells every time: this backend exists to make the race visible.
 
 use async_trait::async_trait;
+use sqlx::PgPool;
 use stocklock_api::Backend;
 
-use super::{LockBackend, LockError, LockGuard, LockTimings};
+use super::{Acquired, LockBackend, LockError, LockTimings};
 
 #[derive(Debug, Default)]
 pub struct NoLock;
@@ -20,7 +21,7 @@ impl LockBackend for NoLock {
         Backend::None
     }
 
-    async fn acquire(&self, _key: &str, _timings: LockTimings) -> Result<LockGuard, LockError> {
-        Ok(LockGuard::unlocked())
+    async fn acquire(&self, _key: &str, _timings: LockTimings, _db: &PgPool) -> Result<Acquired, LockError> {
+        Ok(Acquired::Nothing)
     }
 }

@@ -1,41 +1,21 @@
 //! `postgres`: a transaction-scoped advisory lock.
 //!
-//! `SELECT pg_advisory_xact_lock(hashtextextended('stock:{sku}', 0))` takes
-//! an application-defined lock on a 64-bit number inside the deduction's own
-//! transaction. PostgreSQL releases it at `COMMIT` or `ROLLBACK` — there is
-//! no release call to forget, and the lock can never outlive the transaction
-//! that made the change, so there is no TTL and no "lock expired while I was
-//! still working" window. Waiters queue inside PostgreSQL, no polling.
-//!
-//! The wait is bounded by `lock_timeout`, set with `set_config(…, true)` so
-//! it applies to this transaction only (`SET LOCAL` cannot take a bind
-//! parameter). A timeout raises SQLSTATE `55P03`, which becomes a 503
-//! `lock_unavailable`. Any other failure is the database's, not the lock's:
-//! it becomes a database error, whose details are logged and never sent.
-//!
-//! Failure modes, in plain words:
-//! * **The holder stalls:** everyone behind it waits (then gets 503); nobody
-//!   else gets in. Correctness is never traded for progress.
-//! * **The holder's connection dies:** PostgreSQL ends its transaction,
-//!   rolling back its change and releasing its lock together.
-//! * **Cost:** a waiter holds a pooled connection while it waits, so with
-//!   more buyers than connections, buyers also queue for the pool.
-//! * **Hash collisions:** two SKUs whose keys hash alike share a lock. That
-//!   costs some waiting, never correctness.
-//!
-//! Fencing, honestly: the token is the transaction's id (`txid_current()`,
-//! assigned once the lock is held, so ids follow the lock's order). It
-//! proves nothing the lock does not already guarantee — the lock cannot
-//! outlive the transaction that writes — so here fencing is a control: it
-//! shows what the extra claim costs, and that it never fires.
+//! `pg_advisory_xact_lock(hashtextextended('stock:{sku}', 0))` locks a
+//! 64-bit number inside the deduction's own transaction, which this backend
+//! begins and hands over ([`Acquired::InTransaction`]). PostgreSQL releases
+//! it at `COMMIT` or `ROLLBACK` — no release call to forget, no TTL, no
+//! "expired while I was still working" window; waiters queue inside
+//! PostgreSQL, bounded by `lock_timeout` (SQLSTATE `55P03`: a 503). The
+//! price: a waiter holds a pooled connection while it waits. The token is
+//! the transaction's id, so fencing here is a control that never fires.
+//! How it fails, in plain words: `docs/locks.md#postgres`.
 
 use async_trait::async_trait;
-use sqlx::PgConnection;
+use sqlx::PgPool;
 use stocklock_api::Backend;
 
-use super::fence::Fence;
-use super::{LockBackend, LockError, LockGuard, LockTimings};
-use crate::error::Error;
+use super::{Acquired, LockBackend, LockError, LockTimings};
+use crate::domain::Fence;
 use crate::store;
 
 #[derive(Debug, Default)]
@@ -47,39 +27,24 @@ impl LockBackend for PostgresAdvisoryLock {
         Backend::Postgres
     }
 
-    /// Nothing to take before the transaction: see `lock_in_transaction`.
-    async fn acquire(&self, _key: &str, _timings: LockTimings) -> Result<LockGuard, LockError> {
-        Ok(LockGuard::unlocked())
-    }
-
-    #[tracing::instrument(level = "debug", skip(self, tx, timings))]
-    async fn lock_in_transaction(
-        &self,
-        key: &str,
-        tx: &mut PgConnection,
-        timings: LockTimings,
-    ) -> Result<Option<Fence>, Error> {
-        let locked = async {
-            store::set_lock_timeout(&mut *tx, timings.acquire_timeout).await?;
-            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                .bind(key)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query_scalar::<_, i64>("SELECT txid_current()")
-                .fetch_one(&mut *tx)
-                .await
-        }
-        .await;
-        match locked {
-            Ok(token) => Ok(Some(Fence {
-                epoch: "postgres".to_owned(),
-                token,
-                holder: token.to_string(),
-            })),
-            Err(err) if store::is_lock_timeout(&err) => {
-                Err(LockError::timeout(Backend::Postgres, key, timings.acquire_timeout).into())
+    #[tracing::instrument(level = "debug", skip(self, timings, db))]
+    async fn acquire(&self, key: &str, timings: LockTimings, db: &PgPool) -> Result<Acquired, LockError> {
+        let mut tx = db.begin().await?;
+        match store::advisory_xact_lock(&mut tx, key, timings.acquire_timeout).await {
+            Ok(token) => {
+                let fence = Fence {
+                    epoch: "postgres".to_owned(),
+                    token,
+                    holder: token.to_string(),
+                };
+                Ok(Acquired::InTransaction(tx, fence))
             }
-            Err(err) => Err(Error::Database(err)),
+            Err(err) if store::is_lock_timeout(&err) => Err(LockError::timeout(
+                Backend::Postgres,
+                key,
+                timings.acquire_timeout,
+            )),
+            Err(err) => Err(LockError::Database(err)),
         }
     }
 }

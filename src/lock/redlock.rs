@@ -47,15 +47,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
+use sqlx::PgPool;
 use stocklock_api::Backend;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use super::fence::Fence;
 use super::redis::{ACQUIRE_SCRIPT, FENCE_KEYS_LIVE_MS, RELEASE_SCRIPT, connection_config};
 use super::retry::Backoff;
-use super::{HeldLock, LockBackend, LockError, LockGuard, LockTimings, SERVER_CALL_LIMIT};
+use super::{Acquired, HeldLock, LockBackend, LockError, LockTimings, SERVER_CALL_LIMIT};
+use crate::domain::Fence;
 
 /// The bound of one master's answer: small against the TTL, so that a dead
 /// master cannot eat the validity of a lock the others grant — a tenth of
@@ -154,7 +155,7 @@ impl LockBackend for Redlock {
     }
 
     #[tracing::instrument(level = "debug", skip(self, timings))]
-    async fn acquire(&self, key: &str, timings: LockTimings) -> Result<LockGuard, LockError> {
+    async fn acquire(&self, key: &str, timings: LockTimings, _db: &PgPool) -> Result<Acquired, LockError> {
         let deadline = Instant::now() + timings.acquire_timeout;
         let owner = Uuid::new_v4().to_string();
         let mut backoff = Backoff::new(Duration::from_millis(5), Duration::from_millis(100));
@@ -174,7 +175,7 @@ impl LockBackend for Redlock {
                 token: granted.iter().copied().max(),
             };
             if granted.len() >= self.quorum() && !validity.is_zero() {
-                return Ok(LockGuard::new(held));
+                return Ok(Acquired::Held(Box::new(held)));
             }
             held.unlock_everywhere().await;
             if answered < self.quorum() {

@@ -5,10 +5,9 @@
 //! A [`Watchdog`] is Redisson's `RenewalTask` shape: a background task per
 //! held lock that extends it until the guard lets go, and marks the lock lost
 //! the moment an extension fails — the holder then refuses to write
-//! ([`super::HeldLock::verify`]). Redis extends with a compare-and-`PEXPIRE`
-//! script, etcd with a lease keep-alive ([`refresh`]) of the instance's
-//! session lease — one watchdog for every lock of the instance (see
-//! `etcd/session.rs`).
+//! ([`super::HeldLock::verify`]). What an extension is belongs to each
+//! backend: Redis a compare-and-`PEXPIRE` script, etcd a keep-alive of the
+//! instance's session lease (`etcd/lease.rs`).
 //!
 //! A watchdog is no cure for a stalled holder: a process that stops (a GC
 //! pause, `SIGSTOP`) stops its watchdog too, and the lock expires under it.
@@ -21,12 +20,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use etcd_client::{Client, LeaseKeepAliveStream, LeaseKeeper};
-use stocklock_api::Backend;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::{LockError, bounded, within};
+use super::LockError;
 use crate::metrics::RenewalCounters;
 
 /// One extension of one held lock.
@@ -106,64 +103,5 @@ impl Watchdog {
     pub fn suspend_until(&self, until: Instant) {
         let mut suspended = self.suspended_until.lock().unwrap_or_else(|p| p.into_inner());
         *suspended = (*suspended).max(Some(until));
-    }
-}
-
-/// Keeps a lease alive every `period` until a refresh fails; returns why.
-pub async fn keep_alive_every(
-    period: Duration,
-    keeper: &mut LeaseKeeper,
-    replies: &mut LeaseKeepAliveStream,
-) -> LockError {
-    loop {
-        tokio::time::sleep(period).await;
-        if let Err(err) = refresh(keeper, replies).await {
-            return err;
-        }
-    }
-}
-
-/// One keep-alive round trip; an expired lease (TTL ≤ 0) is an error.
-pub async fn refresh(keeper: &mut LeaseKeeper, replies: &mut LeaseKeepAliveStream) -> Result<(), LockError> {
-    let unavailable = |reason: &dyn std::fmt::Display| LockError::unavailable(Backend::Etcd, reason);
-    keeper.keep_alive().await.map_err(|err| unavailable(&err))?;
-    match replies.message().await {
-        Ok(Some(reply)) if reply.ttl() > 0 => Ok(()),
-        Ok(Some(_)) => Err(unavailable(&"the lease expired")),
-        Ok(None) => Err(unavailable(&"the keep-alive stream closed")),
-        Err(err) => Err(unavailable(&err)),
-    }
-}
-
-/// Renews an etcd lease through its keep-alive stream.
-pub struct LeaseRenewer {
-    pub client: Client,
-    pub lease_id: i64,
-    pub keeper: LeaseKeeper,
-    pub replies: LeaseKeepAliveStream,
-    /// The bound of one round trip.
-    pub limit: Duration,
-}
-
-impl LeaseRenewer {
-    async fn round_trip(&mut self) -> Result<(), LockError> {
-        let round_trip = refresh(&mut self.keeper, &mut self.replies);
-        bounded(Backend::Etcd, self.limit, round_trip).await
-    }
-}
-
-#[async_trait]
-impl Renew for LeaseRenewer {
-    async fn renew(&mut self) -> Result<(), LockError> {
-        if self.round_trip().await.is_ok() {
-            return Ok(());
-        }
-        // The stream's member may be gone — a leader killed — while the
-        // lease lives on in the replicated log: ask again on a new stream,
-        // which the client sends to a member that answers. (Go's session
-        // keeps retrying the same way.) A lease that expired says so again.
-        let reopened = self.client.lease_keep_alive(self.lease_id);
-        (self.keeper, self.replies) = within(Backend::Etcd, self.limit, reopened).await?;
-        self.round_trip().await
     }
 }

@@ -235,12 +235,11 @@ async fn the_check_before_commit_refuses_a_holder_whose_lock_expired_before_it()
     assert_eq!(unchecked.lock_lost, 0, "{unchecked:?}");
 }
 
-/// The fence's rules, straight against PostgreSQL (`lock/fence.rs`).
+/// The fence's rules, straight against PostgreSQL (`docs/fencing.md`).
 #[tokio::test]
 async fn a_fence_admits_only_the_newest_claim_and_its_own_holder() {
-    use stocklock::domain::Sku;
-    use stocklock::lock::fence::{self, Fence};
-    use stocklock::store;
+    use stocklock::domain::{Fence, Sku};
+    use stocklock::store::{self, Claim};
 
     let pool = crate::helpers::database().await;
     let sku = Sku::parse(&unique_sku()).unwrap();
@@ -251,7 +250,7 @@ async fn a_fence_admits_only_the_newest_claim_and_its_own_holder() {
         holder: holder.into(),
     };
     let mut conn = pool.acquire().await.unwrap();
-    let mut claim = async |f: &Fence| fence::claim(&mut conn, &sku, f, Backend::Redis).await.unwrap();
+    let mut claim = async |f: &Fence| store::claim_fence(&mut conn, &sku, f).await.unwrap() == Claim::Claimed;
     assert!(claim(&fence("redis/a", 5, "x")).await, "a first claim");
     assert!(!claim(&fence("redis/a", 5, "y")).await, "the same token twice");
     assert!(!claim(&fence("redis/a", 4, "y")).await, "an older token");

@@ -10,142 +10,100 @@
 //! share one instance — and a test of its own shows two instances do not
 //! exclude each other.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::PgPool;
 use stocklock::config::Config;
-use stocklock::error::Error;
 use stocklock::lock::{
-    AtomicUpdate, Deduction, EtcdLock, LocalLock, LockBackend, LockError, LockGuard, LockTimings, NoLock,
-    PostgresAdvisoryLock, RedisLock, Redlock,
+    Acquired, AtomicUpdate, Deduction, LocalLock, Lock, LockBackend, LockError, LockGuard, LockTimings,
+    NoLock, PostgresAdvisoryLock, Redlock,
 };
-use tokio_util::task::TaskTracker;
 
 use crate::helpers::{port_for_child, unique_sku};
+use crate::locks::{entry, etcd_lock, redis_lock, timings};
 use crate::servers::{OwnServer, start_redis, wait_for_port};
 
-fn redis_lock() -> RedisLock {
-    RedisLock::new(&Config::defaults().redis_url, TaskTracker::new()).expect("REDIS_URL")
-}
-
-fn etcd_lock() -> EtcdLock {
-    EtcdLock::new(Config::defaults().etcd_endpoints, TaskTracker::new())
-}
-
-async fn pool() -> PgPool {
-    PgPool::connect(&Config::defaults().database_url)
-        .await
-        .expect("DATABASE_URL")
-}
-
-fn timings(ttl_ms: u64, acquire_timeout_ms: u64) -> LockTimings {
-    LockTimings {
-        ttl: Duration::from_millis(ttl_ms),
-        acquire_timeout: Duration::from_millis(acquire_timeout_ms),
-        renewal: false,
-    }
-}
-
-/// A lock held the way `orders.rs` holds it: taken before the transaction,
-/// and (for `postgres`) inside it.
-struct Held {
-    guard: LockGuard,
-    tx: Transaction<'static, Postgres>,
-}
-
-async fn hold(lock: &dyn LockBackend, pool: &PgPool, key: &str, timings: LockTimings) -> Result<Held, Error> {
-    let guard = lock.acquire(key, timings).await?;
-    let mut tx = pool.begin().await.expect("begin");
-    lock.lock_in_transaction(key, &mut tx, timings).await?;
-    Ok(Held { guard, tx })
-}
-
-impl Held {
-    async fn release(self) {
-        self.guard.release().await.expect("release");
-        self.tx.rollback().await.expect("rollback");
-    }
-}
-
-fn is_timeout<T>(result: &Result<T, Error>) -> bool {
-    matches!(result, Err(Error::Lock(LockError::Timeout { .. })))
+fn is_timeout<T>(result: &Result<T, LockError>) -> bool {
+    matches!(result, Err(LockError::Timeout { .. }))
 }
 
 /// Connects `lock` to its server (on a key of its own), so that a short
 /// acquire timeout later measures waiting for the lock, not connecting.
-async fn warm_up(lock: &dyn LockBackend, pool: &PgPool) {
-    let warm = hold(lock, pool, &unique_sku(), timings(10_000, 5_000)).await;
-    warm.expect("warm-up").release().await;
+async fn warm_up(lock: &Lock) {
+    let warm = lock.acquire(&unique_sku(), timings(10_000, 5_000)).await;
+    release(warm.expect("warm-up")).await;
 }
 
-async fn excludes_a_second_holder_until_released(lock: &dyn LockBackend, other: &dyn LockBackend) {
-    let (pool, key) = (pool().await, unique_sku());
-    warm_up(other, &pool).await;
-    let first = hold(lock, &pool, &key, timings(10_000, 1_000))
+async fn release(guard: LockGuard) {
+    guard.release().await.expect("release");
+}
+
+async fn excludes_a_second_holder_until_released(lock: &Lock, other: &Lock) {
+    let key = unique_sku();
+    warm_up(other).await;
+    let first = lock
+        .acquire(&key, timings(10_000, 1_000))
         .await
         .expect("first holder");
 
     let started = Instant::now();
-    let second = hold(other, &pool, &key, timings(10_000, 300)).await;
+    let second = other.acquire(&key, timings(10_000, 300)).await;
     assert!(is_timeout(&second), "second holder got in: {:?}", second.err());
     assert!(
         started.elapsed() >= Duration::from_millis(250),
         "gave up before the acquire timeout"
     );
 
-    first.release().await;
-    let third = hold(other, &pool, &key, timings(10_000, 1_000)).await;
-    third
-        .expect("the lock was not free after release")
-        .release()
-        .await;
+    release(first).await;
+    let third = other.acquire(&key, timings(10_000, 1_000)).await;
+    release(third.expect("the lock was not free after release")).await;
 }
 
-async fn a_waiter_gets_the_lock_when_it_is_released(lock: &dyn LockBackend, other: &dyn LockBackend) {
-    let (pool, key) = (pool().await, unique_sku());
-    let first = hold(lock, &pool, &key, timings(10_000, 1_000))
+async fn a_waiter_gets_the_lock_when_it_is_released(lock: &Lock, other: &Lock) {
+    let key = unique_sku();
+    let first = lock
+        .acquire(&key, timings(10_000, 1_000))
         .await
         .expect("first holder");
     let waiter = async {
         let started = Instant::now();
-        let held = hold(other, &pool, &key, timings(10_000, 5_000))
-            .await
-            .expect("waiter");
+        let held = other.acquire(&key, timings(10_000, 5_000)).await.expect("waiter");
         (held, started.elapsed())
     };
-    let release = async {
+    let releaser = async {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        first.release().await;
+        release(first).await;
     };
-    let ((held, waited), ()) = tokio::join!(waiter, release);
+    let ((held, waited), ()) = tokio::join!(waiter, releaser);
     assert!(
         waited >= Duration::from_millis(150),
         "the waiter did not wait: {waited:?}"
     );
-    held.release().await;
+    release(held).await;
 }
 
-async fn different_keys_do_not_contend(lock: &dyn LockBackend, other: &dyn LockBackend) {
-    let pool = pool().await;
-    let first = hold(lock, &pool, &unique_sku(), timings(10_000, 1_000))
+async fn different_keys_do_not_contend(lock: &Lock, other: &Lock) {
+    let first = lock
+        .acquire(&unique_sku(), timings(10_000, 1_000))
         .await
         .expect("first key");
-    let second = hold(other, &pool, &unique_sku(), timings(10_000, 1_000))
+    let second = other
+        .acquire(&unique_sku(), timings(10_000, 1_000))
         .await
         .expect("second key");
-    first.release().await;
-    second.release().await;
+    release(first).await;
+    release(second).await;
 }
 
-async fn a_dropped_guard_still_releases_its_lock(lock: &dyn LockBackend, other: &dyn LockBackend) {
-    let (pool, key) = (pool().await, unique_sku());
-    let first = hold(lock, &pool, &key, timings(30_000, 1_000))
+async fn a_dropped_guard_still_releases_its_lock(lock: &Lock, other: &Lock) {
+    let key = unique_sku();
+    let first = lock
+        .acquire(&key, timings(30_000, 1_000))
         .await
         .expect("first holder");
-    drop(first); // no release(): the Drop safety net (and the rollback) must do it
-    let second = hold(other, &pool, &key, timings(30_000, 3_000)).await;
-    second.expect("a dropped guard kept its lock").release().await;
+    drop(first); // no release(): the Drop safety net (or the rollback) must do it
+    let second = other.acquire(&key, timings(30_000, 3_000)).await;
+    release(second.expect("a dropped guard kept its lock")).await;
 }
 
 /// `backend => (first, second, servers)`: the two instances the holders
@@ -158,41 +116,41 @@ macro_rules! lock_contract {
             #[tokio::test]
             async fn excludes_a_second_holder_until_released() {
                 let (first, second, _servers) = $pair;
-                super::excludes_a_second_holder_until_released(&*first, &*second).await;
+                super::excludes_a_second_holder_until_released(&first, &second).await;
             }
 
             #[tokio::test]
             async fn a_waiter_gets_the_lock_when_it_is_released() {
                 let (first, second, _servers) = $pair;
-                super::a_waiter_gets_the_lock_when_it_is_released(&*first, &*second).await;
+                super::a_waiter_gets_the_lock_when_it_is_released(&first, &second).await;
             }
 
             #[tokio::test]
             async fn different_keys_do_not_contend() {
                 let (first, second, _servers) = $pair;
-                super::different_keys_do_not_contend(&*first, &*second).await;
+                super::different_keys_do_not_contend(&first, &second).await;
             }
 
             #[tokio::test]
             async fn a_dropped_guard_still_releases_its_lock() {
                 let (first, second, _servers) = $pair;
-                super::a_dropped_guard_still_releases_its_lock(&*first, &*second).await;
+                super::a_dropped_guard_still_releases_its_lock(&first, &second).await;
             }
         }
     )*};
 }
 
-type Pair = (Arc<dyn LockBackend>, Arc<dyn LockBackend>, Vec<OwnServer>);
+type Pair = (Lock, Lock, Vec<OwnServer>);
 
 /// Two holders of one instance: the scope of `local` is one process.
 fn one_instance<T: LockBackend + 'static>(lock: T) -> Pair {
-    let shared: Arc<dyn LockBackend> = Arc::new(lock);
+    let shared = entry(lock);
     (shared.clone(), shared, Vec::new())
 }
 
 /// Two instances, as two service processes have.
 fn two_instances<T: LockBackend + 'static>(make: impl Fn() -> T) -> Pair {
-    (Arc::new(make()), Arc::new(make()), Vec::new())
+    (entry(make()), entry(make()), Vec::new())
 }
 
 /// Two Redlock instances over five masters of the test's own.
@@ -206,7 +164,7 @@ fn redlock_over_own_masters() -> Pair {
     for port in &ports {
         wait_for_port(*port);
     }
-    let make = || Arc::new(Redlock::new(&urls).expect("redlock URLs")) as Arc<dyn LockBackend>;
+    let make = || entry(Redlock::new(&urls).expect("redlock URLs"));
     (make(), make(), masters)
 }
 
@@ -221,16 +179,12 @@ impl<T: LockBackend> LockBackend for Renewing<T> {
         self.0.backend()
     }
 
-    async fn acquire(&self, key: &str, timings: LockTimings) -> Result<LockGuard, LockError> {
-        self.0
-            .acquire(
-                key,
-                LockTimings {
-                    renewal: true,
-                    ..timings
-                },
-            )
-            .await
+    async fn acquire(&self, key: &str, timings: LockTimings, db: &PgPool) -> Result<Acquired, LockError> {
+        let renewing = LockTimings {
+            renewal: true,
+            ..timings
+        };
+        self.0.acquire(key, renewing, db).await
     }
 }
 
@@ -251,20 +205,18 @@ lock_contract! {
 /// exclusion — the lesson of the two-instance workshop run.
 #[tokio::test]
 async fn local_does_not_exclude_across_instances() {
-    let (pool, key) = (pool().await, unique_sku());
-    let (first, second) = (LocalLock::default(), LocalLock::default());
-    let one = hold(&first, &pool, &key, timings(10_000, 100))
-        .await
-        .expect("first");
-    let two = hold(&second, &pool, &key, timings(10_000, 100)).await;
+    let key = unique_sku();
+    let (first, second) = (entry(LocalLock::default()), entry(LocalLock::default()));
+    let one = first.acquire(&key, timings(10_000, 100)).await.expect("first");
+    let two = second.acquire(&key, timings(10_000, 100)).await;
     assert!(two.is_ok(), "two LocalLock instances excluded each other");
-    one.release().await;
-    two.unwrap().release().await;
+    release(one).await;
+    release(two.unwrap()).await;
 }
 
 /// A lock with a TTL is lost by a holder that stalls past it; `verify`, run
 /// right before commit, must notice, and the next buyer must get in.
-async fn a_holder_that_outlives_the_ttl_loses_the_lock(lock: &dyn LockBackend, ttl_ms: u64, stall: Duration) {
+async fn a_holder_that_outlives_the_ttl_loses_the_lock(lock: Lock, ttl_ms: u64, stall: Duration) {
     let key = unique_sku();
     let first = lock
         .acquire(&key, timings(ttl_ms, 1_000))
@@ -299,39 +251,42 @@ async fn a_holder_that_outlives_the_ttl_loses_the_lock(lock: &dyn LockBackend, t
 
 #[tokio::test]
 async fn redis_lock_expires_after_its_ttl() {
-    a_holder_that_outlives_the_ttl_loses_the_lock(&redis_lock(), 100, Duration::from_millis(300)).await;
+    a_holder_that_outlives_the_ttl_loses_the_lock(entry(redis_lock()), 100, Duration::from_millis(300)).await;
 }
 
 #[tokio::test]
 async fn etcd_lock_expires_after_its_lease() {
     // etcd leases are whole seconds, with a server-side minimum near 2 s.
-    a_holder_that_outlives_the_ttl_loses_the_lock(&etcd_lock(), 1_000, Duration::from_millis(3_500)).await;
+    a_holder_that_outlives_the_ttl_loses_the_lock(entry(etcd_lock()), 1_000, Duration::from_millis(3_500))
+        .await;
 }
 
 /// `none` and `atomic` keep the contract by saying what they are: they take
 /// no lock, so two holders of the same key are both admitted immediately.
-async fn a_lockless_backend_admits_every_holder(lock: &dyn LockBackend) {
-    let (pool, key) = (pool().await, unique_sku());
-    let first = hold(lock, &pool, &key, timings(10_000, 100))
+async fn a_lockless_backend_admits_every_holder(lock: Lock) {
+    let key = unique_sku();
+    let first = lock
+        .acquire(&key, timings(10_000, 100))
         .await
         .expect("first holder");
-    let second = hold(lock, &pool, &key, timings(10_000, 100))
+    let second = lock
+        .acquire(&key, timings(10_000, 100))
         .await
         .expect("second holder");
-    assert!(!first.guard.is_held() && !second.guard.is_held());
-    first.release().await;
-    second.release().await;
+    assert!(first.token().is_none() && second.token().is_none());
+    release(first).await;
+    release(second).await;
 }
 
 #[tokio::test]
 async fn none_takes_no_lock_and_runs_the_naive_deduction() {
-    a_lockless_backend_admits_every_holder(&NoLock).await;
+    a_lockless_backend_admits_every_holder(entry(NoLock)).await;
     assert_eq!(NoLock.deduction(), Deduction::ReadCheckWrite);
 }
 
 #[tokio::test]
 async fn atomic_takes_no_lock_and_deducts_in_one_statement() {
-    a_lockless_backend_admits_every_holder(&AtomicUpdate).await;
+    a_lockless_backend_admits_every_holder(entry(AtomicUpdate)).await;
     assert_eq!(AtomicUpdate.deduction(), Deduction::ConditionalUpdate);
 }
 
@@ -353,7 +308,7 @@ async fn every_locking_backend_runs_the_naive_deduction_under_its_lock() {
 /// (Redis compares the owner id before `PEXPIRE`), and it learns it lost.
 #[tokio::test]
 async fn redis_a_stale_extension_never_touches_a_newer_holders_lock() {
-    let (lock, key) = (redis_lock(), unique_sku());
+    let (lock, key) = (entry(redis_lock()), unique_sku());
     let renewing = LockTimings {
         renewal: true,
         ..timings(300, 1_000)
@@ -411,6 +366,6 @@ async fn redlock_needs_a_majority_of_its_masters() {
     assert!(
         matches!(minority, Err(LockError::Timeout { .. })),
         "two masters of five granted the lock: {:?}",
-        minority.map(|guard| guard.is_held())
+        minority.map(|guard| guard.token())
     );
 }

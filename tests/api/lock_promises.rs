@@ -3,28 +3,19 @@
 //! queued, a lease with under a second left, a database error that is not a
 //! lock timeout. Each test here failed before its fix.
 
+use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use stocklock::config::Config;
 use stocklock::error::Error;
-use stocklock::lock::{EtcdLock, LockBackend, LockError, LockTimings, PostgresAdvisoryLock, RedisLock};
+use stocklock::lock::{EtcdLock, Lock, LockError, LockTimings, PostgresAdvisoryLock, RedisLock};
 use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
 
-use crate::helpers::unique_sku;
-
-fn timings(ttl_ms: u64, acquire_timeout_ms: u64) -> LockTimings {
-    LockTimings {
-        ttl: Duration::from_millis(ttl_ms),
-        acquire_timeout: Duration::from_millis(acquire_timeout_ms),
-        renewal: false,
-    }
-}
-
-fn etcd_lock() -> EtcdLock {
-    EtcdLock::new(Config::defaults().etcd_endpoints, TaskTracker::new())
-}
+use crate::helpers::{database, unique_sku};
+use crate::locks::{entry, entry_on, etcd_lock, timings};
 
 /// A server that accepts connections and never says a word: the worst
 /// kind of outage, since nothing fails, it just never answers. Keeps its
@@ -44,7 +35,7 @@ async fn hung_server() -> (String, tokio::task::JoinHandle<()>) {
 /// Acquiring against a hung server gives `Unavailable` within the acquire
 /// timeout of *this* request — not within a server timeout fixed at
 /// start-up (which was up to 2 s whatever `PUT /admin/lock` said).
-async fn a_hung_server_is_unavailable_within_the_acquire_timeout(lock: &dyn LockBackend) {
+async fn a_hung_server_is_unavailable_within_the_acquire_timeout(lock: Lock) {
     let started = Instant::now();
     let result = lock.acquire(&unique_sku(), timings(5_000, 200)).await;
     let took = started.elapsed();
@@ -63,7 +54,7 @@ async fn a_hung_server_is_unavailable_within_the_acquire_timeout(lock: &dyn Lock
 async fn redis_hung_is_unavailable_within_the_acquire_timeout() {
     let (address, server) = hung_server().await;
     let lock = RedisLock::new(&format!("redis://{address}"), TaskTracker::new()).expect("URL");
-    a_hung_server_is_unavailable_within_the_acquire_timeout(&lock).await;
+    a_hung_server_is_unavailable_within_the_acquire_timeout(entry(lock)).await;
     server.abort();
 }
 
@@ -71,7 +62,7 @@ async fn redis_hung_is_unavailable_within_the_acquire_timeout() {
 async fn etcd_hung_is_unavailable_within_the_acquire_timeout() {
     let (address, server) = hung_server().await;
     let lock = EtcdLock::new(vec![format!("http://{address}")], TaskTracker::new());
-    a_hung_server_is_unavailable_within_the_acquire_timeout(&lock).await;
+    a_hung_server_is_unavailable_within_the_acquire_timeout(entry(lock)).await;
     server.abort();
 }
 
@@ -81,7 +72,7 @@ async fn etcd_hung_is_unavailable_within_the_acquire_timeout() {
 /// gets it.
 #[tokio::test]
 async fn etcd_time_spent_queueing_is_not_taken_off_the_holders_ttl() {
-    let (first_lock, second_lock) = (etcd_lock(), etcd_lock());
+    let (first_lock, second_lock) = (entry(etcd_lock()), entry(etcd_lock()));
     let key = unique_sku();
     // The first holder's lease outlives the wait; the waiter's, 2 s (etcd's
     // minimum), is shorter than it.
@@ -106,7 +97,7 @@ async fn etcd_time_spent_queueing_is_not_taken_off_the_holders_ttl() {
 /// as 0. `verify` must not call that lost.
 #[tokio::test]
 async fn etcd_a_lock_with_under_a_second_left_still_verifies() {
-    let lock = etcd_lock();
+    let lock = entry(etcd_lock());
     let held = lock
         .acquire(&unique_sku(), timings(2_000, 1_000))
         .await
@@ -122,7 +113,7 @@ async fn etcd_a_lock_with_under_a_second_left_still_verifies() {
 /// (the fencing holder names it); without, each lock has a lease of its own.
 #[tokio::test]
 async fn etcd_renewal_locks_on_one_session_lease_per_instance() {
-    let lock = etcd_lock();
+    let lock = entry(etcd_lock());
     let session = LockTimings {
         renewal: true,
         ..timings(2_000, 1_000)
@@ -145,7 +136,7 @@ async fn etcd_renewal_locks_on_one_session_lease_per_instance() {
 /// learns its lock is lost, and the next order gets a new session.
 #[tokio::test]
 async fn etcd_an_expired_session_loses_its_locks_and_a_new_one_serves_later_orders() {
-    let lock = etcd_lock();
+    let lock = entry(etcd_lock());
     let session = LockTimings {
         renewal: true,
         ..timings(2_000, 5_000)
@@ -177,17 +168,21 @@ async fn etcd_an_expired_session_loses_its_locks_and_a_new_one_serves_later_orde
 
 /// Only a lock timeout (SQLSTATE 55P03) is the lock's failure; any other
 /// database error is the database's — a 5xx whose details are logged, not
-/// a `lock_unavailable` 503 carrying sqlx's text to the client.
+/// a `lock_unavailable` 503 carrying sqlx's text to the client. Here the
+/// waiter's own `statement_timeout` (57014) cuts its wait short.
 #[tokio::test]
 async fn postgres_lock_errors_other_than_a_timeout_are_database_errors() {
-    let pool = PgPool::connect(&Config::defaults().database_url)
-        .await
-        .expect("DATABASE_URL");
-    let mut tx = pool.begin().await.expect("begin");
-    // An aborted transaction refuses every further statement (25P02).
-    let _ = sqlx::query("SELECT 1 / 0").execute(&mut *tx).await;
-    let result = PostgresAdvisoryLock
-        .lock_in_transaction(&unique_sku(), &mut tx, timings(5_000, 500))
+    let key = unique_sku();
+    let holder = entry_on(PostgresAdvisoryLock, database().await);
+    let held = holder.acquire(&key, timings(5_000, 1_000)).await.expect("held");
+    let impatient = PgConnectOptions::from_str(&Config::defaults().database_url)
+        .expect("DATABASE_URL")
+        .options([("statement_timeout", "100")]);
+    let impatient: PgPool = PgPoolOptions::new().connect_lazy_with(impatient);
+    let result = entry_on(PostgresAdvisoryLock, impatient)
+        .acquire(&key, timings(5_000, 3_000))
         .await;
-    assert!(matches!(result, Err(Error::Database(_))), "{result:?}");
+    let err = Error::from(result.err().expect("the waiter got a held lock"));
+    assert!(matches!(err, Error::Database(_)), "{err:?}");
+    held.release().await.expect("release");
 }

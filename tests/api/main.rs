@@ -5,6 +5,7 @@
 //! mutable fixtures. `TEST_LOG=1` shows the service's logs.
 
 mod helpers;
+mod locks;
 mod servers;
 
 mod api_contract;

@@ -8,9 +8,9 @@ use etcd_client::{Client, Compare, CompareOp, KeyValue, Txn, TxnOp, TxnOpRespons
 use stocklock_api::Backend;
 use tokio::sync::OwnedMutexGuard;
 
-use super::LEASE_NOT_FOUND;
+use super::lease::LEASE_NOT_FOUND;
 use super::session::Session;
-use crate::lock::fence::Fence;
+use crate::domain::Fence;
 use crate::lock::renew::Watchdog;
 use crate::lock::{HeldLock, LockError, within};
 

@@ -68,6 +68,7 @@
 //!   TTL). The gRPC channel reconnects by itself.
 
 mod held;
+mod lease;
 mod own_lease;
 mod session;
 
@@ -75,21 +76,20 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use etcd_client::{Client, ConnectOptions, LockOptions, LockResponse};
+use sqlx::PgPool;
 use stocklock_api::Backend;
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 
 use self::held::{EtcdHeld, Lease, fence_of};
+use self::lease::LEASE_NOT_FOUND;
 use self::session::{Session, Sessions};
 use super::local::KeyedMutexes;
 use super::{
-    LockBackend, LockError, LockGuard, LockTimings, SERVER_CALL_LIMIT, bounded, within, within_deadline,
+    Acquired, LockBackend, LockError, LockTimings, SERVER_CALL_LIMIT, bounded, within, within_deadline,
 };
 use crate::metrics::RenewalCounters;
-
-/// etcd's message for a lease that has expired or was revoked.
-const LEASE_NOT_FOUND: &str = "requested lease not found";
 
 pub struct EtcdLock {
     endpoints: Vec<String>,
@@ -156,12 +156,6 @@ impl std::fmt::Debug for EtcdLock {
     }
 }
 
-/// etcd leases are whole seconds; round up so the lock never lives shorter
-/// than asked.
-fn lease_seconds(ttl: Duration) -> i64 {
-    ttl.as_millis().div_ceil(1000).max(1) as i64
-}
-
 #[async_trait]
 impl LockBackend for EtcdLock {
     fn backend(&self) -> Backend {
@@ -169,7 +163,7 @@ impl LockBackend for EtcdLock {
     }
 
     #[tracing::instrument(level = "debug", skip(self, timings))]
-    async fn acquire(&self, key: &str, timings: LockTimings) -> Result<LockGuard, LockError> {
+    async fn acquire(&self, key: &str, timings: LockTimings, _db: &PgPool) -> Result<Acquired, LockError> {
         let deadline = Instant::now() + timings.acquire_timeout;
         let client = self.client(deadline).await?;
         let held = if timings.renewal {
@@ -177,7 +171,7 @@ impl LockBackend for EtcdLock {
         } else {
             self.acquire_on_own_lease(client, key, timings, deadline).await
         };
-        held.map(LockGuard::new)
+        held.map(|held| Acquired::Held(Box::new(held)))
     }
 }
 
@@ -299,18 +293,5 @@ impl EtcdLock {
             }
             drop(turn);
         });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lease_seconds_round_up_and_never_reach_zero() {
-        assert_eq!(lease_seconds(Duration::from_millis(1)), 1);
-        assert_eq!(lease_seconds(Duration::from_millis(1000)), 1);
-        assert_eq!(lease_seconds(Duration::from_millis(1001)), 2);
-        assert_eq!(lease_seconds(Duration::from_millis(5000)), 5);
     }
 }

@@ -14,9 +14,10 @@ use stocklock_api::Backend;
 use tokio::time::Instant;
 
 use super::held::{EtcdHeld, Lease, fence_of};
-use super::{EtcdLock, QueueError, lease_seconds, queue};
-use crate::lock::fence::Fence;
-use crate::lock::renew::{keep_alive_every, refresh};
+use super::lease::lease_seconds;
+use super::lease::{keep_alive_every, refresh};
+use super::{EtcdLock, QueueError, queue};
+use crate::domain::Fence;
 use crate::lock::{LockError, LockTimings, bounded, within, within_deadline};
 
 impl EtcdLock {

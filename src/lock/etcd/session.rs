@@ -24,8 +24,9 @@ use stocklock_api::Backend;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::lease_seconds;
-use crate::lock::renew::{LeaseRenewer, Watchdog};
+use super::lease::LeaseRenewer;
+use super::lease::lease_seconds;
+use crate::lock::renew::Watchdog;
 use crate::lock::{LockError, within_deadline};
 use crate::metrics::RenewalCounters;
 

@@ -57,15 +57,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
+use sqlx::PgPool;
 use stocklock_api::Backend;
 use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-use super::fence::Fence;
 use super::renew::{Renew, Watchdog};
 use super::retry::Backoff;
-use super::{HeldLock, LockBackend, LockError, LockGuard, LockTimings, within, within_deadline};
+use super::{Acquired, HeldLock, LockBackend, LockError, LockTimings, within, within_deadline};
+use crate::domain::Fence;
 use crate::metrics::RenewalCounters;
 use target::RedisTarget;
 
@@ -162,7 +163,7 @@ impl LockBackend for RedisLock {
     }
 
     #[tracing::instrument(level = "debug", skip(self, timings))]
-    async fn acquire(&self, key: &str, timings: LockTimings) -> Result<LockGuard, LockError> {
+    async fn acquire(&self, key: &str, timings: LockTimings, _db: &PgPool) -> Result<Acquired, LockError> {
         let deadline = Instant::now() + timings.acquire_timeout;
         let connection = self
             .target
@@ -186,7 +187,7 @@ impl LockBackend for RedisLock {
                     if timings.renewal {
                         held.watchdog = Some(self.watchdog(&held, timings));
                     }
-                    return Ok(LockGuard::new(held));
+                    return Ok(Acquired::Held(Box::new(held)));
                 }
                 Ok(None) => {}
                 Err(err) => {

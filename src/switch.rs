@@ -37,14 +37,14 @@
 //! switches every target before it sends load for that reason.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use stocklock_api::{Backend, ErrorCode, LockSettings, LockSettingsUpdate};
 use tokio::sync::{RwLock, RwLockReadGuard};
 
-use super::{LockBackend, LockTimings};
 use crate::error::Error;
+use crate::lock::{Lock, LockTimings};
 
 /// Bounds for the settings, checked before anything is changed.
 const TTL_MS: std::ops::RangeInclusive<u64> = 10..=600_000;
@@ -54,7 +54,7 @@ const CRITICAL_SECTION_MS: std::ops::RangeInclusive<u64> = 0..=60_000;
 /// The backend every new request runs under, and its settings.
 #[derive(Debug, Clone)]
 pub struct ActiveLock {
-    pub lock: Arc<dyn LockBackend>,
+    pub lock: Lock,
     pub settings: Settings,
 }
 
@@ -107,6 +107,22 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// Checks settings made whole (from the configuration) by the same
+    /// rules as an update.
+    pub fn validated(self) -> Result<Settings, Error> {
+        let ms = |d: Duration| d.as_millis().try_into().unwrap_or(u64::MAX);
+        checked_ms("ttl_ms", ms(self.ttl), TTL_MS)?;
+        checked_ms("acquire_timeout_ms", ms(self.acquire_timeout), ACQUIRE_TIMEOUT_MS)?;
+        checked_ms(
+            "critical_section_ms",
+            ms(self.critical_section),
+            CRITICAL_SECTION_MS,
+        )?;
+        Ok(self)
+    }
+}
+
 fn checked_ms(field: &str, ms: u64, range: std::ops::RangeInclusive<u64>) -> Result<Duration, Error> {
     if range.contains(&ms) {
         Ok(Duration::from_millis(ms))
@@ -125,7 +141,7 @@ fn checked_ms(field: &str, ms: u64, range: std::ops::RangeInclusive<u64>) -> Res
 /// Every backend of this instance, and the one that is active.
 #[derive(Debug)]
 pub struct LockSwitch {
-    backends: HashMap<Backend, Arc<dyn LockBackend>>,
+    backends: HashMap<Backend, Lock>,
     active: RwLock<ActiveLock>,
     /// The settings of `active`, written under its write guard, readable
     /// without it: for `GET /admin/lock` and for the bound of [`Self::pin`],
@@ -136,7 +152,7 @@ pub struct LockSwitch {
 
 impl LockSwitch {
     /// `backends` must contain `initial.backend`.
-    pub fn new(backends: Vec<Arc<dyn LockBackend>>, initial: Settings) -> Result<Self, Error> {
+    pub fn new(backends: Vec<Lock>, initial: Settings) -> Result<Self, Error> {
         let backends: HashMap<_, _> = backends.into_iter().map(|b| (b.backend(), b)).collect();
         let lock = backends
             .get(&initial.backend)

@@ -1,0 +1,63 @@
+//! Every SQL statement of the service, one small function each, grouped
+//! by what they serve: the products and the ledger's audit
+//! (`products.rs`), the deduction and the locks that live in PostgreSQL
+//! (`deduction.rs`), and the pool itself (here).
+//!
+//! Statements are checked at runtime (`sqlx::query_as`), not with the
+//! compile-time `query!` macros: those need a live database (or committed
+//! offline data) at build time, and the workshop must build anywhere. The
+//! functions that run inside a deduction take `&mut PgConnection` — the
+//! caller's open transaction — so the order in which they run stays visible
+//! in `order/`. This layer knows only `domain`: it returns `sqlx::Error`.
+
+mod deduction;
+mod products;
+
+use std::time::Duration;
+
+use sqlx::PgConnection;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+
+pub use deduction::{
+    Claim, NewOrder, advisory_xact_lock, claim_fence, insert_order, read_stock, take_stock, write_stock,
+};
+pub use products::{audit, orders, product, reset_product};
+
+/// Opens the pool and applies the embedded migrations (`migrations/`).
+pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections)
+        // A request that cannot get a connection in this time gets a 503,
+        // rather than queueing for sqlx's default 30 s.
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(url)
+        .await?;
+    sqlx::migrate!().run(&pool).await?;
+    Ok(pool)
+}
+
+/// SQLSTATE `lock_not_available`, raised when `lock_timeout` expires.
+const LOCK_NOT_AVAILABLE: &str = "55P03";
+
+/// Bounds every lock wait of the transaction on `tx` (a row lock, an
+/// advisory lock) by `limit`; past it PostgreSQL raises
+/// [`is_lock_timeout`]. `set_config(…, true)` applies to this transaction
+/// only, and unlike `SET LOCAL` takes a bind parameter.
+pub async fn set_lock_timeout(tx: &mut PgConnection, limit: Duration) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT set_config('lock_timeout', $1, true)")
+        .bind(format!("{}ms", limit.as_millis()))
+        .execute(tx)
+        .await
+        .map(|_| ())
+}
+
+/// Whether `err` is a lock wait that ran out of `lock_timeout`.
+pub fn is_lock_timeout(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some(LOCK_NOT_AVAILABLE))
+}
+
+/// `SELECT 1`: is PostgreSQL reachable?
+#[tracing::instrument(level = "debug", skip(pool))]
+pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1").execute(pool).await.map(|_| ())
+}

@@ -1,0 +1,114 @@
+//! The products and the ledger: resetting a product, reading it, and the
+//! audit that reads the verdict straight out of the orders.
+
+use sqlx::PgPool;
+use stocklock_api::{Audit, Product, RecordedOrder};
+use uuid::Uuid;
+
+use crate::domain::Sku;
+
+/// Creates the product or resets it: stock = initial stock = `stock`, its
+/// orders deleted and its fence cleared (a holder that claimed before the
+/// reset must not write after it), in one transaction.
+#[tracing::instrument(level = "debug", skip(pool))]
+pub async fn reset_product(pool: &PgPool, sku: &Sku, stock: i64) -> Result<Product, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO products (sku, initial_stock, stock) VALUES ($1, $2, $2)
+         ON CONFLICT (sku) DO UPDATE
+             SET initial_stock = $2, stock = $2, fence_epoch = NULL, fence = NULL, fence_holder = NULL",
+    )
+    .bind(sku.as_str())
+    .bind(stock)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM orders WHERE sku = $1")
+        .bind(sku.as_str())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Product {
+        sku: sku.to_string(),
+        stock,
+    })
+}
+
+#[tracing::instrument(level = "debug", skip(pool))]
+pub async fn product(pool: &PgPool, sku: &Sku) -> Result<Option<Product>, sqlx::Error> {
+    let stock = sqlx::query_scalar::<_, i64>("SELECT stock FROM products WHERE sku = $1")
+        .bind(sku.as_str())
+        .fetch_optional(pool)
+        .await?;
+    Ok(stock.map(|stock| Product {
+        sku: sku.to_string(),
+        stock,
+    }))
+}
+
+/// The ledger's verdict, computed by PostgreSQL from the rows themselves.
+#[tracing::instrument(level = "debug", skip(pool))]
+pub async fn audit(pool: &PgPool, sku: &Sku) -> Result<Option<Audit>, sqlx::Error> {
+    let row = sqlx::query_as::<_, (i64, i64, i64, i64, i64, bool, i64)>(
+        "WITH ledger AS (
+             SELECT p.initial_stock, p.stock,
+                    COALESCE(SUM(o.quantity), 0)::BIGINT AS sold,
+                    COUNT(o.order_id) AS orders
+             FROM products p LEFT JOIN orders o ON o.sku = p.sku
+             WHERE p.sku = $1
+             GROUP BY p.sku
+         ),
+         -- Pairs of orders whose critical sections overlapped (each pair
+         -- once: b started while a was still inside). A section ends at the
+         -- write, not the commit a moment later: a read in that moment sees
+         -- the old stock without being counted, so this can undercount,
+         -- never overcount.
+         overlapping AS (
+             SELECT COUNT(*) AS pairs
+             FROM orders a JOIN orders b
+               ON b.sku = a.sku AND b.order_id <> a.order_id
+              AND b.cs_started_us >= a.cs_started_us AND b.cs_started_us < a.cs_ended_us
+              AND (b.cs_started_us > a.cs_started_us OR b.order_id > a.order_id)
+             WHERE a.sku = $1
+         )
+         SELECT initial_stock, stock, sold, orders,
+                GREATEST(sold - initial_stock, 0) AS oversold,
+                stock = initial_stock - sold AS consistent,
+                (SELECT pairs FROM overlapping) AS overlapping_holds
+         FROM ledger",
+    )
+    .bind(sku.as_str())
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(
+        |(initial_stock, stock, sold, orders, oversold, consistent, overlapping_holds)| Audit {
+            sku: sku.to_string(),
+            initial_stock,
+            stock,
+            sold,
+            orders,
+            oversold,
+            consistent,
+            overlapping_holds,
+        },
+    ))
+}
+
+/// Every order of the SKU, for comparing one by one with what clients were
+/// told; `None` if there is no such product.
+#[tracing::instrument(level = "debug", skip(pool))]
+pub async fn orders(pool: &PgPool, sku: &Sku) -> Result<Option<Vec<RecordedOrder>>, sqlx::Error> {
+    if product(pool, sku).await?.is_none() {
+        return Ok(None);
+    }
+    let rows = sqlx::query_as::<_, (Uuid, i64)>(
+        "SELECT order_id, quantity FROM orders WHERE sku = $1 ORDER BY created_at, order_id",
+    )
+    .bind(sku.as_str())
+    .fetch_all(pool)
+    .await?;
+    let orders = rows
+        .into_iter()
+        .map(|(order_id, quantity)| RecordedOrder { order_id, quantity })
+        .collect();
+    Ok(Some(orders))
+}
