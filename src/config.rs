@@ -2,7 +2,10 @@
 //!
 //! Every default matches what `scripts/services start` and
 //! `docker-compose.yml` bring up, so `cargo run` works with no flags at all.
-//! The doc comment of each field is its `--help` text.
+//! The doc comment of each field is its `--help` text. Redis Sentinel
+//! (`REDIS_SENTINELS`) and Redlock (`REDLOCK_URLS`, whose backend exists
+//! only when it is set) come from `scripts/cluster`. Every setting, with its
+//! flag and default, is listed in `docs/api.md` (a test keeps it complete).
 
 use std::net::IpAddr;
 

@@ -18,6 +18,7 @@ use stocklock::lock::{
     Acquired, AtomicUpdate, Deduction, LocalLock, Lock, LockBackend, LockError, LockGuard, LockTimings,
     NoLock, PostgresAdvisoryLock, Redlock,
 };
+use stocklock::metrics::RenewalCounters;
 
 use crate::helpers::{port_for_child, unique_sku};
 use crate::locks::{entry, etcd_lock, redis_lock, timings};
@@ -308,21 +309,31 @@ async fn every_locking_backend_runs_the_naive_deduction_under_its_lock() {
 /// (Redis compares the owner id before `PEXPIRE`), and it learns it lost.
 #[tokio::test]
 async fn redis_a_stale_extension_never_touches_a_newer_holders_lock() {
-    let (lock, key) = (entry(redis_lock()), unique_sku());
+    let renewals = RenewalCounters::default();
+    let lock = entry(redis_lock().counting_renewals(renewals.clone()));
+    let key = unique_sku();
     let renewing = LockTimings {
         renewal: true,
         ..timings(300, 1_000)
     };
     let stale = lock.acquire(&key, renewing).await.expect("first holder");
-    // Stalled: no extension for 700 ms, so the 300 ms lock expires.
-    stale.suspend_renewal(tokio::time::Instant::now() + Duration::from_millis(700));
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Stalled: no extension for 1.5 s, so the 300 ms lock expires; the
+    // newer holder waits for that (no sleep guessing how long it takes).
+    stale.suspend_renewal(tokio::time::Instant::now() + Duration::from_millis(1_500));
     let newer = lock
-        .acquire(&key, timings(10_000, 1_000))
+        .acquire(&key, timings(10_000, 5_000))
         .await
         .expect("the expired lock was free");
-    // The stale watchdog wakes (every 100 ms) and tries to extend to 300 ms.
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // The stale watchdog wakes after its stall and tries to extend: wait
+    // until it has tried and failed.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while renewals.failed.get() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the stale watchdog never tried to extend"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let client = ::redis::Client::open(Config::defaults().redis_url).unwrap();
     let mut connection = client.get_multiplexed_async_connection().await.unwrap();
     let left: i64 = ::redis::cmd("PTTL")
