@@ -15,6 +15,16 @@ export STOCKLOCK_ROOT
 : "${STOCKLOCK_ETCD_PORT:=52379}"
 : "${STOCKLOCK_ETCD_PEER_PORT:=52380}"
 
+# Bounded state, the same for every Redis and etcd we start. Redis gets a
+# memory limit and refuses writes past it (noeviction) rather than evicting:
+# an evicted lock key would admit a second holder. etcd compacts its history
+# (auto-compaction, periodic, keeping an hour: longer than any wait for a
+# lock) so that its space quota is never reached by old revisions.
+# shellcheck disable=SC2034
+REDIS_LIMITS=(--maxmemory 256mb --maxmemory-policy noeviction)
+# shellcheck disable=SC2034
+ETCD_LIMITS=(--auto-compaction-mode periodic --auto-compaction-retention 1h)
+
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 

@@ -29,13 +29,16 @@ pub enum ParseError {
     SkuLength,
     #[error("sku may contain only letters, digits, '-', '_' and '.'")]
     SkuAlphabet,
+    #[error("sku may not be `.` or `..`: clients resolve those in a URL's path")]
+    SkuDots,
     #[error("quantity must be between 1 and {MAX_QUANTITY}, got {0}")]
     Quantity(i64),
     #[error("stock must be between 0 and {MAX_STOCK}, got {0}")]
     Stock(i64),
 }
 
-/// A product identifier: 1–64 characters of `A-Z a-z 0-9 - _ .`.
+/// A product identifier: 1–64 characters of `A-Z a-z 0-9 - _ .`, but not
+/// `.` or `..`.
 ///
 /// The character set keeps SKUs safe in URLs, lock keys and log lines.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -49,6 +52,9 @@ impl Sku {
         let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
         if !raw.chars().all(allowed) {
             return Err(ParseError::SkuAlphabet);
+        }
+        if raw == "." || raw == ".." {
+            return Err(ParseError::SkuDots);
         }
         Ok(Sku(raw.to_owned()))
     }
@@ -119,7 +125,16 @@ mod tests {
 
     #[test]
     fn sku_rejects_empty_long_and_odd_input() {
-        for bad in ["", &"x".repeat(MAX_SKU_LEN + 1), "a b", "a/b", "ü", "a:b"] {
+        for bad in [
+            "",
+            &"x".repeat(MAX_SKU_LEN + 1),
+            "a b",
+            "a/b",
+            "ü",
+            "a:b",
+            ".",
+            "..",
+        ] {
             assert!(Sku::parse(bad).is_err(), "{bad:?} should be rejected");
         }
     }

@@ -30,6 +30,10 @@ pub enum Error {
     #[error("{0}")]
     UnsupportedMediaType(String),
 
+    /// 413: the body is larger than the service reads.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+
     /// 404: no product has this SKU.
     #[error("no product with sku `{0}`")]
     ProductNotFound(String),
@@ -96,6 +100,7 @@ impl Error {
         match self {
             Error::InvalidInput { code, .. } => *code,
             Error::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
+            Error::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             Error::ProductNotFound(_) => ErrorCode::ProductNotFound,
             Error::RouteNotFound(_) => ErrorCode::RouteNotFound,
             Error::MethodNotAllowed => ErrorCode::MethodNotAllowed,
@@ -135,7 +140,7 @@ impl From<LockError> for Error {
 impl From<ParseError> for Error {
     fn from(err: ParseError) -> Self {
         let code = match err {
-            ParseError::SkuLength | ParseError::SkuAlphabet => ErrorCode::InvalidSku,
+            ParseError::SkuLength | ParseError::SkuAlphabet | ParseError::SkuDots => ErrorCode::InvalidSku,
             ParseError::Quantity(_) => ErrorCode::InvalidQuantity,
             ParseError::Stock(_) => ErrorCode::InvalidStock,
         };

@@ -24,7 +24,7 @@ use crate::lock::{
 };
 use crate::metrics::Metrics;
 use crate::state::AppState;
-use crate::store;
+use crate::store::{self, KnownProducts};
 use crate::switch::{LockSwitch, Settings};
 
 pub struct Application {
@@ -53,6 +53,7 @@ impl Application {
             locks,
             tasks,
             faults: FaultInjector::default(),
+            products: KnownProducts::default(),
             metrics,
         });
         Ok(Application { listener, state })

@@ -8,6 +8,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::faults::FaultInjector;
 use crate::metrics::Metrics;
+use crate::store::KnownProducts;
 use crate::switch::LockSwitch;
 
 #[derive(Debug)]
@@ -20,6 +21,8 @@ pub struct AppState {
     pub tasks: TaskTracker,
     /// Faults injected for teaching (off unless `PUT /admin/faults`).
     pub faults: FaultInjector,
+    /// The products known to exist: unknown SKUs are refused before a lock.
+    pub products: KnownProducts,
     /// What `GET /metrics` reports.
     pub metrics: Arc<Metrics>,
 }

@@ -321,8 +321,8 @@ pub struct ErrorBody {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
-    /// 422: a SKU that is empty, too long, or has characters outside
-    /// `A-Z a-z 0-9 - _ .`.
+    /// 422: a SKU that is empty, too long, `.` or `..`, or has characters
+    /// outside `A-Z a-z 0-9 - _ .`.
     InvalidSku,
     /// 422: a quantity outside 1 to 10 000.
     InvalidQuantity,
@@ -336,6 +336,8 @@ pub enum ErrorCode {
     InvalidFaults,
     /// 415: the body is not declared as JSON.
     UnsupportedMediaType,
+    /// 413: the body is larger than the service reads (2 MiB).
+    PayloadTooLarge,
     /// 404: no product has this SKU.
     ProductNotFound,
     /// 404: no route matches the path.
@@ -370,7 +372,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code the service sends.
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 19] = [
         ErrorCode::InvalidSku,
         ErrorCode::InvalidQuantity,
         ErrorCode::InvalidStock,
@@ -378,6 +380,7 @@ impl ErrorCode {
         ErrorCode::InvalidSettings,
         ErrorCode::InvalidFaults,
         ErrorCode::UnsupportedMediaType,
+        ErrorCode::PayloadTooLarge,
         ErrorCode::ProductNotFound,
         ErrorCode::RouteNotFound,
         ErrorCode::MethodNotAllowed,
@@ -401,6 +404,7 @@ impl ErrorCode {
             ErrorCode::InvalidSettings => "invalid_settings",
             ErrorCode::InvalidFaults => "invalid_faults",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::ProductNotFound => "product_not_found",
             ErrorCode::RouteNotFound => "route_not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",

@@ -36,7 +36,7 @@ start_member() {
         --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
         --initial-cluster "$(initial_cluster)" --initial-cluster-state new \
         --initial-cluster-token "stocklock-$OFFSET" \
-        --pre-vote \
+        --pre-vote "${ETCD_LIMITS[@]}" \
         --logger=zap --log-outputs=stderr
 }
 

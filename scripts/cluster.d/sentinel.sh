@@ -31,7 +31,7 @@ start_redis_node() {
     # other namespaces of network mode, a private network with no way out.
     in_ns "$name" redis-server --bind "$host" --port "$port" --protected-mode no --save '' --appendonly no \
         --daemonize yes --dir "$DIR/redis-$name" --pidfile "$DIR/redis-$name/redis.pid" \
-        --logfile "$DIR/redis-$name/redis.log" "$@"
+        --logfile "$DIR/redis-$name/redis.log" "${REDIS_LIMITS[@]}" "$@"
     wait_for "redis $name" 10 redis_on "$name" ping || die "Redis $name does not answer"
 }
 

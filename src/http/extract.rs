@@ -1,13 +1,18 @@
-//! [`ApiJson`]: axum's `Json` extractor with our error shape.
+//! [`ApiJson`]: axum's `Json` extractor with our error shape and rules.
 //!
 //! Plain `Json<T>` rejects a bad body with a plain-text message and a 400 or
-//! 422 depending on the kind of mistake. Clients of this API get one rule
-//! instead: any body that is not the expected JSON is a 422 in the usual
-//! `{"error", "message"}` shape, and the message names the field (axum uses
-//! `serde_path_to_error`, so it says `quantity: invalid type: string …`).
+//! 422 depending on the kind of mistake, and — since serde lets a struct be
+//! written as an array — takes `["sku", 2]` for `{"sku": "sku", "quantity":
+//! 2}`. Clients of this API get one rule instead: the body is a JSON object
+//! declared as JSON (else 415), no larger than axum's 2 MiB default (else
+//! 413), and of the expected shape (else 422, whose message names the field:
+//! axum uses `serde_path_to_error`, so it says `quantity: invalid type …`).
+//! Every rejection has the usual `{"error", "message"}` shape.
 
-use axum::extract::rejection::JsonRejection;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, JsonRejection};
 use axum::extract::{FromRequest, Request};
+use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 use stocklock_api::ErrorCode;
 
@@ -23,18 +28,49 @@ where
     type Rejection = Error;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(request, state).await {
+        if !declares_json(&request) {
+            return Err(Error::UnsupportedMediaType(
+                "the body must be JSON, with `Content-Type: application/json`".to_owned(),
+            ));
+        }
+        let body = Bytes::from_request(request, state).await.map_err(body_error)?;
+        if body.trim_ascii_start().first() != Some(&b'{') {
+            return Err(Error::invalid(
+                ErrorCode::InvalidBody,
+                "the body must be a JSON object",
+            ));
+        }
+        match axum::Json::<T>::from_bytes(&body) {
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(rejection_to_error(rejection)),
+            Err(rejection) => Err(json_error(rejection)),
         }
     }
 }
 
-fn rejection_to_error(rejection: JsonRejection) -> Error {
-    match rejection {
-        JsonRejection::MissingJsonContentType(_) => Error::UnsupportedMediaType(
-            "the body must be JSON, with `Content-Type: application/json`".to_owned(),
-        ),
-        other => Error::invalid(ErrorCode::InvalidBody, other.body_text()),
+/// `application/json`, or any `application/…+json`, as axum's own check.
+fn declares_json(request: &Request) -> bool {
+    let Some(declared) = request.headers().get(header::CONTENT_TYPE) else {
+        return false;
+    };
+    let essence = declared
+        .to_str()
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json" || essence.starts_with("application/") && essence.ends_with("+json")
+}
+
+fn body_error(rejection: BytesRejection) -> Error {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        Error::PayloadTooLarge("the body is larger than 2 MiB".to_owned())
+    } else {
+        Error::invalid(ErrorCode::InvalidBody, rejection.body_text())
     }
+}
+
+fn json_error(rejection: JsonRejection) -> Error {
+    Error::invalid(ErrorCode::InvalidBody, rejection.body_text())
 }

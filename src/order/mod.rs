@@ -1,7 +1,7 @@
 //! Placing an order: the critical section under study.
 //!
 //! ```text
-//! pin backend ─ acquire lock ─ [claim fence] ─ BEGIN ─ read ─ check ─ (work)
+//! pin backend ─ known product? ─ acquire lock ─ [claim fence] ─ BEGIN ─ read ─ check ─ (work)
 //!             ─ [verify lock] ─ write [if fence still ours] ─ insert order ─ COMMIT ─ release
 //! ```
 //!
@@ -94,6 +94,9 @@ async fn place_pinned(
     sku: &Sku,
     quantity: Quantity,
 ) -> Result<Order, Error> {
+    if !state.products.exists(&state.pool, sku).await? {
+        return Err(Error::ProductNotFound(sku.to_string()));
+    }
     let key = sku.lock_key();
     let mut guard = active.lock.acquire(&key, active.settings.timings()).await?;
     let placed = under_lock(state, active, sku, quantity, &mut guard).await;

@@ -11,6 +11,7 @@
 //! in `order/`. This layer knows only `domain`: it returns `sqlx::Error`.
 
 mod deduction;
+mod known;
 mod products;
 
 use std::time::Duration;
@@ -21,6 +22,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 pub use deduction::{
     Claim, NewOrder, advisory_xact_lock, claim_fence, insert_order, read_stock, take_stock, write_stock,
 };
+pub use known::KnownProducts;
 pub use products::{audit, orders, product, reset_product};
 
 /// Opens the pool and applies the embedded migrations (`migrations/`).

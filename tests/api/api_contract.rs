@@ -90,6 +90,47 @@ async fn an_order_for_an_unknown_sku_is_404_under_every_backend() {
     }
 }
 
+/// Refused before any lock: a stream of made-up SKUs leaves no key in
+/// Redis or etcd (nor a mutex in the instance) behind.
+#[tokio::test]
+async fn orders_for_unknown_skus_leave_no_lock_state_behind() {
+    let app = spawn_app().await;
+    let marker = unique_sku();
+    for backend in [Backend::Redis, Backend::Etcd] {
+        app.use_backend(backend, 0).await;
+        for n in 0..20 {
+            let response = app.order(&format!("{marker}-{n}"), 1).await;
+            assert_eq!(
+                error_code(response, StatusCode::NOT_FOUND).await,
+                "product_not_found"
+            );
+        }
+    }
+    let config = stocklock::config::Config::defaults();
+    let redis = ::redis::Client::open(config.redis_url).unwrap();
+    let mut redis = redis.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = ::redis::cmd("KEYS")
+        .arg(format!("*{marker}*"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(keys.is_empty(), "Redis keys left by unknown SKUs: {keys:?}");
+    let mut etcd = etcd_client::Client::connect(config.etcd_endpoints, None)
+        .await
+        .unwrap();
+    let all = etcd_client::GetOptions::new().with_all_keys().with_keys_only();
+    let left: Vec<String> = etcd
+        .get("", Some(all))
+        .await
+        .unwrap()
+        .kvs()
+        .iter()
+        .map(|kv| String::from_utf8_lossy(kv.key()).into_owned())
+        .filter(|key| key.contains(&marker))
+        .collect();
+    assert!(left.is_empty(), "etcd keys left by unknown SKUs: {left:?}");
+}
+
 #[tokio::test]
 async fn unknown_products_and_routes_are_404_in_json() {
     let app = spawn_app().await;
@@ -157,7 +198,11 @@ async fn bad_orders_are_422_naming_the_problem_and_change_nothing() {
             "invalid_body",
             "coupon",
         ),
-        (json!([1, 2]), "invalid_body", "expected"),
+        (json!({ "sku": "..", "quantity": 1 }), "invalid_sku", "sku"),
+        (json!({ "sku": ".", "quantity": 1 }), "invalid_sku", "sku"),
+        (json!([1, 2]), "invalid_body", "object"),
+        // serde would read a struct from an array: an order in disguise.
+        (json!([sku, 1]), "invalid_body", "object"),
     ];
     for (body, expected_code, named) in cases {
         let response = app.post_order(&body).await;
@@ -194,6 +239,31 @@ async fn bad_orders_are_422_naming_the_problem_and_change_nothing() {
 
     let audit = app.audit(&sku).await;
     assert_eq!((audit.stock, audit.orders), (5, 0));
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_413_and_changes_nothing() {
+    let app = spawn_app().await;
+    let sku = unique_sku();
+    app.reset(&sku, 5).await;
+    let padding = "x".repeat(3 * 1024 * 1024);
+    let body = json!({ "sku": sku, "quantity": 1, "padding": padding });
+    let code = error_code(app.post_order(&body).await, StatusCode::PAYLOAD_TOO_LARGE).await;
+    assert_eq!(code, "payload_too_large");
+    assert_eq!(app.audit(&sku).await.stock, 5);
+}
+
+#[tokio::test]
+async fn lock_settings_sent_as_an_array_are_refused() {
+    let app = spawn_app().await;
+    let before = app.lock_settings().await;
+    let code = error_code(
+        app.put("/admin/lock", &json!(["none"])).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(code, "invalid_body");
+    assert_eq!(app.lock_settings().await, before);
 }
 
 #[tokio::test]
