@@ -19,6 +19,18 @@ pub struct Config {
     #[arg(long, env = "HOST", default_value = "127.0.0.1")]
     pub host: IpAddr,
 
+    /// The bearer token every `/admin/` route requires
+    /// (`Authorization: Bearer …`). Unset: admin routes are open, which is
+    /// allowed only on a loopback address.
+    #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+
+    /// Host names (comma-separated) accepted in the `Host` header besides
+    /// IP addresses and `localhost`, e.g. Compose's service names; any other
+    /// name is refused, which closes DNS rebinding.
+    #[arg(long, env = "ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+
     /// Port to listen on; 0 picks a free one (the tests do).
     #[arg(long, env = "PORT", default_value_t = 8080)]
     pub port: u16,

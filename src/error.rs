@@ -34,6 +34,14 @@ pub enum Error {
     #[error("{0}")]
     PayloadTooLarge(String),
 
+    /// 401: an admin route without the configured bearer token.
+    #[error("admin routes need `Authorization: Bearer <ADMIN_TOKEN>`")]
+    Unauthorized,
+
+    /// 403: a `Host` that is neither an address nor an allowed name.
+    #[error("host `{0}` is not allowed: use an IP address, localhost, or a name in ALLOWED_HOSTS")]
+    HostNotAllowed(String),
+
     /// 404: no product has this SKU.
     #[error("no product with sku `{0}`")]
     ProductNotFound(String),
@@ -101,6 +109,8 @@ impl Error {
             Error::InvalidInput { code, .. } => *code,
             Error::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
             Error::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
+            Error::Unauthorized => ErrorCode::Unauthorized,
+            Error::HostNotAllowed(_) => ErrorCode::HostNotAllowed,
             Error::ProductNotFound(_) => ErrorCode::ProductNotFound,
             Error::RouteNotFound(_) => ErrorCode::RouteNotFound,
             Error::MethodNotAllowed => ErrorCode::MethodNotAllowed,

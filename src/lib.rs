@@ -17,6 +17,7 @@
 //!
 //! `docs/architecture.md` draws the same picture for the load tester.
 
+pub mod access;
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio_util::task::TaskTracker;
 
+use crate::access::Access;
 use crate::config::Config;
 use crate::faults::FaultInjector;
 use crate::http;
@@ -54,6 +55,14 @@ impl Application {
             tasks,
             faults: FaultInjector::default(),
             products: KnownProducts::default(),
+            access: Access {
+                allowed_hosts: config
+                    .allowed_hosts
+                    .iter()
+                    .map(|h| h.to_ascii_lowercase())
+                    .collect(),
+                admin_token: config.admin_token.clone(),
+            },
             metrics,
         });
         Ok(Application { listener, state })

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use sqlx::PgPool;
 use tokio_util::task::TaskTracker;
 
+use crate::access::Access;
 use crate::faults::FaultInjector;
 use crate::metrics::Metrics;
 use crate::store::KnownProducts;
@@ -23,6 +24,8 @@ pub struct AppState {
     pub faults: FaultInjector,
     /// The products known to exist: unknown SKUs are refused before a lock.
     pub products: KnownProducts,
+    /// Who may call: the Host allow-list and the admin token.
+    pub access: Access,
     /// What `GET /metrics` reports.
     pub metrics: Arc<Metrics>,
 }

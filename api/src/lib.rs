@@ -338,6 +338,12 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     /// 413: the body is larger than the service reads (2 MiB).
     PayloadTooLarge,
+    /// 401: an admin route without the instance's bearer token
+    /// (`ADMIN_TOKEN`); nothing was changed.
+    Unauthorized,
+    /// 403: the `Host` is neither an IP address, `localhost`, nor a name in
+    /// `ALLOWED_HOSTS` (DNS rebinding); nothing was changed.
+    HostNotAllowed,
     /// 404: no product has this SKU.
     ProductNotFound,
     /// 404: no route matches the path.
@@ -372,7 +378,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code the service sends.
-    pub const ALL: [ErrorCode; 19] = [
+    pub const ALL: [ErrorCode; 21] = [
         ErrorCode::InvalidSku,
         ErrorCode::InvalidQuantity,
         ErrorCode::InvalidStock,
@@ -381,6 +387,8 @@ impl ErrorCode {
         ErrorCode::InvalidFaults,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::PayloadTooLarge,
+        ErrorCode::Unauthorized,
+        ErrorCode::HostNotAllowed,
         ErrorCode::ProductNotFound,
         ErrorCode::RouteNotFound,
         ErrorCode::MethodNotAllowed,
@@ -405,6 +413,8 @@ impl ErrorCode {
             ErrorCode::InvalidFaults => "invalid_faults",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::HostNotAllowed => "host_not_allowed",
             ErrorCode::ProductNotFound => "product_not_found",
             ErrorCode::RouteNotFound => "route_not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",

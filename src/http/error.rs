@@ -24,6 +24,8 @@ fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::InvalidFaults => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorCode::HostNotAllowed => StatusCode::FORBIDDEN,
         ErrorCode::ProductNotFound | ErrorCode::RouteNotFound => StatusCode::NOT_FOUND,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::OutOfStock | ErrorCode::LockLost => StatusCode::CONFLICT,

@@ -6,6 +6,7 @@
 //! function, wrap the result. Errors go through [`error`], the one place
 //! where an [`crate::error::Error`] becomes a status code.
 
+mod access;
 mod drain;
 pub mod error;
 mod extract;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
 use axum::http::Uri;
+use axum::middleware;
 use tower_http::trace::TraceLayer;
 
 use crate::error::Error;
@@ -38,6 +40,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .merge(metrics::router())
         .fallback(|uri: Uri| async move { Error::RouteNotFound(uri.path().to_owned()) })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
+        .layer(middleware::from_fn_with_state(state.clone(), access::check))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
 }

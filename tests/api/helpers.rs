@@ -110,8 +110,17 @@ impl TestApp {
         response.json().await.expect("audit body")
     }
 
+    /// `GET /admin/lock` with a bearer token, for instances that need one.
+    pub async fn lock_settings_as(&self, token: Option<&str>) -> LockSettings {
+        let mut request = self.client.get(self.url("/admin/lock"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap().json().await.unwrap()
+    }
+
     pub async fn lock_settings(&self) -> LockSettings {
-        self.get("/admin/lock").await.json().await.expect("settings body")
+        self.lock_settings_as(None).await
     }
 
     pub async fn set_lock(&self, update: LockSettingsUpdate) -> LockSettings {

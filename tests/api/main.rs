@@ -8,6 +8,7 @@ mod helpers;
 mod locks;
 mod servers;
 
+mod access;
 mod api_contract;
 mod ladder;
 mod lifecycle;

@@ -1,0 +1,100 @@
+//! Who may talk to this instance; `http/access.rs` checks it before any
+//! handler runs.
+//!
+//! * **Host allow-list** (every route). A web page can reach even a
+//!   loopback-bound service by DNS rebinding: its own domain, re-resolved to
+//!   127.0.0.1, sends requests whose `Host` is that domain. So a `Host` must
+//!   be an IP address (rebinding needs a name), `localhost`, or a name in
+//!   `ALLOWED_HOSTS` (Compose's service names); anything else is 403
+//!   `host_not_allowed`.
+//! * **Admin token** (every `/admin/` route). With `ADMIN_TOKEN` set, an
+//!   admin request must carry `Authorization: Bearer <token>`, compared in
+//!   constant time (`subtle`), or it is 401 `unauthorized` and changes
+//!   nothing. Orders, products, health and metrics stay open: they are what
+//!   students call. Where the token comes from: `docs/api.md#access`.
+
+use std::net::IpAddr;
+
+use subtle::ConstantTimeEq;
+
+/// The instance's access rules, fixed at start-up.
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    /// Names (lower case, without port) accepted besides IP addresses and
+    /// `localhost`.
+    pub allowed_hosts: Vec<String>,
+    /// The bearer token `/admin/` routes need; `None`: open (loopback only).
+    pub admin_token: Option<String>,
+}
+
+impl Access {
+    pub fn allows_host(&self, host: &str) -> bool {
+        let name = strip_port(host).to_ascii_lowercase();
+        let bare = name.trim_start_matches('[').trim_end_matches(']');
+        bare.parse::<IpAddr>().is_ok()
+            || name == "localhost"
+            || self.allowed_hosts.iter().any(|allowed| *allowed == name)
+    }
+
+    pub fn admits_admin(&self, authorization: Option<&str>) -> bool {
+        let Some(token) = &self.admin_token else {
+            return true;
+        };
+        let Some(given) = authorization.and_then(|value| value.strip_prefix("Bearer ")) else {
+            return false;
+        };
+        given.as_bytes().ct_eq(token.as_bytes()).into()
+    }
+}
+
+/// `example.com:8080` → `example.com`; `[::1]:8080` → `[::1]`.
+fn strip_port(host: &str) -> &str {
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !name.ends_with(':') => name,
+        _ => host,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_localhost_and_listed_names_are_allowed_hosts() {
+        let access = Access {
+            allowed_hosts: vec!["stocklock-1".to_owned()],
+            admin_token: None,
+        };
+        for host in [
+            "127.0.0.1:8080",
+            "[::1]:8080",
+            "198.18.1.5",
+            "localhost:1",
+            "Stocklock-1:8080",
+        ] {
+            assert!(access.allows_host(host), "{host}");
+        }
+        for host in ["evil.example:8080", "localhost.evil.example", "stocklock-2", ""] {
+            assert!(!access.allows_host(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn the_admin_token_must_match_exactly() {
+        let access = Access {
+            allowed_hosts: Vec::new(),
+            admin_token: Some("s3cret".to_owned()),
+        };
+        assert!(access.admits_admin(Some("Bearer s3cret")));
+        for wrong in [
+            None,
+            Some("Bearer s3cre"),
+            Some("Bearer s3cret2"),
+            Some("s3cret"),
+            Some("Basic s3cret"),
+        ] {
+            assert!(!access.admits_admin(wrong), "{wrong:?}");
+        }
+        assert!(Access::default().admits_admin(None), "no token configured: open");
+    }
+}
