@@ -47,6 +47,12 @@ pub struct Config {
     #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 16)]
     pub db_max_connections: u32,
 
+    /// Orders one instance admits at once; past it, an order is answered
+    /// 503 `overloaded` at once instead of queueing for the lock or the
+    /// pool (a bounded queue, so overload is refused promptly).
+    #[arg(long, env = "MAX_ORDERS_IN_FLIGHT", default_value_t = 512)]
+    pub max_orders_in_flight: usize,
+
     /// Redis used by the `redis` lock backend.
     #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:56379")]
     pub redis_url: String,

@@ -70,6 +70,11 @@ pub enum Error {
     #[error(transparent)]
     Lock(LockError),
 
+    /// 503: the instance has as many orders in flight as it admits
+    /// (`MAX_ORDERS_IN_FLIGHT`). Nothing was changed.
+    #[error("too many orders in flight; try again shortly")]
+    Overloaded,
+
     /// 503: a backend switch kept this order waiting to start for longer
     /// than the acquire timeout. Nothing was changed.
     #[error("a lock backend switch is in progress; no order started for {0:?}")]
@@ -119,6 +124,7 @@ impl Error {
             Error::Database(err) => database_code(err),
             Error::Lock(_) => ErrorCode::LockUnavailable,
             Error::SwitchInProgress(_) => ErrorCode::SwitchInProgress,
+            Error::Overloaded => ErrorCode::Overloaded,
             Error::DrainTimedOut { .. } => ErrorCode::DrainTimedOut,
             Error::CommitOutcomeUnknown(_) => ErrorCode::CommitOutcomeUnknown,
             Error::Internal(_) => ErrorCode::Internal,

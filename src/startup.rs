@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::Context;
 use stocklock_api::Backend;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, oneshot};
 use tokio_util::task::TaskTracker;
 
 use crate::access::Access;
@@ -49,8 +49,11 @@ impl Application {
         let listener = TcpListener::bind(address)
             .await
             .with_context(|| format!("could not listen on {}:{}", config.host, config.port))?;
+        let probe = store::connect_probe(&config.database_url).context("invalid DATABASE_URL")?;
         let state = Arc::new(AppState {
             pool,
+            probe,
+            admission: Arc::new(Semaphore::new(config.max_orders_in_flight)),
             locks,
             tasks,
             faults: FaultInjector::default(),

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use sqlx::PgPool;
+use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
 use crate::access::Access;
@@ -16,6 +17,10 @@ use crate::switch::LockSwitch;
 pub struct AppState {
     /// The ledger: products and orders.
     pub pool: PgPool,
+    /// `/health`'s own connection to the ledger (see `store::connect_probe`).
+    pub probe: PgPool,
+    /// Orders admitted at once; past it, 503 `overloaded` at once.
+    pub admission: Arc<Semaphore>,
     /// Every lock backend, and which one is active.
     pub locks: LockSwitch,
     /// Orders run as tracked tasks (see `order/mod.rs`); shutdown waits for them.

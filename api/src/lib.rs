@@ -361,6 +361,9 @@ pub enum ErrorCode {
     /// 503: a backend switch held new orders back for longer than the
     /// acquire timeout; nothing was changed.
     SwitchInProgress,
+    /// 503: the instance admits no more orders at once
+    /// (`MAX_ORDERS_IN_FLIGHT`); nothing was changed. Retry shortly.
+    Overloaded,
     /// 503: the orders in flight did not finish within [`DRAIN_LIMIT`].
     DrainTimedOut,
     /// 503: PostgreSQL is unreachable or the pool is exhausted.
@@ -378,7 +381,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code the service sends.
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 22] = [
         ErrorCode::InvalidSku,
         ErrorCode::InvalidQuantity,
         ErrorCode::InvalidStock,
@@ -396,6 +399,7 @@ impl ErrorCode {
         ErrorCode::LockLost,
         ErrorCode::LockUnavailable,
         ErrorCode::SwitchInProgress,
+        ErrorCode::Overloaded,
         ErrorCode::DrainTimedOut,
         ErrorCode::DatabaseUnavailable,
         ErrorCode::CommitOutcomeUnknown,
@@ -422,6 +426,7 @@ impl ErrorCode {
             ErrorCode::LockLost => "lock_lost",
             ErrorCode::LockUnavailable => "lock_unavailable",
             ErrorCode::SwitchInProgress => "switch_in_progress",
+            ErrorCode::Overloaded => "overloaded",
             ErrorCode::DrainTimedOut => "drain_timed_out",
             ErrorCode::DatabaseUnavailable => "database_unavailable",
             ErrorCode::CommitOutcomeUnknown => "commit_outcome_unknown",

@@ -31,6 +31,7 @@ fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::OutOfStock | ErrorCode::LockLost => StatusCode::CONFLICT,
         ErrorCode::LockUnavailable
         | ErrorCode::SwitchInProgress
+        | ErrorCode::Overloaded
         | ErrorCode::DrainTimedOut
         | ErrorCode::DatabaseUnavailable
         | ErrorCode::CommitOutcomeUnknown => StatusCode::SERVICE_UNAVAILABLE,
@@ -50,7 +51,7 @@ impl IntoResponse for Error {
                 log_lock_error(err);
                 err.to_string()
             }
-            Error::SwitchInProgress(_) | Error::DrainTimedOut { .. } => {
+            Error::SwitchInProgress(_) | Error::DrainTimedOut { .. } | Error::Overloaded => {
                 tracing::warn!(error = %self, "request refused");
                 self.to_string()
             }

@@ -1,6 +1,7 @@
 //! `GET /health`: 200 once PostgreSQL answers, 503 while it does not.
 //! Lock servers are not checked: the service is useful (with `atomic`,
-//! `postgres`, `local`, `none`) while Redis or etcd is down.
+//! `postgres`, `local`, `none`) while Redis or etcd is down. It pings on a
+//! pool of its own, so an overloaded order pool does not make it wait.
 
 use std::sync::Arc;
 
@@ -18,7 +19,7 @@ pub fn router() -> Router<Arc<AppState>> {
 }
 
 async fn health(State(state): State<Arc<AppState>>) -> Result<Json<Health>, Error> {
-    store::ping(&state.pool).await?;
+    store::ping(&state.probe).await?;
     Ok(Json(Health {
         status: "ok".to_owned(),
     }))

@@ -43,7 +43,10 @@ pub async fn begin(
         }
         _ => None,
     };
-    Ok((state.pool.begin().await?, fence))
+    Ok((
+        store::begin_within(&state.pool, settings.acquire_timeout).await?,
+        fence,
+    ))
 }
 
 /// A claim committed on its own, bounded by the acquire timeout like every
@@ -54,7 +57,7 @@ async fn claim_on_its_own(
     sku: &Sku,
     fence: &Fence,
 ) -> Result<(), Error> {
-    let mut tx = state.pool.begin().await?;
+    let mut tx = store::begin_within(&state.pool, settings.acquire_timeout).await?;
     store::set_lock_timeout(&mut tx, settings.acquire_timeout).await?;
     claim(&mut tx, sku, fence, settings.backend).await?;
     tx.commit().await?;

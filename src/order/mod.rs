@@ -38,11 +38,16 @@ use crate::state::AppState;
 use crate::switch::ActiveLock;
 
 /// Places an order for `quantity` units of `sku` under the active lock.
+/// Past [`AppState::admission`]'s bound it is refused at once (503
+/// `overloaded`), changing nothing.
 pub async fn place_order(state: Arc<AppState>, sku: Sku, quantity: Quantity) -> Result<Order, Error> {
-    let task = state
-        .tasks
-        .clone()
-        .spawn(async move { place_under_lock(&state, sku, quantity).await });
+    let Ok(admitted) = Arc::clone(&state.admission).try_acquire_owned() else {
+        return Err(Error::Overloaded);
+    };
+    let task = state.tasks.clone().spawn(async move {
+        let _admitted = admitted;
+        place_under_lock(&state, sku, quantity).await
+    });
     task.await
         .map_err(|err| Error::Internal(format!("order task failed: {err}")))?
 }

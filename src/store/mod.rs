@@ -16,8 +16,8 @@ mod products;
 
 use std::time::Duration;
 
-use sqlx::PgConnection;
 use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{PgConnection, Postgres, Transaction};
 
 pub use deduction::{
     Claim, NewOrder, advisory_xact_lock, claim_fence, insert_order, read_stock, take_stock, write_stock,
@@ -29,13 +29,34 @@ pub use products::{audit, orders, product, reset_product};
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)
-        // A request that cannot get a connection in this time gets a 503,
-        // rather than queueing for sqlx's default 30 s.
+        // The outer bound for reads outside an order; an order's own waits
+        // for a connection follow its acquire timeout ([`begin_within`]).
         .acquire_timeout(Duration::from_secs(5))
         .connect(url)
         .await?;
     sqlx::migrate!().run(&pool).await?;
     Ok(pool)
+}
+
+/// A pool of its own for `/health`, so that a health check never queues
+/// behind the orders for a connection; connected on first use.
+pub fn connect_probe(url: &str) -> anyhow::Result<PgPool> {
+    Ok(PgPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(Duration::from_secs(1))
+        .connect_lazy(url)?)
+}
+
+/// Begins a transaction, waiting for a pooled connection at most `limit`
+/// (then `PoolTimedOut`: a 503), so an order that cannot get a connection
+/// is refused within its own acquire timeout, not the pool's.
+pub async fn begin_within(
+    pool: &PgPool,
+    limit: Duration,
+) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    tokio::time::timeout(limit, pool.begin())
+        .await
+        .map_err(|_elapsed| sqlx::Error::PoolTimedOut)?
 }
 
 /// SQLSTATE `lock_not_available`, raised when `lock_timeout` expires.

@@ -16,5 +16,6 @@ mod lock_contract;
 mod lock_promises;
 mod metrics;
 mod outage;
+mod overload;
 mod overselling;
 mod switching;

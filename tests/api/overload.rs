@@ -1,0 +1,107 @@
+//! Prompt refusals under overload: past `MAX_ORDERS_IN_FLIGHT` an order is
+//! 503 `overloaded` at once; an order that cannot get a pooled connection
+//! is refused within its own acquire timeout, not the pool's 5 s; and
+//! `/health`, on a pool of its own, answers meanwhile. Every refusal
+//! changes nothing: the ledger holds exactly the 201s.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::json;
+use stocklock_api::{Backend, LockSettingsUpdate};
+use tokio::task::JoinSet;
+
+use crate::helpers::{TestApp, spawn_app_with, unique_sku};
+
+/// Sends `count` orders at once; each answer's status, code and time.
+async fn burst(app: &TestApp, sku: &str, count: usize) -> Vec<(StatusCode, String, Duration)> {
+    let mut requests = JoinSet::new();
+    for _ in 0..count {
+        let (client, url) = (app.client.clone(), app.url("/orders"));
+        let body = json!({ "sku": sku, "quantity": 1 });
+        requests.spawn(async move {
+            let started = Instant::now();
+            let response = client.post(url).json(&body).send().await.expect("an answer");
+            let status = response.status();
+            (status, response.text().await.unwrap(), started.elapsed())
+        });
+    }
+    requests.join_all().await
+}
+
+#[tokio::test]
+async fn past_the_admission_bound_orders_are_refused_at_once() {
+    let app = spawn_app_with(|config| config.max_orders_in_flight = 2).await;
+    let sku = unique_sku();
+    app.reset(&sku, 100).await;
+    app.use_backend(Backend::None, 1_000).await;
+    let answers = burst(&app, &sku, 8).await;
+    let overloaded: Vec<_> = answers
+        .iter()
+        .filter(|(_, body, _)| body.contains("\"overloaded\""))
+        .collect();
+    let created = answers
+        .iter()
+        .filter(|(status, ..)| *status == StatusCode::CREATED)
+        .count();
+    assert!(!overloaded.is_empty(), "nothing was refused: {answers:?}");
+    assert!(
+        created >= 1 && created <= 2,
+        "{created} admitted past a bound of 2"
+    );
+    for (status, _, took) in &overloaded {
+        assert_eq!(*status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            *took < Duration::from_millis(900),
+            "a refusal waited {took:?} for a 1 s section"
+        );
+    }
+    assert_eq!(app.audit(&sku).await.orders, created as i64);
+}
+
+#[tokio::test]
+async fn an_order_without_a_connection_is_refused_within_its_acquire_timeout() {
+    let app = spawn_app_with(|config| config.db_max_connections = 2).await;
+    let sku = unique_sku();
+    app.reset(&sku, 100).await;
+    // Each order holds a connection for its 3 s section: with two, the
+    // rest queue for the pool (and so would /health, on the same pool).
+    app.set_lock(LockSettingsUpdate {
+        backend: Some(Backend::None),
+        critical_section_ms: Some(3_000),
+        acquire_timeout_ms: Some(300),
+        ..Default::default()
+    })
+    .await;
+    let load = burst(&app, &sku, 8);
+    let health = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let started = Instant::now();
+        let status = app.get("/health").await.status();
+        (status, started.elapsed())
+    };
+    let (answers, (health, health_took)) = tokio::join!(load, health);
+    assert_eq!(health, StatusCode::OK, "health under load");
+    assert!(
+        health_took < Duration::from_secs(2),
+        "health waited {health_took:?}"
+    );
+    let refused: Vec<_> = answers
+        .iter()
+        .filter(|(status, ..)| *status == StatusCode::SERVICE_UNAVAILABLE)
+        .collect();
+    assert!(
+        refused.len() >= 5,
+        "only {} of 8 refused: {answers:?}",
+        refused.len()
+    );
+    for (_, body, took) in &refused {
+        // The pool's own bound is 5 s; the order's acquire timeout is 0.3 s.
+        assert!(*took < Duration::from_secs(2), "a refusal took {took:?}: {body}");
+    }
+    let created = answers
+        .iter()
+        .filter(|(status, ..)| *status == StatusCode::CREATED)
+        .count();
+    assert_eq!(app.audit(&sku).await.orders, created as i64);
+}
