@@ -53,6 +53,26 @@ pub struct Config {
     #[arg(long, env = "MAX_ORDERS_IN_FLIGHT", default_value_t = 512)]
     pub max_orders_in_flight: usize,
 
+    /// How long a client may take to send a request's headers before its
+    /// connection is closed (slow or half-open clients).
+    #[arg(long, env = "HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
+    pub header_read_timeout_ms: u64,
+
+    /// How long a client may take to send a request's body.
+    #[arg(long, env = "BODY_READ_TIMEOUT_MS", default_value_t = 10_000)]
+    pub body_read_timeout_ms: u64,
+
+    /// Connections served at once; more wait in the listen backlog. Capped
+    /// at start-up below the open-file limit, which is raised to its hard
+    /// limit first.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 4_096)]
+    pub max_connections: usize,
+
+    /// On shutdown, how long open connections get to finish their requests
+    /// before they are dropped (orders already running still finish).
+    #[arg(long, env = "SHUTDOWN_DEADLINE_MS", default_value_t = 30_000)]
+    pub shutdown_deadline_ms: u64,
+
     /// Redis used by the `redis` lock backend.
     #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:56379")]
     pub redis_url: String,

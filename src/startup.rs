@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use stocklock_api::Backend;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{Semaphore, oneshot};
 use tokio_util::task::TaskTracker;
 
@@ -20,6 +20,7 @@ use crate::access::Access;
 use crate::config::Config;
 use crate::faults::FaultInjector;
 use crate::http;
+use crate::http::serve;
 use crate::lock::{
     AtomicUpdate, EtcdLock, LocalLock, Lock, LockBackend, NoLock, PostgresAdvisoryLock, RedisLock, Redlock,
 };
@@ -31,6 +32,8 @@ use crate::switch::{LockSwitch, Settings};
 pub struct Application {
     listener: TcpListener,
     state: Arc<AppState>,
+    limits: serve::Limits,
+    body_timeout: Duration,
 }
 
 impl Application {
@@ -45,10 +48,8 @@ impl Application {
             .map(|backend| Lock::new(backend, pool.clone(), tasks.clone(), metrics.clone()))
             .collect();
         let locks = LockSwitch::new(locks, initial_settings(config)?)?;
-        let address = (config.host, config.port);
-        let listener = TcpListener::bind(address)
-            .await
-            .with_context(|| format!("could not listen on {}:{}", config.host, config.port))?;
+        let listener =
+            listen(config).with_context(|| format!("could not listen on {}:{}", config.host, config.port))?;
         let probe = store::connect_probe(&config.database_url).context("invalid DATABASE_URL")?;
         let state = Arc::new(AppState {
             pool,
@@ -68,7 +69,12 @@ impl Application {
             },
             metrics,
         });
-        Ok(Application { listener, state })
+        Ok(Application {
+            listener,
+            state,
+            limits: connection_limits(config),
+            body_timeout: Duration::from_millis(config.body_read_timeout_ms),
+        })
     }
 
     /// The port actually bound (useful when the configuration said 0).
@@ -83,10 +89,8 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let state = self.state;
-        axum::serve(self.listener, http::app(state.clone()))
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("the HTTP server failed")?;
+        let app = http::app(state.clone(), self.body_timeout);
+        serve::serve(self.listener, app, self.limits, shutdown).await;
         // Orders whose clients hung up are still running: wait for them.
         state.tasks.close();
         state.tasks.wait().await;
@@ -152,6 +156,37 @@ fn build_backends(
         ));
     }
     Ok(backends)
+}
+
+/// Binds the port with a listen backlog of 1,024 (std's is 128), so that a
+/// burst waits in the kernel rather than being refused.
+fn listen(config: &Config) -> std::io::Result<TcpListener> {
+    let address = std::net::SocketAddr::new(config.host, config.port);
+    let socket = if address.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(1_024)
+}
+
+/// The connection bounds, with the connection limit kept below the
+/// open-file limit (raised first), leaving room for the pool and the lock
+/// servers' connections.
+fn connection_limits(config: &Config) -> serve::Limits {
+    let open_files = serve::raise_open_file_limit();
+    let room = usize::try_from(open_files.saturating_sub(256))
+        .unwrap_or(usize::MAX)
+        .max(16);
+    let max_connections = config.max_connections.min(room);
+    tracing::info!(open_files, max_connections, "connection limits");
+    serve::Limits {
+        header_timeout: Duration::from_millis(config.header_read_timeout_ms),
+        max_connections,
+        shutdown_deadline: Duration::from_millis(config.shutdown_deadline_ms),
+    }
 }
 
 /// The configured settings, validated by the same rules as `PUT /admin/lock`.

@@ -16,20 +16,24 @@ mod lock_settings;
 mod metrics;
 mod orders;
 mod products;
+pub mod serve;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
 use axum::http::Uri;
 use axum::middleware;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::Error;
 use crate::state::AppState;
 
-/// The whole application, ready to serve or to drive from a test.
-pub fn app(state: Arc<AppState>) -> Router {
+/// The whole application, ready to serve or to drive from a test. A body
+/// that has not arrived within `body_timeout` fails its request.
+pub fn app(state: Arc<AppState>, body_timeout: Duration) -> Router {
     Router::new()
         .merge(health::router())
         .merge(products::router())
@@ -41,6 +45,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .fallback(|uri: Uri| async move { Error::RouteNotFound(uri.path().to_owned()) })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(state.clone(), access::check))
+        .layer(RequestBodyTimeoutLayer::new(body_timeout))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
 }

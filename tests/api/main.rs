@@ -10,6 +10,7 @@ mod servers;
 
 mod access;
 mod api_contract;
+mod connections;
 mod ladder;
 mod lifecycle;
 mod lock_contract;
