@@ -1,12 +1,15 @@
 //! Command-line options. The doc comment of each field is its `--help`.
+//!
+//! Only the options: what they mean is elsewhere (a quantity range is the
+//! load's, a scenario the scenarios'), and `app.rs` turns them into a run.
+//! So nothing below the front end needs to import this file.
 
-use std::fmt;
 use std::path::PathBuf;
-use std::str::FromStr;
 
 use clap::{Args, Parser, Subcommand};
 use stocklock_api::Backend;
 
+use crate::load::QuantityRange;
 use crate::scenario::Scenario;
 
 #[derive(Debug, Parser)]
@@ -184,55 +187,9 @@ pub struct RawArgs {
     pub json: bool,
 }
 
-/// An inclusive range of order quantities.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QuantityRange {
-    pub min: i64,
-    pub max: i64,
-}
-
-impl FromStr for QuantityRange {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let parse = |part: &str| {
-            part.trim()
-                .parse::<i64>()
-                .map_err(|_| format!("`{s}` is not a quantity like 1 or 1-3"))
-        };
-        let (min, max) = match s.split_once('-') {
-            Some((min, max)) => (parse(min)?, parse(max)?),
-            None => (parse(s)?, parse(s)?),
-        };
-        if min < 1 || max < min {
-            return Err(format!("`{s}`: quantities start at 1 and a range goes upwards"));
-        }
-        Ok(QuantityRange { min, max })
-    }
-}
-
-impl fmt::Display for QuantityRange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.min == self.max {
-            write!(f, "{}", self.min)
-        } else {
-            write!(f, "{}-{}", self.min, self.max)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quantities_parse_as_a_number_or_a_range() {
-        assert_eq!("2".parse(), Ok(QuantityRange { min: 2, max: 2 }));
-        assert_eq!("1-3".parse(), Ok(QuantityRange { min: 1, max: 3 }));
-        for bad in ["0", "3-1", "x", "1-", "-1"] {
-            assert!(bad.parse::<QuantityRange>().is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn the_default_run_tests_every_backend_in_teaching_order() {

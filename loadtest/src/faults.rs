@@ -5,14 +5,14 @@
 //! and `scripts/cluster` — so a student can line up "a holder paused here",
 //! "Redis died here" with what the ledger shows.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use stocklock_api::{Faults, PausePoint};
 
-use crate::RunError;
 use crate::client::Target;
+use crate::error::RunError;
 
 /// One injected fault, as the phase report lists it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PhaseFault {
     /// `pause_holder`, `kill_redis`, `start_redis`, `kill_etcd`, …
     pub kind: String,

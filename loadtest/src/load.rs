@@ -13,7 +13,13 @@
 //!
 //! Buyers are spread round-robin over the targets, so with two instances the
 //! `local` backend's per-process lock is exposed.
+//!
+//! The hot path knows nothing of who watches the run: each answer goes into
+//! the buyer's own [`Recorder`], and, when the run is watched, into a shared
+//! [`TickWindow`] (a counter of `stats`) that the runner reads.
 
+use std::fmt;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -23,9 +29,8 @@ use rand::Rng;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::cli::QuantityRange;
 use crate::client::Target;
-use crate::dashboard::LiveWindow;
+use crate::stats::window::TickWindow;
 use crate::stats::{Outcome, Recorder};
 
 /// How the load is shaped.
@@ -33,6 +38,16 @@ use crate::stats::{Outcome, Recorder};
 pub enum Model {
     Closed { buyers: usize },
     Open { rate: f64 },
+}
+
+impl Model {
+    /// How the report and the dashboard name it.
+    pub fn describe(self) -> String {
+        match self {
+            Model::Closed { buyers } => format!("closed model, {buyers} buyers"),
+            Model::Open { rate } => format!("open model, {rate} orders/s"),
+        }
+    }
 }
 
 /// What one phase sends.
@@ -47,6 +62,45 @@ pub struct LoadPlan {
     pub duration: Duration,
 }
 
+/// An inclusive range of order quantities (`--quantity`), each order's
+/// drawn from it. Defined here, with the buyers that draw from it, rather
+/// than with the options: the hot path imports nothing of the front end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuantityRange {
+    pub min: i64,
+    pub max: i64,
+}
+
+impl FromStr for QuantityRange {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let parse = |part: &str| {
+            part.trim()
+                .parse::<i64>()
+                .map_err(|_| format!("`{s}` is not a quantity like 1 or 1-3"))
+        };
+        let (min, max) = match s.split_once('-') {
+            Some((min, max)) => (parse(min)?, parse(max)?),
+            None => (parse(s)?, parse(s)?),
+        };
+        if min < 1 || max < min {
+            return Err(format!("`{s}`: quantities start at 1 and a range goes upwards"));
+        }
+        Ok(QuantityRange { min, max })
+    }
+}
+
+impl fmt::Display for QuantityRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.min == self.max {
+            write!(f, "{}", self.min)
+        } else {
+            write!(f, "{}-{}", self.min, self.max)
+        }
+    }
+}
+
 /// State the buyers share: a few atomics, nothing locked.
 struct Shared {
     plan: LoadPlan,
@@ -57,8 +111,9 @@ struct Shared {
     started: Instant,
     deadline: Instant,
     progress: ProgressBar,
-    /// For the dashboard, if there is one: every answer, as it comes.
-    live: Option<Arc<LiveWindow>>,
+    /// When the run is watched: every answer, as it comes (`None` costs
+    /// the unwatched run nothing, not even an uncontended lock).
+    window: Option<Arc<TickWindow>>,
 }
 
 impl Shared {
@@ -97,8 +152,8 @@ impl Shared {
         let (outcome, ack) = self.targets[target].order(&self.plan.skus[sku], quantity).await;
         let latency = intended.elapsed();
         recorder.record(outcome, latency, quantity, ack);
-        if let Some(live) = &self.live {
-            live.record(outcome, latency);
+        if let Some(window) = &self.window {
+            window.record(outcome, latency);
         }
         if outcome == Outcome::Created {
             recorder
@@ -116,11 +171,12 @@ impl Shared {
 }
 
 /// Runs the load; returns everything recorded and how long it took.
+/// `window`, if given, also counts every answer as it comes.
 pub async fn run(
     targets: Arc<[Target]>,
     plan: &LoadPlan,
     progress: ProgressBar,
-    live: Option<Arc<LiveWindow>>,
+    window: Option<Arc<TickWindow>>,
 ) -> (Recorder, Duration) {
     let started = Instant::now();
     let shared = Arc::new(Shared {
@@ -131,7 +187,7 @@ pub async fn run(
         started,
         deadline: started + plan.duration,
         progress,
-        live,
+        window,
     });
     let recorder = match plan.model {
         Model::Closed { buyers } => closed(shared, buyers).await,
@@ -185,4 +241,18 @@ async fn open(shared: Arc<Shared>, rate: f64) -> Recorder {
         merged.merge(done);
     }
     merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities_parse_as_a_number_or_a_range() {
+        assert_eq!("2".parse(), Ok(QuantityRange { min: 2, max: 2 }));
+        assert_eq!("1-3".parse(), Ok(QuantityRange { min: 1, max: 3 }));
+        for bad in ["0", "3-1", "x", "1-", "-1"] {
+            assert!(bad.parse::<QuantityRange>().is_err(), "{bad}");
+        }
+    }
 }

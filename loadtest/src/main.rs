@@ -41,7 +41,7 @@ async fn main() -> ExitCode {
 
 /// Returns whether the run passed.
 async fn run(args: &RunArgs) -> anyhow::Result<bool> {
-    let (report, dashboard) = loadtest::run_with_dashboard(args)
+    let (report, events) = loadtest::run_with_events(args)
         .await
         .context("the load test could not run")?;
     print!("{}", report::render_table(&report));
@@ -50,8 +50,8 @@ async fn run(args: &RunArgs) -> anyhow::Result<bool> {
         std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }
-    if let (Some(path), Some(dashboard)) = (&args.chart, &dashboard) {
-        let page = loadtest::dashboard::page::replay(&dashboard.events.to_json_array());
+    if let Some(path) = &args.chart {
+        let page = loadtest::dashboard::page::replay(&events.history());
         std::fs::write(path, page).with_context(|| format!("writing {}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }

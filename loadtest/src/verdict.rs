@@ -16,16 +16,21 @@
 //! Beyond that, and any acknowledged-but-missing order, is a bug whatever the
 //! backend.
 //!
-//! Pure functions only: the tests below construct the outcomes by hand.
+//! Pure functions only: the tests (`verdict/tests.rs`) construct the
+//! outcomes by hand. The words that show a verdict are in [`label`].
+
+mod label;
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use stocklock_api::{Audit, Backend};
 use uuid::Uuid;
 
+pub use label::label;
+
 /// What a backend is expected to do in this run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Expectation {
     /// Overselling or losing an update fails the run.
@@ -52,7 +57,7 @@ pub fn expectation(backend: Backend, targets: usize, must_be_safe: Option<&[Back
 }
 
 /// Ledger figures summed over a phase's SKUs.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ledger {
     pub initial_stock: i64,
     pub stock: i64,
@@ -103,7 +108,7 @@ impl ClientTally {
     }
 }
 
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verdict {
     /// Units sold beyond the initial stock, summed per SKU.
     pub oversold_units: i64,
@@ -215,7 +220,7 @@ fn unmatched(records: &[i64], explanations: &[i64]) -> Vec<i64> {
 }
 
 /// How a phase's verdict compares with what was expected of the backend.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Assessment {
     /// A safe backend stayed safe.

@@ -13,14 +13,15 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use clap::Parser;
+mod common;
+
+use common::{run_args, spawn_instance};
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
-use loadtest::cli::{Cli, Command as LoadtestCommand};
-use loadtest::report::{Report, verdict_label};
+use loadtest::report::Report;
+use loadtest::verdict;
 use serde_json::json;
 use stocklock::config::Config;
-use stocklock::startup::{Application, Running};
 
 /// `chromedriver`, on a free port; killed when dropped, with the browser
 /// profiles it was given.
@@ -105,16 +106,6 @@ impl Drop for Driver {
             let _ = std::fs::remove_dir_all(profile);
         }
     }
-}
-
-async fn spawn_instance() -> Running {
-    let mut config = Config::defaults();
-    config.port = 0;
-    config.db_max_connections = 10;
-    Application::build(&config)
-        .await
-        .expect("stocklock starts")
-        .spawn()
 }
 
 async fn text(browser: &Client, id: &str) -> String {
@@ -205,10 +196,8 @@ async fn the_dashboard_shows_the_run_live_and_the_report_replays_it_offline() {
         format!("127.0.0.1:{dashboard_port}"),
         "--pace".into(),
     ];
-    let LoadtestCommand::Run(args) = Cli::parse_from(argv).command else {
-        unreachable!("a run")
-    };
-    let run = tokio::spawn(async move { loadtest::run_with_dashboard(&args).await });
+    let args = run_args(argv);
+    let run = tokio::spawn(async move { loadtest::run_with_events(&args).await });
 
     let driver = Driver::start();
     let browser = driver.browser(false).await;
@@ -239,7 +228,7 @@ async fn the_dashboard_shows_the_run_live_and_the_report_replays_it_offline() {
     .await;
     screenshot(&browser, "live-finished.png").await;
 
-    let (report, dashboard) = run.await.unwrap().expect("the run completes");
+    let (report, events) = run.await.unwrap().expect("the run completes");
     let expected = verdicts(&report);
     assert_eq!(
         board(&browser).await,
@@ -253,8 +242,7 @@ async fn the_dashboard_shows_the_run_live_and_the_report_replays_it_offline() {
     browser.close().await.unwrap();
 
     let file = std::env::temp_dir().join(format!("stocklock-report-{}.html", uuid::Uuid::new_v4().simple()));
-    let events = dashboard.expect("a dashboard").events.to_json_array();
-    std::fs::write(&file, loadtest::dashboard::page::replay(&events)).unwrap();
+    std::fs::write(&file, loadtest::dashboard::page::replay(&events.history())).unwrap();
     let offline = driver.browser(true).await;
     offline.goto(&format!("file://{}", file.display())).await.unwrap();
     eventually(20, "the report shows its verdicts", || async {
@@ -278,6 +266,6 @@ fn verdicts(report: &Report) -> Vec<String> {
     report
         .phases
         .iter()
-        .map(|p| verdict_label(&p.verdict, &p.assessment))
+        .map(|p| verdict::label(&p.verdict, &p.assessment))
         .collect()
 }

@@ -2,23 +2,15 @@
 //! process on port 0, sharing the real PostgreSQL, Redis and etcd that
 //! `scripts/services start` runs).
 
+mod common;
+
 use std::process::Output;
 
-use clap::Parser;
-use loadtest::cli::{Cli, Command, RunArgs};
-use serde_json::Value;
+use common::{phase, run_args, spawn_instance};
+use loadtest::verdict::Assessment;
+use serde_json::json;
 use stocklock::config::Config;
-use stocklock::startup::{Application, Running};
-
-async fn spawn_instance() -> Running {
-    let mut config = Config::defaults();
-    config.port = 0;
-    config.db_max_connections = 10;
-    let app = Application::build(&config)
-        .await
-        .expect("stocklock did not start: are PostgreSQL, Redis and etcd running? (scripts/services start)");
-    app.spawn()
-}
+use stocklock::startup::Running;
 
 /// Options for a short run against `instances`, plus `extra`.
 fn options(instances: &[&Running], extra: &[&str]) -> Vec<String> {
@@ -38,46 +30,26 @@ fn options(instances: &[&Running], extra: &[&str]) -> Vec<String> {
     args
 }
 
-fn run_args(argv: Vec<String>) -> RunArgs {
-    match Cli::parse_from(argv).command {
-        Command::Run(args) => args,
-        Command::Raw(_) => unreachable!("options() builds a run"),
-    }
-}
-
-fn phase<'a>(report: &'a Value, backend: &str) -> &'a Value {
-    report["phases"]
-        .as_array()
-        .expect("phases")
-        .iter()
-        .find(|p| p["backend"] == backend)
-        .unwrap_or_else(|| panic!("no {backend} phase in {report}"))
-}
-
 #[tokio::test]
 async fn the_report_shows_none_and_local_overselling_and_the_rest_safe() {
     let (first, second) = (spawn_instance().await, spawn_instance().await);
     let args = run_args(options(&[&first, &second], &["--critical-section-ms", "30"]));
     let report = loadtest::run(&args).await.expect("the run completes");
-    let json = serde_json::to_value(&report).unwrap();
 
-    assert_eq!(json["passed"], true, "{json:#}");
+    assert!(report.passed, "{report:#?}");
     for unsafe_backend in ["none", "local"] {
-        let phase = phase(&json, unsafe_backend);
-        assert!(
-            phase["verdict"]["oversold_units"].as_i64().unwrap() > 0,
-            "{phase:#}"
-        );
-        assert_eq!(phase["assessment"]["kind"], "expected_failure", "{phase:#}");
+        let phase = phase(&report, unsafe_backend);
+        assert!(phase.verdict.oversold_units > 0, "{phase:#?}");
+        assert_eq!(phase.assessment, Assessment::ExpectedFailure, "{phase:#?}");
     }
     for safe_backend in ["redis", "etcd", "postgres", "atomic"] {
-        let phase = phase(&json, safe_backend);
-        assert_eq!(phase["verdict"]["oversold_units"], 0, "{phase:#}");
-        assert_eq!(phase["verdict"]["stock_drift"], 0, "{phase:#}");
-        assert_eq!(phase["assessment"]["kind"], "safe", "{phase:#}");
-        assert_eq!(phase["ledger"]["sold"], 20, "{phase:#}");
-        assert_eq!(phase["counts"]["created"], 20, "{phase:#}");
-        assert_eq!(phase["verdict"]["api_matches_database"], true, "{phase:#}");
+        let phase = phase(&report, safe_backend);
+        assert_eq!(phase.verdict.oversold_units, 0, "{phase:#?}");
+        assert_eq!(phase.verdict.stock_drift, 0, "{phase:#?}");
+        assert_eq!(phase.assessment, Assessment::Safe, "{phase:#?}");
+        assert_eq!(phase.ledger.sold, 20, "{phase:#?}");
+        assert_eq!(phase.counts.created, 20, "{phase:#?}");
+        assert_eq!(phase.verdict.api_matches_database, Some(true), "{phase:#?}");
     }
 }
 
@@ -146,16 +118,12 @@ async fn the_open_model_sells_out_safely_at_a_constant_rate() {
         &["--backends", "atomic", "--rate", "200", "--duration", "5"],
     );
     let report = loadtest::run(&run_args(argv)).await.expect("the run completes");
-    let json = serde_json::to_value(&report).unwrap();
-    assert!(
-        json["model"].as_str().unwrap().starts_with("open model"),
-        "{json:#}"
-    );
-    let phase = phase(&json, "atomic");
-    assert_eq!(phase["ledger"]["sold"], 20, "{phase:#}");
-    assert_eq!(phase["assessment"]["kind"], "safe", "{phase:#}");
+    assert!(report.model.starts_with("open model"), "{report:#?}");
+    let phase = phase(&report, "atomic");
+    assert_eq!(phase.ledger.sold, 20, "{phase:#?}");
+    assert_eq!(phase.assessment, Assessment::Safe, "{phase:#?}");
     // 20 units at 200 orders/s: sold out in about 0.1 s, well before 5 s.
-    assert!(phase["elapsed_s"].as_f64().unwrap() < 2.0, "{phase:#}");
+    assert!(phase.elapsed_s < 2.0, "{phase:#?}");
 }
 
 /// Orders outlive their clients: with a request timeout shorter than the
@@ -185,31 +153,110 @@ async fn late_orders_of_one_phase_are_never_blamed_on_the_next() {
         ],
     );
     let report = loadtest::run(&run_args(argv)).await.expect("the run completes");
-    let json = serde_json::to_value(&report).unwrap();
     for backend in ["postgres", "local"] {
-        let phase = phase(&json, backend);
+        let phase = phase(&report, backend);
         // Every client gave up, yet every order was recorded, in its own phase.
-        assert_eq!(phase["counts"]["no_answer"], 5, "{phase:#}");
-        assert_eq!(phase["ledger"]["orders"], 5, "{phase:#}");
-        assert_eq!(phase["assessment"]["kind"], "safe", "{phase:#}");
+        assert_eq!(phase.counts.no_answer, 5, "{phase:#?}");
+        assert_eq!(phase.ledger.orders, 5, "{phase:#?}");
+        assert_eq!(phase.assessment, Assessment::Safe, "{phase:#?}");
     }
-    assert_eq!(json["passed"], true, "{json:#}");
+    assert!(report.passed, "{report:#?}");
 }
 
-/// The JSON that outside tools read: every phase names its scenario, its
-/// ladder settings, its faults and its overlapping holds.
+/// The JSON that outside tools read — the workshop's scripts, the
+/// service's tests — pinned field by field: the one test that reads the
+/// report as JSON rather than as the typed `Report`, so that renaming a
+/// field (which the typed tests would follow silently) fails here. Every
+/// phase also names its scenario, its ladder settings, its faults and its
+/// overlapping holds.
 #[tokio::test]
-async fn every_phase_reports_its_scenario_settings_faults_and_overlaps() {
+async fn the_json_report_keeps_its_field_names() {
     let instance = spawn_instance().await;
     let argv = options(&[&instance], &["--backends", "redis"]);
     let report = loadtest::run(&run_args(argv)).await.expect("the run completes");
     let json = serde_json::to_value(&report).unwrap();
-    let phase = phase(&json, "redis");
+    let keys = |value: &serde_json::Value| -> Vec<String> {
+        let mut keys: Vec<String> = value.as_object().expect("an object").keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    let top = [
+        "critical_section_ms",
+        "model",
+        "passed",
+        "phases",
+        "quantity",
+        "scenario",
+        "skus",
+        "stock_per_sku",
+        "targets",
+    ];
+    assert_eq!(keys(&json), top, "{json:#}");
+    let phase = &json["phases"][0];
+    let fields = [
+        "acked_units",
+        "assessment",
+        "backend",
+        "counts",
+        "elapsed_s",
+        "expectation",
+        "faults",
+        "label",
+        "latency",
+        "latency_by_outcome",
+        "ledger",
+        "orders_per_s",
+        "recovery_s",
+        "requests_per_s",
+        "scenario",
+        "settings",
+        "verdict",
+        "why",
+    ];
+    assert_eq!(keys(phase), fields, "{phase:#}");
+    let counts = [
+        "created",
+        "lock_lost",
+        "lock_unavailable",
+        "no_answer",
+        "not_sent",
+        "other_errors",
+        "other_unavailable",
+        "sold_out",
+    ];
+    assert_eq!(keys(&phase["counts"]), counts, "{phase:#}");
+    let ledger = ["initial_stock", "orders", "sold", "stock"];
+    assert_eq!(keys(&phase["ledger"]), ledger, "{phase:#}");
+    let verdict = [
+        "acked_not_recorded",
+        "api_matches_database",
+        "orders_match_audit",
+        "overlapping_holds",
+        "oversold_units",
+        "quantity_mismatches",
+        "recorded_not_acked",
+        "sold_units",
+        "stock_drift",
+        "unexplained_records",
+        "unit_mismatch",
+    ];
+    assert_eq!(keys(&phase["verdict"]), verdict, "{phase:#}");
+    let latency = ["max_ms", "mean_ms", "p50_ms", "p90_ms", "p99_ms"];
+    assert_eq!(keys(&phase["latency"]), latency, "{phase:#}");
+    assert_eq!(
+        keys(&phase["latency_by_outcome"]["created"]),
+        latency,
+        "{phase:#}"
+    );
+
     assert_eq!(phase["scenario"], "basic", "{phase:#}");
+    assert_eq!(phase["backend"], "redis", "{phase:#}");
+    assert_eq!(phase["expectation"], "must_be_safe", "{phase:#}");
+    assert_eq!(phase["assessment"], json!({"kind": "safe"}), "{phase:#}");
     for rung in ["check_before_commit", "renewal", "fencing"] {
         assert_eq!(phase["settings"][rung], true, "{rung}: {phase:#}");
     }
-    assert_eq!(phase["faults"], serde_json::json!([]), "{phase:#}");
+    assert_eq!(phase["faults"], json!([]), "{phase:#}");
     assert_eq!(phase["verdict"]["overlapping_holds"], 0, "{phase:#}");
     assert_eq!(phase["counts"]["lock_lost"], 0, "{phase:#}");
 }

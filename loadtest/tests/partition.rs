@@ -9,14 +9,15 @@
 //! root (namespaces, links, nft): elsewhere it says so and passes — except
 //! under CI, which runs as root and must not skip it.
 
-mod cluster;
+mod common;
 
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use cluster::{Cluster, assert_safe, phase, run_scenario};
+use common::cluster::{Cluster, run_scenario};
+use common::{assert_safe, phase};
 
 /// Shifts the network to 198.18.2.0/24: clear of the workshop's (198.18.0.0/24)
 /// and of scripts/test-cluster's (198.18.1.0/24).
@@ -117,36 +118,25 @@ async fn a_split_redis_brain_oversells_unless_fenced_and_a_cut_off_etcd_leader_n
         Instance::spawn(&cluster, "i1", &hosts[0], PORTS[0]),
         Instance::spawn(&cluster, "i2", &hosts[1], PORTS[1]),
     ];
-    let json = run_scenario(
+    let report = run_scenario(
         &cluster,
         "partition",
         [&instances[0].address, &instances[1].address],
     )
     .await;
 
-    let split = phase(&json, "redis split brain unfenced");
+    let split = phase(&report, "redis split brain unfenced");
     assert!(
-        split["verdict"]["overlapping_holds"].as_i64().unwrap() > 0,
-        "the split brain admitted no second holder: {split:#}"
+        split.verdict.overlapping_holds > 0,
+        "the split brain admitted no second holder: {split:#?}"
     );
     for label in ["redis split brain fenced", "etcd leader cut off"] {
-        assert_safe(&json, label);
+        assert_safe(&report, label);
     }
     // The cut-off side was refused, and the majority went on: everything sold.
-    let etcd = phase(&json, "etcd leader cut off");
-    assert!(
-        etcd["counts"]["lock_unavailable"].as_i64().unwrap() > 0,
-        "{etcd:#}"
-    );
-    assert_eq!(
-        etcd["ledger"]["sold"], etcd["ledger"]["initial_stock"],
-        "{etcd:#}"
-    );
-    let kinds: Vec<&str> = etcd["faults"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["kind"].as_str().unwrap())
-        .collect();
+    let etcd = phase(&report, "etcd leader cut off");
+    assert!(etcd.counts.lock_unavailable > 0, "{etcd:#?}");
+    assert_eq!(etcd.ledger.sold, etcd.ledger.initial_stock, "{etcd:#?}");
+    let kinds: Vec<&str> = etcd.faults.iter().map(|f| f.kind.as_str()).collect();
     assert_eq!(kinds, ["partition_etcd_leader_i1", "heal_network"]);
 }

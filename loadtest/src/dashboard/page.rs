@@ -3,6 +3,8 @@
 //! run's report with everything inside — uPlot, the script, and the run's
 //! events to replay — so that it opens from a file with the network off.
 
+use crate::events::Event;
+
 const PAGE: &str = include_str!("../../assets/dashboard/page.html");
 const CSS: &str = include_str!("../../assets/dashboard/dashboard.css");
 const SCRIPT: &str = include_str!("../../assets/dashboard/dashboard.js");
@@ -19,8 +21,13 @@ pub fn live() -> String {
     )
 }
 
-/// The report: the same page replaying `events` (a JSON array), self-contained.
-pub fn replay(events: &str) -> String {
+/// The report: the same page replaying `events`, self-contained.
+pub fn replay(events: &[Event]) -> String {
+    replay_json(&serde_json::to_string(events).expect("events serialize"))
+}
+
+/// [`replay`], of events already written as a JSON array.
+fn replay_json(events: &str) -> String {
     assemble(
         &format!("<style>{UPLOT_CSS}</style>"),
         format!(
@@ -54,7 +61,7 @@ mod tests {
 
     #[test]
     fn the_report_needs_nothing_from_outside_and_carries_its_events() {
-        let page = replay(r#"[{"type":"done","passed":true}]"#);
+        let page = replay(&[Event::Done { passed: true }]);
         assert!(
             !page.contains("src=\"") && !page.contains("href=\""),
             "nothing fetched"
@@ -66,7 +73,7 @@ mod tests {
 
     #[test]
     fn an_event_cannot_close_the_script_it_is_embedded_in() {
-        let page = replay(r#"[{"label":"</script><script>alert(1)</script>"}]"#);
+        let page = replay_json(r#"[{"label":"</script><script>alert(1)</script>"}]"#);
         assert!(!page.contains("</script><script>alert(1)"));
         assert!(page.contains(r#"\u003c/script>\u003cscript>alert(1)\u003c/script>"#));
     }

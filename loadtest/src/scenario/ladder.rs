@@ -6,7 +6,7 @@
 
 use stocklock_api::{Backend, Faults, LockSettingsUpdate, PauseHolder, PausePoint};
 
-use super::PhaseSpec;
+use super::spec::PhaseSpec;
 use crate::verdict::Expectation;
 
 /// A rung: which checks are on, and whether the rung must be safe.

@@ -1,5 +1,5 @@
 //! Scenarios: what each phase of a run sets up — a backend, the ladder's
-//! settings, faults — as data. The runner (`lib.rs`, `phase.rs`) knows no
+//! settings, faults — as data. The runner (`runner/`) knows no
 //! scenario by name: it runs the list of [`PhaseSpec`]s it is given, the way
 //! Jepsen's nemeses are a schedule of named operations.
 //!
@@ -25,6 +25,7 @@
 mod failover;
 mod ladder;
 mod partition;
+mod spec;
 
 use std::fmt;
 use std::str::FromStr;
@@ -33,6 +34,11 @@ use stocklock_api::{Backend, Faults, LockSettingsUpdate};
 
 use crate::faults::{ServerAction, ServerFault, Via};
 use crate::verdict::Expectation;
+
+// The type every scenario builds lives in a file of its own, so that the
+// scenarios below (which build it) and this file (which picks them) never
+// import each other.
+pub use spec::PhaseSpec;
 
 /// The scenarios `--scenario` accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,41 +85,6 @@ impl FromStr for Scenario {
                 "unknown scenario `{other}`, expected basic, ladder, kill-redis, kill-etcd, failover or partition"
             )),
         }
-    }
-}
-
-/// One phase to run.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PhaseSpec {
-    /// What the table calls it: `redis` in `basic`, `redis fenced` on the
-    /// ladder.
-    pub label: String,
-    pub backend: Backend,
-    /// Applied on top of the run's settings.
-    pub settings: LockSettingsUpdate,
-    /// Set on every target for the phase (none: all cleared).
-    pub faults: Faults,
-    /// Overrides the default expectation of the backend.
-    pub expectation: Option<Expectation>,
-    /// Overrides the run's stock per SKU.
-    pub stock: Option<i64>,
-    /// Done to the lock servers before the load (a topology reset).
-    pub prepare: Vec<ServerFault>,
-    /// Lock servers killed and started during the load.
-    pub schedule: Vec<ServerFault>,
-    /// Overrides the run's request budget: while a lock server is down,
-    /// refusals come back in microseconds and would spend it in a blink.
-    pub requests: Option<u64>,
-    /// What the instructor asks the room before it runs (`--pace` shows
-    /// it on the dashboard).
-    pub question: &'static str,
-}
-
-#[cfg(test)]
-impl PhaseSpec {
-    /// How many steps of the schedule do `action`.
-    fn steps(&self, action: ServerAction) -> usize {
-        self.schedule.iter().filter(|s| s.action == action).count()
     }
 }
 

@@ -23,7 +23,7 @@
 
 use stocklock_api::{Backend, Faults, LockSettingsUpdate};
 
-use super::PhaseSpec;
+use super::spec::PhaseSpec;
 use crate::faults::{ServerAction, ServerFault, Via};
 use crate::verdict::Expectation;
 

@@ -1,73 +1,16 @@
-//! The side-by-side report: one row per backend, verdict first.
+//! The side-by-side table printed at the end of a run: one row per
+//! backend, verdict first, then a line per failure, hint and explanation.
+//!
+//! Rendering only: the figures are the plain data of [`super::model`],
+//! filled in by the runner, and the verdict's words are
+//! [`verdict::label`](crate::verdict::label), shared with the dashboard.
+//! Nothing here is computed; a figure that is not in the JSON report is not
+//! in the table either.
 
 use std::fmt::Write;
 
-use serde::Serialize;
-
-use crate::phase::PhaseReport;
-use crate::scenario::Scenario;
-use crate::verdict::{Assessment, Expectation, Verdict};
-
-/// The whole run, as written by `--json`.
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    /// `basic` or `ladder` (`--scenario`).
-    pub scenario: String,
-    pub targets: Vec<String>,
-    /// `closed, 64 buyers` or `open, 500 orders/s`.
-    pub model: String,
-    pub skus: usize,
-    pub stock_per_sku: i64,
-    pub quantity: String,
-    pub critical_section_ms: u64,
-    pub phases: Vec<PhaseReport>,
-    /// False when a backend that must be safe was not.
-    pub passed: bool,
-}
-
-impl Report {
-    pub fn new(
-        scenario: Scenario,
-        targets: Vec<String>,
-        model: String,
-        (skus, stock_per_sku): (usize, i64),
-        quantity: String,
-        critical_section_ms: u64,
-        phases: Vec<PhaseReport>,
-    ) -> Self {
-        let passed = phases.iter().all(|p| !p.assessment.fails_run());
-        Report {
-            scenario: scenario.to_string(),
-            targets,
-            model,
-            skus,
-            stock_per_sku,
-            quantity,
-            critical_section_ms,
-            phases,
-            passed,
-        }
-    }
-}
-
-/// `✅ safe`, `❌ oversold 212`, …: the first thing a student reads.
-pub fn verdict_label(verdict: &Verdict, assessment: &Assessment) -> String {
-    let damage = if verdict.oversold_units > 0 {
-        format!("oversold {}", verdict.oversold_units)
-    } else if verdict.stock_drift != 0 {
-        format!("stock off by {}", verdict.stock_drift)
-    } else {
-        String::new()
-    };
-    match assessment {
-        Assessment::Safe => "✅ safe".to_owned(),
-        Assessment::Inconclusive { .. } => "❔ inconclusive".to_owned(),
-        Assessment::UnexpectedlySafe { .. } => "✅ no oversell".to_owned(),
-        Assessment::ExpectedFailure => format!("❌ {damage}"),
-        Assessment::Failed { .. } if !damage.is_empty() => format!("❌ {damage} FAIL"),
-        Assessment::Failed { .. } => "❌ books off FAIL".to_owned(),
-    }
-}
+use super::model::{PhaseReport, Report};
+use crate::verdict::{self, Assessment, Expectation};
 
 /// Column names say what they count: "overlaps" are pairs of orders whose
 /// critical sections overlapped (the ledger's timestamps), "409" sold out,
@@ -159,7 +102,7 @@ fn cells(phase: &PhaseReport) -> Vec<String> {
     };
     let counts = &phase.counts;
     vec![
-        verdict_label(&phase.verdict, &phase.assessment),
+        verdict::label(&phase.verdict, &phase.assessment),
         phase.label.clone(),
         expected.to_owned(),
         format!("{}/{}", phase.ledger.sold, phase.ledger.initial_stock),
@@ -187,32 +130,4 @@ fn row(cells: &[String]) -> String {
         let _ = write!(line, "{cell:<width$} ");
     }
     line.trim_end().to_owned() + "\n"
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn verdict(oversold: i64, drift: i64) -> Verdict {
-        Verdict {
-            oversold_units: oversold,
-            stock_drift: drift,
-            ..Verdict::default()
-        }
-    }
-
-    #[test]
-    fn labels_put_the_verdict_first() {
-        assert_eq!(verdict_label(&verdict(0, 0), &Assessment::Safe), "✅ safe");
-        assert_eq!(
-            verdict_label(&verdict(12, 3), &Assessment::ExpectedFailure),
-            "❌ oversold 12"
-        );
-        assert_eq!(
-            verdict_label(&verdict(0, 3), &Assessment::ExpectedFailure),
-            "❌ stock off by 3"
-        );
-        let failed = Assessment::Failed { reasons: vec![] };
-        assert_eq!(verdict_label(&verdict(5, 0), &failed), "❌ oversold 5 FAIL");
-    }
 }

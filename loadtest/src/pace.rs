@@ -1,9 +1,17 @@
 //! `--pace`: the instructor starts each phase — with Enter in the terminal,
 //! or the button on the dashboard — after the room has been asked what it
 //! expects. Both just bump a counter; a phase waits for the next bump.
+//!
+//! An input to the run, not a view: the runner waits on it, and the
+//! dashboard's button and the terminal press it. It lives on its own, low
+//! in the crate, so that the runner can wait for the instructor without
+//! knowing the dashboard, and the dashboard can press without knowing the
+//! runner. The terminal's half (the prompt, the Enter key) stays here: it
+//! is one conversation.
 
 use tokio::sync::watch;
 
+/// The instructor's go: a counter bumped once per go.
 pub struct Pace {
     go: watch::Sender<u64>,
 }
@@ -33,6 +41,19 @@ impl Pace {
     /// Starts the phase that waits (nothing if none does).
     pub fn go(&self) {
         self.go.send_modify(|count| *count += 1);
+    }
+
+    /// Before phase `label`: listens for the next go, has `announce` tell
+    /// whoever watches (the runner emits an event), asks on the terminal
+    /// what to ask the room, and waits for the go.
+    pub async fn wait_for_go(&self, label: &str, question: &str, announce: impl FnOnce()) {
+        // Listening before the page is told, so that no go is lost.
+        let go = self.next_go();
+        announce();
+        eprintln!(
+            "\nnext: {label}\nask the room: {question}\npress Enter (or the dashboard's button) to start it"
+        );
+        go.await;
     }
 
     /// The next go, listened for from now on.

@@ -1,8 +1,12 @@
-//! What the dashboard is told, as a list of events: the run's plan, each
-//! phase's start, a tick twice a second while it runs, each fault as it
-//! happens, each verdict, the end. The live page receives them as
-//! server-sent events; the HTML report embeds the same list and replays it.
-//! One list, two pages that cannot disagree.
+//! What happened in a run, as a list of events — the plan, each phase's
+//! start, a tick twice a second while it runs, each fault as it happens,
+//! each verdict, the end — and the [`EventLog`] the runner emits them into.
+//!
+//! The runner only emits; whoever wants to watch subscribes: the dashboard's
+//! server streams them to the live page (server-sent events), and `--chart`
+//! embeds the same list in the HTML report to replay. One list, two pages
+//! that cannot disagree — and a runner that knows no view. This file imports
+//! neither the runner nor the dashboard, only the plain data events carry.
 
 use std::sync::Mutex;
 
@@ -10,7 +14,7 @@ use serde::Serialize;
 use stocklock_api::Backend;
 use tokio::sync::broadcast;
 
-use crate::phase::PhaseReport;
+use crate::report::model::PhaseReport;
 use crate::verdict::Expectation;
 
 /// One thing that happened in the run. Serialized with a `type` tag:
@@ -92,41 +96,53 @@ pub struct Tick {
 }
 
 /// The run's events so far, and everyone listening for the next.
-pub struct Events {
-    history: Mutex<Vec<String>>,
-    live: broadcast::Sender<String>,
+///
+/// A history (for whoever subscribes late, and for the report to replay)
+/// plus a broadcast channel (for whoever listens now). Why both, rather
+/// than a `Mutex<Vec<Event>>` and a `Notify` that listeners re-read: a
+/// broadcast hands each listener every event exactly once without it
+/// keeping an index into the history; a listener that falls more than
+/// [`LIVE_BACKLOG`] events behind is told it lagged and can start over from
+/// the history. The runner is never held back by a slow listener.
+pub struct EventLog {
+    history: Mutex<Vec<Event>>,
+    live: broadcast::Sender<Event>,
 }
 
-impl Default for Events {
+/// Events a live listener may fall behind by before it is told it lagged.
+pub const LIVE_BACKLOG: usize = 1024;
+
+impl Default for EventLog {
     fn default() -> Self {
-        Events {
+        EventLog {
             history: Mutex::new(Vec::new()),
-            live: broadcast::channel(1024).0,
+            live: broadcast::channel(LIVE_BACKLOG).0,
         }
     }
 }
 
-impl Events {
+impl EventLog {
     /// Records `event` and sends it to every listener.
-    pub fn emit(&self, event: &Event) {
-        let json = serde_json::to_string(event).expect("events serialize");
+    pub fn emit(&self, event: Event) {
+        // The history is locked while sending, so that a subscriber (which
+        // takes the same lock) sees each event either in its history or on
+        // its receiver, never both and never neither.
         let mut history = self.history.lock().unwrap_or_else(|p| p.into_inner());
-        history.push(json.clone());
+        history.push(event.clone());
         // Nobody listening is fine: the history keeps it.
-        let _ = self.live.send(json);
+        let _ = self.live.send(event);
     }
 
     /// Everything so far, and a receiver for what comes after — taken
     /// together, so that nothing falls between the two.
-    pub fn subscribe(&self) -> (Vec<String>, broadcast::Receiver<String>) {
+    pub fn subscribe(&self) -> (Vec<Event>, broadcast::Receiver<Event>) {
         let history = self.history.lock().unwrap_or_else(|p| p.into_inner());
         (history.clone(), self.live.subscribe())
     }
 
-    /// Every event so far, as a JSON array (for the report to replay).
-    pub fn to_json_array(&self) -> String {
-        let history = self.history.lock().unwrap_or_else(|p| p.into_inner());
-        format!("[{}]", history.join(","))
+    /// Every event so far (for the report to replay).
+    pub fn history(&self) -> Vec<Event> {
+        self.history.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
@@ -174,14 +190,17 @@ mod tests {
 
     #[test]
     fn a_late_listener_gets_the_history_then_the_rest_and_the_report_gets_it_all() {
-        let events = Events::default();
-        events.emit(&tick(0, 0.5));
-        let (history, mut live) = events.subscribe();
-        events.emit(&tick(0, 1.0));
+        let log = EventLog::default();
+        log.emit(tick(0, 0.5));
+        let (history, mut live) = log.subscribe();
+        log.emit(tick(0, 1.0));
         assert_eq!(history.len(), 1);
-        assert!(live.try_recv().unwrap().contains("\"t\":1.0"));
-        let all: Vec<serde_json::Value> = serde_json::from_str(&events.to_json_array()).unwrap();
-        assert_eq!(all.len(), 2);
+        let Event::Tick(next) = live.try_recv().unwrap() else {
+            panic!("not a tick")
+        };
+        assert_eq!(next.t, 1.0);
+        let all = serde_json::to_value(log.history()).unwrap();
+        assert_eq!(all.as_array().unwrap().len(), 2);
         assert_eq!(all[1]["t"], 1.0);
     }
 }

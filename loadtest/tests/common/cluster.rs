@@ -1,14 +1,18 @@
 //! The tests' own cluster: `scripts/cluster` (its ports shifted, its own
-//! state dir), on loopback or in network mode, stopped when dropped; a
-//! scenario run on it; and the report's phases by label.
+//! state dir), on loopback or in network mode, stopped when dropped; an
+//! instance's settings pointed at it; and a scenario run on it.
+//!
+//! Each test that breaks lock servers starts a cluster of its own, with its
+//! own offset and state directory: never a cluster shared between tests
+//! that could race.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use clap::Parser;
-use loadtest::cli::{Cli, Command as LoadtestCommand};
-use serde_json::Value;
+use loadtest::report::Report;
 use stocklock::config::Config;
+
+use super::run_args;
 
 /// A cluster of the test's own; stopped when dropped.
 pub struct Cluster {
@@ -68,6 +72,14 @@ impl Cluster {
     pub fn env_list(&self, key: &str) -> Vec<String> {
         self.env(key).split(',').map(String::from).collect()
     }
+
+    /// Points an instance's lock servers at this cluster's.
+    pub fn configure(&self, config: &mut Config) {
+        config.redis_sentinels = self.env_list("REDIS_SENTINELS");
+        config.redis_sentinel_master = self.env("REDIS_SENTINEL_MASTER");
+        config.etcd_endpoints = self.env_list("ETCD_ENDPOINTS");
+        config.redlock_urls = self.env_list("REDLOCK_URLS");
+    }
 }
 
 impl Drop for Cluster {
@@ -78,19 +90,9 @@ impl Drop for Cluster {
     }
 }
 
-/// The phase of `report` labelled `label`.
-pub fn phase<'a>(report: &'a Value, label: &str) -> &'a Value {
-    report["phases"]
-        .as_array()
-        .expect("phases")
-        .iter()
-        .find(|p| p["label"] == label)
-        .unwrap_or_else(|| panic!("no phase `{label}` in {report}"))
-}
-
 /// Runs `scenario` at a reduced size (16 buyers) against the instances at
-/// `targets`, breaking `cluster`; returns the report as JSON.
-pub async fn run_scenario(cluster: &Cluster, scenario: &str, targets: [&str; 2]) -> Value {
+/// `targets`, breaking `cluster`; returns the report.
+pub async fn run_scenario(cluster: &Cluster, scenario: &str, targets: [&str; 2]) -> Report {
     let argv = [
         "loadtest",
         "run",
@@ -108,18 +110,5 @@ pub async fn run_scenario(cluster: &Cluster, scenario: &str, targets: [&str; 2])
         "--cluster",
         &cluster.script.display().to_string(),
     ];
-    let LoadtestCommand::Run(args) = Cli::parse_from(argv).command else {
-        unreachable!("a run")
-    };
-    let report = loadtest::run(&args).await.expect("the run completes");
-    serde_json::to_value(&report).unwrap()
-}
-
-/// Phase `label` of `report` oversold nothing, had no overlapping holds,
-/// and was judged safe.
-pub fn assert_safe(report: &Value, label: &str) {
-    let safe = phase(report, label);
-    assert_eq!(safe["verdict"]["oversold_units"], 0, "{safe:#}");
-    assert_eq!(safe["verdict"]["overlapping_holds"], 0, "{safe:#}");
-    assert_eq!(safe["assessment"]["kind"], "safe", "{safe:#}");
+    loadtest::run(&run_args(argv)).await.expect("the run completes")
 }
