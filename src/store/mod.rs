@@ -25,13 +25,16 @@ pub use deduction::{
 pub use known::KnownProducts;
 pub use products::{audit, orders, product, reset_product};
 
+/// The longest anyone waits for a pooled connection: past it, a 503.
+pub const POOL_WAIT_LIMIT: Duration = Duration::from_secs(5);
+
 /// Opens the pool and applies the embedded migrations (`migrations/`).
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)
         // The outer bound for reads outside an order; an order's own waits
         // for a connection follow its acquire timeout ([`begin_within`]).
-        .acquire_timeout(Duration::from_secs(5))
+        .acquire_timeout(POOL_WAIT_LIMIT)
         .connect(url)
         .await?;
     sqlx::migrate!().run(&pool).await?;
@@ -49,12 +52,13 @@ pub fn connect_probe(url: &str) -> anyhow::Result<PgPool> {
 
 /// Begins a transaction, waiting for a pooled connection at most `limit`
 /// (then `PoolTimedOut`: a 503), so an order that cannot get a connection
-/// is refused within its own acquire timeout, not the pool's.
+/// is refused within its own acquire timeout — and never later than the
+/// pool's own [`POOL_WAIT_LIMIT`], which `DRAIN_LIMIT` counts on.
 pub async fn begin_within(
     pool: &PgPool,
     limit: Duration,
 ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-    tokio::time::timeout(limit, pool.begin())
+    tokio::time::timeout(limit.min(POOL_WAIT_LIMIT), pool.begin())
         .await
         .map_err(|_elapsed| sqlx::Error::PoolTimedOut)?
 }
