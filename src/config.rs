@@ -20,8 +20,8 @@ pub struct Config {
     pub host: IpAddr,
 
     /// The bearer token every `/admin/` route requires
-    /// (`Authorization: Bearer …`). Unset: admin routes are open, which is
-    /// allowed only on a loopback address.
+    /// (`Authorization: Bearer …`). Unset: admin routes are open, so the
+    /// service then refuses to start on any but a loopback address.
     #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
 
@@ -101,7 +101,8 @@ pub struct Config {
     )]
     pub etcd_endpoints: Vec<String>,
 
-    /// Lock backend at start-up: none, local, redis, etcd, postgres or atomic.
+    /// Lock backend at start-up: none, local, redis, etcd, postgres, atomic,
+    /// or redlock (with REDLOCK_URLS).
     #[arg(long, env = "LOCK_BACKEND", default_value = "atomic")]
     pub lock_backend: Backend,
 

@@ -38,6 +38,13 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        if !config.host.is_loopback() && config.admin_token.is_none() {
+            anyhow::bail!(
+                "HOST={} can be reached from the network, and its admin routes (reset, switch, faults) \
+                 would be open to it: set ADMIN_TOKEN",
+                config.host
+            );
+        }
         let pool = store::connect(&config.database_url, config.db_max_connections)
             .await
             .context("could not connect to PostgreSQL (DATABASE_URL) and migrate it")?;

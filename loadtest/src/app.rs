@@ -81,7 +81,8 @@ pub async fn run_with_events(args: &RunArgs) -> Result<(Report, Arc<EventLog>), 
 /// Every target, each answering its health check.
 async fn reach_targets(args: &RunArgs) -> Result<Arc<[Target]>, RunError> {
     let request_timeout = Duration::from_secs_f64(args.request_timeout);
-    let http = http_client(request_timeout);
+    let http = http_client(request_timeout, args.admin_token.as_deref())
+        .map_err(|err| RunError::Options(err.to_string()))?;
     let targets: Arc<[Target]> = args
         .targets
         .iter()

@@ -135,6 +135,11 @@ pub struct RunArgs {
     #[arg(long, env = "LOADTEST_DATABASE_URL")]
     pub database_url: Option<String>,
 
+    /// The targets' admin token (their `ADMIN_TOKEN`), sent as
+    /// `Authorization: Bearer …` on every call but the orders.
+    #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+
     /// Prefix of the SKUs the load test creates and resets.
     #[arg(long, default_value = "loadtest")]
     pub sku_prefix: String,

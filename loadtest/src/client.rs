@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use hyper::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use stocklock_api::{
@@ -49,14 +50,28 @@ pub struct Target {
     orders: ConnPool,
 }
 
-/// One HTTP client (one connection pool) shared by every buyer.
-pub fn http_client(request_timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
+/// The client for every call but the orders (which go through the lean
+/// [`ConnPool`]), shared by every target; it carries the admin token, if
+/// the targets need one, marked sensitive so it is never logged.
+pub fn http_client(request_timeout: Duration, admin_token: Option<&str>) -> Result<reqwest::Client, InvalidToken> {
+    let mut headers = HeaderMap::new();
+    if let Some(token) = admin_token {
+        let mut bearer = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| InvalidToken)?;
+        bearer.set_sensitive(true);
+        headers.insert(AUTHORIZATION, bearer);
+    }
+    Ok(reqwest::Client::builder()
         .timeout(request_timeout)
         .tcp_nodelay(true)
+        .default_headers(headers)
         .build()
-        .expect("a plain-HTTP client builds")
+        .expect("a plain-HTTP client builds"))
 }
+
+/// An admin token that cannot be sent in a header.
+#[derive(Debug, thiserror::Error)]
+#[error("the admin token must be printable ASCII")]
+pub struct InvalidToken;
 
 impl Target {
     /// `None` unless `base` is a plain `http://host:port` URL.
@@ -210,7 +225,8 @@ mod tests {
 
     fn target(address: &str) -> Target {
         let timeout = Duration::from_millis(300);
-        Target::new(&format!("http://{address}"), http_client(timeout), timeout).expect("a plain URL")
+        let http = http_client(timeout, None).unwrap();
+        Target::new(&format!("http://{address}"), http, timeout).expect("a plain URL")
     }
 
     /// Nothing listens: the request never left, so it can explain nothing.

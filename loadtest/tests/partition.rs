@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::cluster::{Cluster, run_scenario};
+use common::cluster::{ADMIN_TOKEN, Cluster, run_scenario};
 use common::{assert_safe, phase};
 
 /// Shifts the network to 198.18.2.0/24: clear of the workshop's (198.18.0.0/24)
@@ -62,6 +62,7 @@ impl Instance {
         let child = cluster
             .command(&["run", node, binary.to_str().unwrap()])
             .env("HOST", host)
+            .env("ADMIN_TOKEN", ADMIN_TOKEN)
             .env("PORT", port.to_string())
             .env("DB_MAX_CONNECTIONS", "10")
             .env("DATABASE_URL", cluster.env("DATABASE_URL"))

@@ -44,6 +44,16 @@ async fn with_a_token_configured_admin_routes_need_it_and_orders_do_not() {
 }
 
 #[tokio::test]
+async fn without_a_token_the_service_refuses_a_network_address() {
+    let mut config = stocklock::config::Config::defaults();
+    config.host = "0.0.0.0".parse().unwrap();
+    config.port = 0;
+    let refused = stocklock::startup::Application::build(&config).await.err();
+    let message = format!("{:#}", refused.expect("it started open to the network"));
+    assert!(message.contains("ADMIN_TOKEN"), "{message}");
+}
+
+#[tokio::test]
 async fn without_a_token_admin_routes_are_open_on_loopback() {
     let app = spawn_app().await;
     app.use_backend(Backend::None, 0).await;

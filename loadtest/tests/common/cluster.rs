@@ -92,6 +92,11 @@ impl Drop for Cluster {
 
 /// Runs `scenario` at a reduced size (16 buyers) against the instances at
 /// `targets`, breaking `cluster`; returns the report.
+/// The admin token of instances that listen off loopback (network mode):
+/// the service refuses to start there without one. Instances on loopback
+/// need none, and ignore it.
+pub const ADMIN_TOKEN: &str = "cluster-test-token";
+
 pub async fn run_scenario(cluster: &Cluster, scenario: &str, targets: [&str; 2]) -> Report {
     let argv = [
         "loadtest",
@@ -109,6 +114,8 @@ pub async fn run_scenario(cluster: &Cluster, scenario: &str, targets: [&str; 2])
         &Config::defaults().database_url,
         "--cluster",
         &cluster.script.display().to_string(),
+        "--admin-token",
+        ADMIN_TOKEN,
     ];
     loadtest::run(&run_args(argv)).await.expect("the run completes")
 }
