@@ -2,20 +2,13 @@
 //! backend can be switched while it runs, so that a workshop can *measure*
 //! which locks keep stock from being oversold.
 //!
-//! The layers, lowest first; each imports only those before it
-//! (`tests/repo` checks that no module imports one that imports it back):
+//! The modules form layers, lowest first — [`domain`], [`store`], [`lock`],
+//! [`switch`], [`order`], [`http`] — and each imports only those below it, so
+//! each file reads on its own: to understand the lock you never read the
+//! HTTP layer. `tests/repo` checks that no module imports one that imports
+//! it back.
 //!
-//! 1. [`domain`] — SKU, quantity, stock, fencing token, validated once.
-//! 2. [`store`] — every SQL statement, the fence's claim and the advisory
-//!    lock included. [`metrics`] — what `GET /metrics` counts.
-//! 3. [`lock`] — one trait, a file per backend, and one way in
-//!    ([`lock::Lock::acquire`]), each backend explaining how it fails.
-//! 4. [`error`] — the one error type the layers' errors meet in;
-//!    [`switch`] — the active backend, pinned per request; [`faults`].
-//! 5. [`order`] — the critical section, and its fencing policy.
-//! 6. [`http`] — JSON in, validated values down, one error mapping out.
-//!
-//! `docs/architecture.md` draws the same picture for the load tester.
+//! The layers, row by row: `docs/architecture.md#the-service-src`.
 
 pub mod access;
 pub mod config;

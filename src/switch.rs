@@ -1,40 +1,17 @@
 //! Switching the lock backend at runtime, safely.
 //!
-//! The danger: while an instance switches from `redis` to `etcd`, one request
-//! still holds the Redis lock for SKU A and a new one takes the etcd lock for
-//! the same SKU. Each lock is fine on its own; together they exclude nothing.
+//! While an instance switches from `redis` to `etcd`, one order could still
+//! hold the Redis lock for a SKU while another takes the etcd lock for it:
+//! each lock is fine on its own; together they exclude nothing. So the
+//! active backend sits behind a `tokio::sync::RwLock`. Every order holds a
+//! read guard ([`LockSwitch::pin`]) until it has finished, so it loads the
+//! backend once; a switch takes the write guard, and so waits for every
+//! pinned order. Rejected: an atomic pointer swap (`ArcSwap`) — cheaper to
+//! load, but a switch would not wait for the orders under the old backend,
+//! which is exactly the danger above.
 //!
-//! The design: the active backend and its settings sit behind a
-//! `tokio::sync::RwLock`.
-//!
-//! * Every order takes a **read** guard ([`LockSwitch::pin`]) and keeps it
-//!   until it is finished, lock released. Reads do not block each other, so
-//!   orders run concurrently, and the backend is loaded **once** per request:
-//!   it cannot change under a request halfway through.
-//! * A switch takes the **write** guard. It waits until every pinned request
-//!   has finished, and Tokio's `RwLock` is fair — once a writer waits, new
-//!   readers queue behind it — so a switch cannot be starved by a stream of
-//!   orders, and no request starts under the new backend before the last
-//!   one under the old backend has finished. The cost is a short pause in
-//!   order processing while the switch drains: visible, and bounded by how
-//!   long the slowest pinned order can take — its wait for the lock (the
-//!   acquire timeout), for a pooled connection (the pool's acquire timeout,
-//!   see `store::connect`), the critical section, and the lock server calls
-//!   after the lock is held (verify, release: each bounded by
-//!   [`LockTimings::server_timeout`]).
-//! * A request that finds a switch waiting does not wait without bound
-//!   either: [`LockSwitch::pin`] gives up after the acquire timeout with a
-//!   503 `switch_in_progress`, and changes nothing.
-//! * `GET /admin/lock` reads a copy of the settings kept beside the
-//!   `RwLock`, so it answers at once even while a switch is waiting.
-//!
-//! Rejected alternative: an atomic pointer swap (`ArcSwap`). Loading is
-//! cheaper, but a switch would not wait for requests under the old backend,
-//! which is exactly the window described above.
-//!
-//! This makes one *instance* safe. Two instances are switched one after the
-//! other, so for a moment they run different backends; the load tester
-//! switches every target before it sends load for that reason.
+//! Fairness, what a drain costs, a switch that keeps an order waiting, and
+//! two instances: `docs/locks.md#switching-backends-at-runtime`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

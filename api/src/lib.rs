@@ -171,7 +171,7 @@ pub struct LockSettings {
     /// works (off: a lock lives exactly its TTL).
     pub renewal: bool,
     /// The top rung: every acquisition yields a fencing token, and
-    /// PostgreSQL refuses a write under a stale one (`src/lock/fence.rs`).
+    /// PostgreSQL refuses a write under a stale one (`docs/fencing.md`).
     pub fencing: bool,
     /// Every backend this instance can switch to.
     pub available: Vec<Backend>,

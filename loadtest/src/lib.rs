@@ -3,26 +3,13 @@
 //! backends oversold.
 //!
 //! This file only declares the modules and re-exports the entry points.
-//! Every dependency points one way: a module uses only modules in its own
-//! row or the rows above, never below, and never one that uses it back
-//! (`docs/architecture.md` draws the layers).
+//! They form layers, and every dependency points one way — from the buyers
+//! ([`load`]) up through the judge ([`verdict`]), the [`scenario`]s and the
+//! [`runner`], which emits events, to the views ([`dashboard`]), which only
+//! subscribe. The judge sits below the runner, not above it: it is pure
+//! functions of a phase's figures, and only its display is a view.
 //!
-//! | layer | concern | files |
-//! |---|---|---|
-//! | targets and buyers | talking to an instance; counts, latency, the live tick window | [`http`], [`client`], [`stats`] |
-//! | | the closed and open load models; why a run could not run | [`load`], [`error`] |
-//! | | a phase's faults, on the targets and the lock servers | [`faults`] |
-//! | the judge | the three-way cross-check and its words; PostgreSQL read directly; why | [`verdict`], [`ledger`], [`explain`] |
-//! | scenarios | what each phase sets up, as data | [`scenario`] |
-//! | plain data | the report's figures; the run's events and their log; `--pace`'s go | [`report::model`], [`events`], [`pace`] |
-//! | the runner | runs the phases, emits events; knows no view, no scenario by name | [`runner`] |
-//! | views | the table; the live dashboard and the HTML report, which only subscribe | [`report::table`], [`dashboard`] |
-//! | front ends | options; options to a report; raw capacity (vs wrk) | [`cli`], [`app`], [`raw`] |
-//!
-//! The judge sits below the runner, not above it: it is pure functions of
-//! a phase's figures, which the runner calls to finish each phase's report
-//! (and the scenarios already name its `Expectation`). Only its *display*
-//! — the table — is a view.
+//! The layers, row by row: `docs/architecture.md#the-load-tester-loadtestsrc`.
 
 pub mod app;
 pub mod cli;

@@ -1,22 +1,16 @@
-//! Generating the load: a closed model and an open model.
-//!
-//! * **Closed** (`--buyers N`): N buyers, each sending its next order as
-//!   soon as the previous one is answered, until its SKU is sold out or the
-//!   budget is spent. Like a fixed crowd of shoppers; when the service slows
-//!   down, so does the load.
-//! * **Open** (`--rate R`): orders *start* R times a second whatever the
-//!   answers, like k6's constant-arrival-rate or `wrk2 -R`. Latency is
-//!   measured from the **intended** start time, not the actual send, so a
-//!   stalled service cannot hide its queue: this avoids *coordinated
-//!   omission* (Gil Tene's term), where a closed loop politely waits and the
-//!   slowest moments never get measured.
-//!
-//! Buyers are spread round-robin over the targets, so with two instances the
-//! `local` backend's per-process lock is exposed.
+//! Generating the load: a closed model (`--buyers N`, each buyer sends its
+//! next order once the last is answered, until its SKU is sold out or the
+//! budget is spent) and an open model (`--rate R`, orders *start* on
+//! schedule whatever the answers, and latency is measured from the intended
+//! start, so a stalled service cannot hide its queue). Buyers are spread
+//! round-robin over the targets, so with two instances `local`'s
+//! per-process lock is exposed.
 //!
 //! The hot path knows nothing of who watches the run: each answer goes into
 //! the buyer's own [`Recorder`], and, when the run is watched, into a shared
 //! [`TickWindow`] (a counter of `stats`) that the runner reads.
+//!
+//! Why the open model measures that way: `docs/loadtest.md#closed-and-open-models`.
 
 use std::fmt;
 use std::str::FromStr;

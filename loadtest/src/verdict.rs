@@ -1,23 +1,15 @@
 //! The verdict of a phase: did the backend oversell, lose updates, or lose
-//! orders? Cross-checked three ways:
-//!
-//! 1. **The ledger** — the service's audit endpoint, and (with
-//!    `--database-url`) PostgreSQL read directly, which must agree with it;
-//! 2. **the clients' own tally** — every 201 they were given, by order id;
-//! 3. **stock arithmetic** — `stock == initial − sold` for every SKU.
-//!
-//! Orders are compared by id, one by one — the service's order list, and
-//! PostgreSQL's when it is given — and each acknowledged order's quantity
-//! with what its client asked for (not with the service's echo).
-//!
-//! A request sent but never answered may or may not have been recorded, so
-//! up to that many recorded-but-unacknowledged orders (and units) are
-//! explained; a request that never left (no connection) explains nothing.
-//! Beyond that, and any acknowledged-but-missing order, is a bug whatever the
-//! backend.
+//! orders? Cross-checked three ways — the ledger (the service's audit, and
+//! PostgreSQL read directly, which must agree), the clients' own tally, and
+//! stock arithmetic — and order by order, by id, because counts alone would
+//! let a lost order and a phantom one cancel out. An oversell is a lesson; a
+//! lost or phantom order is a bug, whatever the backend.
 //!
 //! Pure functions only: the tests (`verdict/tests.rs`) construct the
 //! outcomes by hand. The words that show a verdict are in [`label`].
+//!
+//! The checks, what unanswered requests explain, and each verdict:
+//! `docs/loadtest.md#the-verdict`.
 
 mod label;
 

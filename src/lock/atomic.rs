@@ -1,18 +1,14 @@
 //! `atomic`: no lock — one conditional `UPDATE` instead.
 //!
 //! `UPDATE products SET stock = stock - $q WHERE sku = $sku AND stock >= $q`
-//! reads, checks and writes in one statement. PostgreSQL takes the row lock
-//! for the few microseconds the statement runs, and a concurrent update
-//! re-checks the `WHERE` against the freshly committed row, so the stock can
-//! never be oversold. There is no lock server to lose and no TTL to expire.
+//! reads, checks and writes in one statement, and PostgreSQL re-checks the
+//! `WHERE` against a concurrently committed row, so the stock can never be
+//! oversold. This is the baseline every lock is measured against: when the
+//! check fits in one statement it is the simplest correct answer, and a lock
+//! earns its keep only when the critical section cannot be one statement.
 //!
-//! This is the baseline every lock is measured against: when the check is
-//! expressible in one statement, it is the simplest correct answer. Locks earn
-//! their keep only when the critical section cannot be one statement (calls
-//! to other services, checks across tables or systems).
-//!
-//! The critical-section delay still runs under this backend — the business
-//! work still happens — but *before* the statement, while nothing is held.
+//! Why nothing here can fail like a lock, and where the work runs:
+//! `docs/locks.md#atomic`.
 
 use async_trait::async_trait;
 use sqlx::PgPool;

@@ -1,21 +1,17 @@
 //! [`LockGuard`]: proof that a lock is held, and the promise to release it.
 //!
 //! Releasing a *distributed* lock is a network call, so it is `async` — and
-//! Rust has no async `Drop`. The guard therefore offers two paths:
-//!
-//! * **Explicit:** [`LockGuard::release`] is awaited on every normal path,
-//!   success or error (`order/mod.rs`), so the next buyer gets the lock at
-//!   once and a failed release is logged where it happened.
-//! * **Safety net:** a guard dropped without `release` — a panic, a future
-//!   cancelled mid-flight — spawns the release as a task of the service's
-//!   [`TaskTracker`], so a graceful shutdown waits for it too. The tracker
-//!   is given to every guard by [`super::Lock::acquire`], so this cannot be
-//!   forgotten. Without it the lock would stay held until its TTL.
-//!
-//! A `postgres` lock is released by its transaction's end instead: the
-//! guard hands the transaction to the critical section
-//! ([`LockGuard::take_transaction`]), whose commit or rollback releases it.
-//! `release` takes `self` by value, so a released guard cannot be used again.
+//! Rust has no async `Drop`. So the guard has two paths. [`LockGuard::release`]
+//! is awaited on every normal path, success or error (`order/mod.rs`): the
+//! next buyer gets the lock at once, and a failed release is logged where it
+//! happened; it takes `self`, so a released guard cannot be used again. A
+//! guard dropped without it — a panic, a future cancelled mid-flight — spawns
+//! the release on the service's [`TaskTracker`], which [`super::Lock::acquire`]
+//! gives every guard, so it cannot be forgotten and a graceful shutdown waits
+//! for it; without that net the lock would stay held until its TTL. A
+//! `postgres` lock is released by its transaction's end instead
+//! ([`LockGuard::take_transaction`]). Where the guard sits among the layers:
+//! `docs/architecture.md#the-service-src`.
 
 use async_trait::async_trait;
 use sqlx::{Postgres, Transaction};
@@ -39,7 +35,7 @@ pub trait HeldLock: Send + Sync {
 
     /// This acquisition's fencing token: strictly greater than every earlier
     /// acquisition's of the same key in the same epoch. `None` for a lock
-    /// that has no such sequence (see `fence.rs`).
+    /// that has no such sequence (see `docs/fencing.md`).
     fn token(&self) -> Option<Fence> {
         None
     }

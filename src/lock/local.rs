@@ -1,23 +1,13 @@
 //! `local`: an in-process async mutex per SKU.
 //!
-//! Correct in one instance, wrong across two. Each process has its own map
+//! Correct in one instance, wrong across two: each process has its own map
 //! of mutexes, so two instances behind a load balancer both "hold the lock"
-//! for the same SKU at the same time and oversell exactly like `none`. The
-//! load tester shows this by spreading buyers over two instances.
+//! for the same SKU at once and oversell exactly like `none` — which is why
+//! the load tester spreads its buyers over two instances. Nothing of the
+//! network kind can fail: no server to lose, no TTL. Why two kinds of mutex,
+//! and why entries stay: [`KeyedMutexes`].
 //!
-//! Failure modes: none of the network kind — no server to lose, no TTL. If
-//! the process dies, its locks die with it (and so do its transactions).
-//!
-//! Two kinds of mutex, on purpose:
-//! * the *map* is a `std::sync::Mutex`: it is held for a hash lookup and
-//!   never across an `.await`, where std's is cheaper than Tokio's;
-//! * each *SKU's* lock is a `tokio::sync::Mutex`, because its guard is held
-//!   across the whole transaction (many `.await`s). Tokio's mutex is also
-//!   fair (FIFO), so waiters are served in arrival order.
-//!
-//! Entries are never removed: one small mutex per SKU ever ordered. Removing
-//! idle entries safely needs care (a waiter may be about to lock it), and the
-//! workshop's SKU count is small.
+//! How it fails, in plain words: `docs/locks.md#local`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -37,7 +27,17 @@ pub struct LocalLock {
 
 /// One fair async mutex per lock key, created on first use. Also used by
 /// `etcd`, whose session lock is per process and needs this one in front of
-/// it (see `etcd/mod.rs`).
+/// it (`docs/locks.md#etcds-session-and-why-the-lock-needs-a-local-one-too`).
+///
+/// Two kinds of mutex, on purpose: the *map* is a `std::sync::Mutex`, held
+/// for a hash lookup and never across an `.await`, where std's is cheaper
+/// than Tokio's; each *key's* lock is a `tokio::sync::Mutex`, because its
+/// guard is held across the whole transaction (many `.await`s), and Tokio's
+/// mutex is fair (FIFO): waiters are served in arrival order.
+///
+/// Entries are never removed: one small mutex per SKU ever ordered. Removing
+/// idle entries safely needs care (a waiter may be about to lock it), and the
+/// workshop's SKU count is small.
 #[derive(Debug, Default)]
 pub struct KeyedMutexes(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
 

@@ -5,12 +5,10 @@
 //! (key `stock:{sku}`) serialises it. This module is the seam where *which*
 //! lock is decided, so the rest of the service is the same code for every
 //! backend and the load tester compares like with like. Every caller goes
-//! through [`Lock::acquire`] (`entry.rs`): it counts the acquisition, and
-//! the guard it returns releases the lock on every path — locks outside the
-//! database (local, redis, etcd, redlock) before the transaction begins, so
-//! their waiters hold no pooled connection; `postgres`' inside the
-//! transaction it hands over. How each backend fails, and the safety ladder
-//! on top of them: `docs/locks.md`.
+//! through [`Lock::acquire`] (`entry.rs`), whose guard releases the lock on
+//! every path. Where the lock meets the transaction:
+//! `docs/architecture.md#the-service-src`; how each backend fails, and the
+//! safety ladder on top of them: `docs/locks.md`.
 //!
 //! # Contract
 //!

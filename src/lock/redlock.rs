@@ -2,45 +2,16 @@
 //!
 //! One Redis is a single point of failure, and a replicated one loses locks
 //! at failover (`redis/target.rs`). Redlock (antirez, 2014) asks N masters
-//! that know nothing of each other — no replication — and holds the lock if
-//! a majority granted it:
+//! that know nothing of each other — no replication — and holds the lock
+//! while a majority granted it and its *validity* lasts: the TTL less the
+//! round's time and clock drift. What it cannot promise — a real fencing
+//! token, safety without timing assumptions — is the lesson. It has no
+//! renewal, so `renewal` is ignored (Redisson's RedLock extends on every
+//! master; we leave that lesson to the single-Redis watchdog).
 //!
-//! 1. Note the time, then `SET key owner NX PX ttl` on every master at once,
-//!    each bounded by a short timeout, so that a dead master costs little.
-//! 2. The lock is ours if at least N/2+1 masters said yes *and* time is left:
-//!    the TTL minus the time the round took minus an allowance for clock
-//!    drift. That remainder is the *validity*: how long we may assume we
-//!    hold it. Past it, the check before commit says "lost".
-//! 3. Otherwise undo every `SET` (a compare-and-delete on every master,
-//!    also where the answer was lost) and try again after a random pause, so
-//!    that rivals do not collide in lockstep.
-//! 4. Release: the compare-and-delete on every master.
-//!
-//! Fewer than a majority of masters answering means nobody can hold the
-//! lock: a 503 at once, not after the acquire timeout.
-//!
-//! What it does not give:
-//! * **A fencing token** (Kleppmann, 2016). Each master counts its grants in
-//!   the same script as the `SET` (`redis/mod.rs`), and we take the largest
-//!   count of our majority as the token. Two holders' majorities share a
-//!   master, where the later count is larger — but the other masters' counts
-//!   can be anything, so a later holder's *largest* count can be smaller.
-//!   PostgreSQL's claim-then-conditional-write (`fence.rs`) still never lets
-//!   a stale holder write; what the weak token costs is a newer holder being
-//!   refused (409 `lock_lost`) until the counts catch up: safe, not always
-//!   live. The counts have one fixed epoch (`redlock`): if a majority of
-//!   masters restarts empty, or their counters expire after a day idle,
-//!   tokens start again far below the last one PostgreSQL saw, and orders
-//!   are refused until the counts climb back, or until an order under
-//!   another fenced backend has claimed the product (a claim in another
-//!   epoch wins, `fence.rs`).
-//! * **Safety without timing assumptions.** A holder paused past its
-//!   validity keeps working while a second holder gets a majority; a master
-//!   that restarts without persistence forgets the locks it granted, and a
-//!   majority can form again around them. Fencing is what catches both.
-//! * **Renewal.** The algorithm has none; `renewal` is ignored and a lock
-//!   lives its TTL. (Redisson's RedLock extends on every master; we leave
-//!   that lesson to the single-Redis watchdog.)
+//! The algorithm and what it does not give, in plain words:
+//! `docs/locks.md#redlock`; its weak token:
+//! `docs/fencing.md#where-each-backends-tokens-come-from`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -154,6 +125,13 @@ impl LockBackend for Redlock {
         Backend::Redlock
     }
 
+    /// Redlock's rounds, until the acquire timeout: note the time, then
+    /// `SET key owner NX PX ttl` on every master at once, each bounded by
+    /// `master_timeout` so that a dead master costs little. The lock is ours
+    /// if at least N/2+1 masters said yes *and* validity is left. Otherwise
+    /// undo every `SET` — the compare-and-delete on every master, also where
+    /// the answer was lost — and try again after a random pause, so that
+    /// rivals do not collide in lockstep.
     #[tracing::instrument(level = "debug", skip(self, timings))]
     async fn acquire(&self, key: &str, timings: LockTimings, _db: &PgPool) -> Result<Acquired, LockError> {
         let deadline = Instant::now() + timings.acquire_timeout;
@@ -201,7 +179,8 @@ struct RedlockHeld {
     /// The bound of one master's answer.
     limit: Duration,
     quorum: usize,
-    /// The largest grant count of our majority (see the module docs).
+    /// The largest grant count of our majority: a weak token
+    /// (`docs/fencing.md#where-each-backends-tokens-come-from`).
     token: Option<i64>,
 }
 

@@ -4,16 +4,13 @@
 //!
 //! A [`Watchdog`] is Redisson's `RenewalTask` shape: a background task per
 //! held lock that extends it until the guard lets go, and marks the lock lost
-//! the moment an extension fails — the holder then refuses to write
-//! ([`super::HeldLock::verify`]). What an extension is belongs to each
-//! backend: Redis a compare-and-`PEXPIRE` script, etcd a keep-alive of the
-//! instance's session lease (`etcd/lease.rs`).
-//!
-//! A watchdog is no cure for a stalled holder: a process that stops (a GC
-//! pause, `SIGSTOP`) stops its watchdog too, and the lock expires under it.
-//! The `pause_holder` fault therefore suspends the watchdog for the length of
-//! the pause ([`Watchdog::suspend_until`]). Renewal is an availability
+//! the moment an extension fails, so that [`super::HeldLock::verify`]
+//! refuses the write. What an extension is belongs to each backend
+//! ([`Renew`]). A stalled holder's watchdog stalls too, so `pause_holder`
+//! suspends it ([`Watchdog::suspend_until`]): renewal is an availability
 //! lesson — long work keeps its lock — not a safety one; fencing is that.
+//!
+//! In plain words: `docs/locks.md#renewal`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

@@ -5,22 +5,13 @@
 //!             ─ [verify lock] ─ write [if fence still ours] ─ insert order ─ COMMIT ─ release
 //! ```
 //!
-//! The bracketed steps are the safety ladder's rungs, each a setting of
-//! `PUT /admin/lock` (`docs/locks.md#the-safety-ladder`); with both off
-//! this is the article's naive lock. `postgres` takes its lock *as* BEGIN
-//! (and claims inside it); `atomic` works first, then runs one conditional
-//! UPDATE. The fencing policy is decided once, in `fencing.rs`; the
-//! transaction is in `deduct.rs`. The read-check-write is naive on purpose:
-//! the lock is the only thing that keeps two buyers from both selling the
-//! last unit.
-//!
-//! Every order runs in a task of its own (tracked by [`AppState::tasks`]),
-//! not in the HTTP handler's future: a client that hangs up makes hyper drop
-//! the handler's future, which would stop the order at whatever `.await` it
-//! had reached — possibly after `COMMIT` but before the release. In its own
-//! task the order always runs to the end, and shutdown waits for it. So an
-//! order whose client gave up may still commit: whoever judges a batch from
-//! the ledger must first [`drain`] the instance.
+//! Naive on purpose: the lock is all that keeps two buyers from both selling
+//! the last unit. The bracketed steps are the ladder's rungs
+//! (`docs/locks.md#the-safety-ladder`); the fencing policy is decided once,
+//! in `fencing.rs`, the transaction is in `deduct.rs`. An order runs in a
+//! task of its own ([`AppState::tasks`]), not in the handler's future, which
+//! hyper drops when the client hangs up — maybe after `COMMIT`, before the
+//! release. It may commit after its client gave up: [`drain`] before judging.
 
 mod deduct;
 mod fencing;

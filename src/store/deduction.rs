@@ -93,7 +93,7 @@ pub async fn read_stock(tx: &mut PgConnection, sku: &Sku) -> Result<Option<(i64,
 /// Step 3 of the naive deduction: write what step 1 read, minus the order;
 /// returns when. If another request wrote in between, its update is lost.
 /// Under a fence the write only happens while `fence` is still the one
-/// claimed last (see `lock/fence.rs`): `None` means fenced out. A write
+/// claimed last (see `docs/fencing.md`): `None` means fenced out. A write
 /// without a fence clears the product's: a fenced holder that read before
 /// it must not write after it.
 #[tracing::instrument(level = "debug", skip(tx))]

@@ -3,7 +3,7 @@
 //!
 //! Rendering only: the figures are the plain data of [`super::model`],
 //! filled in by the runner, and the verdict's words are
-//! [`verdict::label`](crate::verdict::label), shared with the dashboard.
+//! [`crate::verdict::label`], shared with the dashboard.
 //! Nothing here is computed; a figure that is not in the JSON report is not
 //! in the table either.
 

@@ -1,28 +1,13 @@
 //! `failover`: the article's cluster claims, tested. A single Redis is a
 //! single point of failure, so it gets a replica and Sentinels; etcd gets
-//! three members. Which of them still excludes through a failover?
+//! three members, Redlock five independent masters. Which of them still
+//! excludes through a failover? Each phase stages the failure the cluster
+//! is there to survive: Redis's replication cut and its replica promoted
+//! while a holder works (checked and renewed, unfenced then fenced), etcd's
+//! leader killed mid-load, Redlock's masters killed — one, then three.
 //!
-//! * **Redis behind Sentinels**, checked and renewed, unfenced then fenced.
-//!   Replication is cut (`scripts/cluster cut redis-link`), so the locks the
-//!   primary grants from then on never reach the replica; a second later the
-//!   Sentinels promote the replica. The instances follow the new master, find
-//!   no lock there, and a second buyer gets one while the holder on the old
-//!   primary still works. Its check before commit asks the old primary —
-//!   which still says yes. Unfenced: overlapping holds, oversold units.
-//!   Fenced: the promoted replica's counter went back in time with it, its
-//!   tokens are refused until it catches up, and nothing is oversold.
-//!   Critical sections outlast the TTL (renewal keeps them) so that a holder
-//!   is always at work when the failover lands, and the TTL is short so that
-//!   the lock replicated just before the cut has expired by then.
-//! * **etcd, three members**, unfenced: the leader is killed mid-load. Raft
-//!   elects another; the locks live in the replicated log, so no second
-//!   holder ever appears — a burst of 503s during the election, and
-//!   `lock_lost` for holders whose session could not be renewed meanwhile.
-//! * **Redlock, five masters**, unfenced: one master killed — a majority
-//!   still forms, nothing changes; then three — no majority, a clear 503 at
-//!   once, and sales again when they are back (empty: without persistence
-//!   they forgot every lock, which is safe here only because no holder works
-//!   that long — `redlock.rs` says when it is not).
+//! What each phase sets up, and what it shows:
+//! `docs/scenarios.md#failover-clusters-that-fail-over`.
 
 use stocklock_api::{Backend, Faults, LockSettingsUpdate};
 

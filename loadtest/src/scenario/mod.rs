@@ -1,26 +1,13 @@
 //! Scenarios: what each phase of a run sets up — a backend, the ladder's
-//! settings, faults — as data. The runner (`runner/`) knows no
-//! scenario by name: it runs the list of [`PhaseSpec`]s it is given, the way
-//! Jepsen's nemeses are a schedule of named operations.
+//! settings, faults on a schedule — as data ([`PhaseSpec`]). The runner
+//! (`runner/`) knows no scenario by name: it runs the list of phases it is
+//! given, the way Jepsen's nemeses are a schedule of named operations, so a
+//! new experiment is new data rather than a new branch in the runner.
 //!
-//! * `basic` (the default): one phase per `--backends` entry, no fault.
-//! * `ladder`: the safety ladder under holders paused past their TTL (see
-//!   [`ladder`]).
-//! * `kill-redis`: the Redis that `scripts/services` started is killed
-//!   (SIGKILL) two seconds into the load and started again two seconds later
-//!   — empty, every lock and fencing counter forgotten. Expected: 503s while
-//!   it is down, sales after, no oversell and no lost order (fenced).
-//! * `kill-etcd`: the same for etcd, which comes back with its data — and
-//!   with the instances' old session leases, which it restores with a full
-//!   TTL: locks held when it died stay held until those expire, a TTL after
-//!   the restart; the instances start new sessions meanwhile. Expected: 503s
-//!   while it is down, a wait of about one TTL, sales after, no oversell.
-//! * `failover`: the clustered servers of `scripts/cluster` — a Redis behind
-//!   Sentinels failed over with a lock in flight, unfenced and fenced, and a
-//!   three-member etcd whose leader is killed (see [`failover`]).
-//! * `partition` (root): the same servers each in a network namespace of its
-//!   own, with instance i1 cut off with the Redis primary (split brain), then
-//!   with etcd's leader (see [`partition`]).
+//! `basic` (one phase per `--backends` entry, no fault), `kill-redis` and
+//! `kill-etcd` (a fenced lock whose server is killed, then started again)
+//! are defined here; `ladder.rs`, `failover.rs` and `partition.rs` have files
+//! of their own. What each sets up and shows: `docs/scenarios.md`.
 
 mod failover;
 mod ladder;

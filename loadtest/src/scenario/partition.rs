@@ -2,24 +2,13 @@
 //! "may be unsafe under a network partition"; etcd, built on Raft, "behaves
 //! better". `scripts/cluster --net` puts every server and both service
 //! instances (i1, i2) in network namespaces of their own, and a partition
-//! drops every packet between two sides — PostgreSQL, the resource the locks
-//! protect, stays reachable from both.
+//! drops every packet between two sides — PostgreSQL, the resource the
+//! locks protect, stays reachable from both. Instance i1 is cut off with the
+//! Redis primary (a split brain, unfenced then fenced), then with etcd's
+//! leader (no quorum on its side, so never a second holder).
 //!
-//! * **Redis split brain**, checked and renewed, unfenced then fenced. The
-//!   primary is cut off together with instance i1. On the other side the
-//!   Sentinels see the primary gone and promote the replica; i2 follows it.
-//!   i1 cannot reach the Sentinels and keeps the master it knows, as real
-//!   clients do — and that master still accepts writes. Two masters, two
-//!   lock tables: both instances sell at once. Unfenced: overlapping holds,
-//!   oversold units. Fenced: the two sides' counters run on from the same
-//!   number in the same epoch; PostgreSQL admits a claim only above the last
-//!   token it saw and a write only from the last claim, so the two sides
-//!   fence each other out — 409s, nothing oversold.
-//! * **etcd, the leader cut off** with instance i1, unfenced. The old leader
-//!   has no quorum: it steps down, and i1's calls and session keep-alives
-//!   fail — 503s, and `lock_lost` for holders whose session is gone. The
-//!   majority elects a leader and i2 goes on selling. A lock is a key in the
-//!   replicated log, written only with a quorum: never two holders.
+//! What each phase sets up, and what it shows:
+//! `docs/scenarios.md#partition-clusters-cut-apart`.
 
 use stocklock_api::{Backend, Faults, LockSettingsUpdate};
 

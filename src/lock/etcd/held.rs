@@ -161,7 +161,7 @@ pub async fn fence_of(
     })
 }
 
-/// Where the epoch of this cluster's revisions is kept (see `fence.rs`).
+/// Where the epoch of this cluster's revisions is kept (see `docs/fencing.md#epochs`).
 const EPOCH_KEY: &str = "stocklock/fence-epoch";
 
 /// Our lock key as etcd holds it now, and the epoch of the revisions, in one

@@ -1,71 +1,17 @@
 //! `etcd`: etcd's built-in lock service, on a lease.
 //!
-//! * **Acquire:** call `Lock(name, lease)`. etcd creates a key
-//!   `name/<lease-id>` under that lease and answers once every key under
-//!   `name` with a smaller creation revision is gone: waiters form a queue
-//!   ordered by revision, served first come, first served, with no polling
-//!   (compare Redis, which has to retry).
-//! * **Renewal on** (the default): the lease is the instance's *session*
-//!   ([`session`]), granted once and kept alive every third of its TTL, as
-//!   etcd's own `concurrency.NewSession` does. Release is one delete of our
-//!   key — only if it is still the one we created (a compare on its create
-//!   revision), so a stale release never touches a newer holder's key.
-//!   Because the key is named after the lease, two orders of one instance
-//!   would get the *same* key and both "hold" it (etcd's mutex reuses the
-//!   key of its own session on purpose). So orders of one instance take a
-//!   per-SKU in-process mutex first — exactly `local` — and only then queue
-//!   in etcd: the session lock excludes *processes*, the local mutex the
-//!   orders within one. (Go programs pair `concurrency.Mutex` with a
-//!   `sync.Mutex` for the same reason.) A bonus: at most one waiter per
-//!   instance and SKU sits in etcd's queue.
-//! * **Renewal off:** each lock gets its own lease with exactly its TTL. The
-//!   lease must exist before we queue (etcd needs it to create our key), so
-//!   it is kept alive while we wait and refreshed once when the lock is ours:
-//!   the TTL belongs to the *holder*, and starts when the lock is held, never
-//!   while queued. Then nothing renews it. Release revokes the lease, which
-//!   deletes our key with it in one call.
+//! etcd's `Lock` queues waiters by revision ([`queue`]): first come, first
+//! served, with no polling — Redis has to retry — and every write goes
+//! through Raft, so in a cluster a lock survives the loss of a minority.
+//! With `renewal` on, every lock lives on the instance's [`session`] lease,
+//! as etcd's own `concurrency` package does, rather than on a lease per lock
+//! (two extra Raft round trips per order); since etcd names the key after
+//! the lease, the orders of one instance first take a per-SKU in-process
+//! mutex (`local`'s). With `renewal` off, each lock has a lease of its own
+//! ([`own_lease`]).
 //!
-//! etcd replicates every write through Raft, so in a cluster a lock survives
-//! the loss of a minority of nodes — the "strongly consistent" lock. The
-//! workshop runs a single node, which shows the API and the cost; the
-//! `failover` scenario runs three (`scripts/cluster`, `ETCD_ENDPOINTS` with
-//! all three) and kills the leader under load.
-//!
-//! Failure modes, in plain words:
-//! * **The holder stalls past the TTL:** the lease expires, etcd deletes the
-//!   key, and the next waiter — in another instance — gets the lock while
-//!   the first still works. With a session, a stall of the process stops its
-//!   keep-alives too (the `pause_holder` fault suspends the session's
-//!   watchdog), and *every* lock of the instance goes at once. As with Redis
-//!   we check right before committing that our key still exists (a read of
-//!   the key, exact; the lease's remaining TTL is reported in whole seconds,
-//!   so "0 s left" would read as lost while still held) and roll back if it
-//!   is gone; a lock with a TTL cannot promise more without fencing. Leases
-//!   count whole seconds, so `ttl_ms` is rounded up, and etcd raises any TTL
-//!   below its minimum (2 s by default).
-//! * **etcd 3.4's `Lock` answers after our lease expired** (Jepsen, 2020; the
-//!   Debian 12 package is 3.4.23; fixed in 3.5): a `Lock` that had to wait
-//!   can succeed for a key that is already gone. We read our key back before
-//!   using the lock — it is gone, so we report the lock lost. Had it expired
-//!   a moment later, `check_before_commit` would see it gone, and `fencing`
-//!   would refuse the write whenever it came: the key's create revision is
-//!   the token etcd's own documentation says the resource must check.
-//! * **We give up waiting:** our key may still be queued. We delete it (or
-//!   revoke its own lease), or it would block everyone behind it; with a
-//!   session, the in-process turn is kept until that delete is done, so the
-//!   instance's next order cannot be handed the same key meanwhile.
-//! * **A delete fails** (etcd unreachable): the key would live as long as
-//!   the session — for ever. So the session is abandoned: nothing renews its
-//!   lease, which expires within the TTL and takes the key with it, and the
-//!   next order starts a new session.
-//! * **etcd is down or hangs:** connecting, granting or queueing fails or
-//!   runs out of time (`Unavailable`); a hang while queued looks like a busy
-//!   lock (`Timeout`). Either way the request gets a 503 within the acquire
-//!   timeout — plus, once the lock is granted, one read-back bounded by the
-//!   server timeout. The session's keep-alive fails meanwhile, so the first
-//!   order after etcd is back starts a new session, and the locks of the old
-//!   one expire a TTL after etcd restarted (etcd restores leases with a full
-//!   TTL). The gRPC channel reconnects by itself.
+//! How it fails, in plain words: `docs/locks.md#etcd`; why the session needs
+//! the local mutex: `docs/locks.md#etcds-session-and-why-the-lock-needs-a-local-one-too`.
 
 mod held;
 mod lease;
@@ -193,7 +139,11 @@ impl QueueError {
     }
 }
 
-/// Waits in etcd's queue for `key` under `lease_id`, until `deadline`.
+/// Waits in etcd's queue for `key` under `lease_id`, until `deadline`. etcd
+/// creates our key `key/<lease-id>` under that lease and answers once every
+/// key under `key` with a smaller create revision is gone: waiters form a
+/// queue ordered by revision, served first come, first served, with no
+/// polling (compare Redis, which has to retry).
 async fn queue(
     client: &mut Client,
     key: &str,

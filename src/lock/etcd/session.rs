@@ -2,19 +2,16 @@
 //! instance runs, that every lock it takes lives on — what etcd's own
 //! `concurrency.NewSession` does, and what the `renewal` rung means for etcd.
 //!
-//! Why one lease per instance and not one per lock? A lease is what tells
-//! etcd "this client is alive". Granting and revoking one per order costs
-//! two extra round trips through Raft each time; one lease kept alive every
-//! third of its TTL costs a keep-alive a second, whatever the load. And when
-//! the instance dies or stalls, its lease expires and *every* lock it held
-//! goes at once — which is the truth: all of them were held by a process
-//! that is no longer working.
+//! One lease per instance rather than one per lock: a lease per order costs
+//! two extra round trips through Raft each time, and when the instance dies
+//! or stalls, all of its locks *should* go at once. Its one watchdog marks
+//! the session lost when a keep-alive fails or reports the lease gone; every
+//! holder on it then refuses to write ([`super::EtcdHeld`]'s verify), and
+//! the next order gets a new session. A `pause_holder` fault suspends that
+//! shared watchdog, as a real process pause would stop it.
 //!
-//! The watchdog renewing the lease is shared: when a keep-alive fails or
-//! reports the lease gone (TTL ≤ 0), it marks the session lost, every holder
-//! on it then refuses to write ([`super::EtcdHeld`]'s verify), and the next
-//! order gets a new session. A `pause_holder` fault suspends this shared
-//! watchdog, as a real process pause would stop it.
+//! The reasoning in full:
+//! `docs/locks.md#etcds-session-and-why-the-lock-needs-a-local-one-too`.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,50 +1,17 @@
 //! `redis`: the classic single-instance Redis lock.
 //!
-//! * **Acquire:** `SET stock:{sku} <owner> NX PX <ttl>` — set the key only if
-//!   it does not exist, with an expiry. The random owner id says *who* holds
-//!   it. In the same Lua script, a successful `SET` also `INCR`s a counter
-//!   per key (`fence:stock:{sku}`): the fencing token (`fence.rs`), as
-//!   Redisson's fenced lock does — one script, so no holder can get the lock
-//!   without a token or a token without the lock. If the key exists, retry
-//!   with backoff and jitter ([`super::retry`]) until the acquire timeout.
-//! * **Renewal** (`renewal`, on by default): a watchdog extends the key by
-//!   its TTL every third of it, with a compare-and-`PEXPIRE` script (only
-//!   while the key still holds our owner id), as Redisson's watchdog does; it
-//!   stops the moment the guard is released, and a failed extension marks
-//!   the lock lost. Off, the lock lives exactly its TTL — the article's "no
-//!   automatic renewal".
-//! * **Release:** a Lua script that deletes the key only if it still holds
-//!   our owner id. A plain `DEL` could delete a lock that expired and was
-//!   taken by someone else meanwhile; the script makes check-and-delete
-//!   atomic.
+//! `SET stock:{sku} <owner> NX PX <ttl>` takes the lock, retried with backoff
+//! and jitter ([`super::retry`]) while it is taken. The random owner id says
+//! *who* holds it, so that release and renewal are compare-and-act Lua
+//! scripts ([`scripts`]) rather than a plain `DEL` or `PEXPIRE`, which could
+//! touch a lock that expired and was taken by someone else meanwhile. The
+//! acquire script also counts the fencing token, as Redisson's fenced lock
+//! does: no holder gets the lock without a token, or a token without it.
+//! The TTL is the lesson: a holder that stalls past it is no longer alone,
+//! and only fencing, checked by PostgreSQL, closes that window.
 //!
-//! Failure modes, in plain words:
-//! * **The holder stalls past the TTL** (a GC pause, a slow disk, a critical
-//!   section longer than the TTL): Redis deletes the key, a second buyer takes
-//!   the lock, and two holders run at once. With `check_before_commit` we
-//!   check the owner id again right before writing ([`HeldLock::verify`])
-//!   and roll back if it is gone, which narrows the window but cannot close
-//!   it: the key can still expire between that check and the write. Only the
-//!   fencing token, checked by the database itself (`fencing`), closes it.
-//! * **Redis dies:** nobody can acquire; requests get 503 within the acquire
-//!   timeout. The connection manager reconnects when Redis is back. Behind
-//!   Sentinels (`REDIS_SENTINELS`), we follow the master they promote
-//!   instead — and a lock taken just before a failover may be missing on
-//!   the new master ([`target`] says why).
-//! * **A `SET` whose answer is lost** (the request's deadline runs out while
-//!   it is in flight): the key may have been set with our owner id after all.
-//!   We answer 503, never use it, and release it in the background with the
-//!   same compare-and-delete (on the service's task tracker); if Redis cannot
-//!   be reached for that either, nobody gets the lock until its TTL runs out.
-//!   Slow, never unsafe.
-//! * **Redis restarts without persistence while a lock is held:** the key is
-//!   gone and a second holder can get in — the reason Redlock and fencing
-//!   tokens exist. The fencing counter is gone too and starts again at 1, so
-//!   every new token is older than the one PostgreSQL last saw: orders would
-//!   be refused (409 `lock_lost`) until the counter caught up.
-//!   That would be safe but not live, so the lock script gives a counter
-//!   that starts afresh a new random *epoch*, and a claim in a new epoch wins
-//!   (`fence.rs`).
+//! How it fails, in plain words: `docs/locks.md#redis`; its tokens and their
+//! epochs: `docs/fencing.md#where-each-backends-tokens-come-from`.
 
 mod scripts;
 mod target;

@@ -1,27 +1,17 @@
 //! Where the Redis lock's server is: one fixed address, or whichever server a
 //! set of Sentinels names as the master right now.
 //!
-//! Sentinel mode is how a single Redis stops being a single point of
-//! failure: a replica follows the primary, three Sentinels watch it, and
-//! when it fails (or `SENTINEL FAILOVER` is asked for) they promote the
-//! replica. Clients ask the Sentinels where the master is — we ask at most
-//! once a second, as Redisson's sentinel mode scans, and at once after any
-//! error — and follow it.
+//! Sentinels are how a single Redis stops being a single point of failure:
+//! they watch the primary and promote its replica when it fails. We ask them
+//! where the master is at most once a second, as Redisson's sentinel mode
+//! scans, and at once after any error. When no Sentinel answers we keep the
+//! master we know, as Redisson and Jedis do, rather than let Sentinels that
+//! are down take down a healthy master — the price is a split brain under a
+//! partition. And Sentinel does not make a lock survive the failover:
+//! replication is asynchronous, so only fencing keeps that safe.
 //!
-//! When no Sentinel answers, we keep the master we know, as Redisson and
-//! Jedis do: Sentinels that are down must not take down a healthy master.
-//! That is also how a network partition splits the brain: an instance cut
-//! off together with the old primary keeps selling through it while the
-//! Sentinels on the other side promote the replica and the other instances
-//! sell through that (the `partition` scenario shows it).
-//!
-//! What Sentinel does *not* give is a lock that survives the failover.
-//! Replication is asynchronous: the primary acknowledges `SET NX` before the
-//! replica has it, so a lock taken just before the failover can be missing on
-//! the promoted replica, and a second buyer gets it while the first still
-//! works (the `failover` scenario makes this happen on purpose; `scripts/
-//! cluster` explains how). The fencing counter goes back in time with it —
-//! fencing refuses the stale tokens, which is what keeps that failover safe.
+//! How it fails, in plain words: `docs/locks.md#redis`; the scenarios that
+//! make it fail: `docs/scenarios.md#clusters`.
 
 use std::sync::Mutex;
 use std::time::Duration;
