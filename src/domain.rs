@@ -35,6 +35,31 @@ pub enum ParseError {
     Quantity(i64),
     #[error("stock must be between 0 and {MAX_STOCK}, got {0}")]
     Stock(i64),
+    #[error("Idempotency-Key must be 1 to {MAX_KEY_LEN} printable ASCII characters")]
+    IdempotencyKey,
+}
+
+/// The longest `Idempotency-Key` we accept.
+pub const MAX_KEY_LEN: usize = 255;
+
+/// A client's `Idempotency-Key`: 1–255 printable ASCII characters, as a
+/// header value can carry them. Two requests with the same key are one
+/// order (`docs/api.md#retrying-an-order`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        let printable = |c: char| c.is_ascii_graphic() || c == ' ';
+        if raw.is_empty() || raw.len() > MAX_KEY_LEN || !raw.chars().all(printable) {
+            return Err(ParseError::IdempotencyKey);
+        }
+        Ok(IdempotencyKey(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// A product identifier: 1–64 characters of `A-Z a-z 0-9 - _ .`, but not

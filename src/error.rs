@@ -42,6 +42,15 @@ pub enum Error {
     #[error("host `{0}` is not allowed: use an IP address, localhost, or a name in ALLOWED_HOSTS")]
     HostNotAllowed(String),
 
+    /// 422: the `Idempotency-Key` of an earlier order, with another body.
+    #[error("this Idempotency-Key was used for another order ({0}); use a new key for a new order")]
+    IdempotencyKeyReused(String),
+
+    /// Internal: another attempt with this order's key committed first;
+    /// ours rolled back, and the first is answered instead. Never sent.
+    #[error("another attempt with this Idempotency-Key committed first")]
+    IdempotencyKeyTaken,
+
     /// 404: no product has this SKU.
     #[error("no product with sku `{0}`")]
     ProductNotFound(String),
@@ -127,7 +136,8 @@ impl Error {
             Error::Overloaded => ErrorCode::Overloaded,
             Error::DrainTimedOut { .. } => ErrorCode::DrainTimedOut,
             Error::CommitOutcomeUnknown(_) => ErrorCode::CommitOutcomeUnknown,
-            Error::Internal(_) => ErrorCode::Internal,
+            Error::IdempotencyKeyReused(_) => ErrorCode::IdempotencyKeyReused,
+            Error::Internal(_) | Error::IdempotencyKeyTaken => ErrorCode::Internal,
         }
     }
 }
@@ -159,6 +169,7 @@ impl From<ParseError> for Error {
             ParseError::SkuLength | ParseError::SkuAlphabet | ParseError::SkuDots => ErrorCode::InvalidSku,
             ParseError::Quantity(_) => ErrorCode::InvalidQuantity,
             ParseError::Stock(_) => ErrorCode::InvalidStock,
+            ParseError::IdempotencyKey => ErrorCode::InvalidIdempotencyKey,
         };
         Error::invalid(code, err.to_string())
     }

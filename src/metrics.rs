@@ -172,14 +172,11 @@ impl Metrics {
         }
     }
 
-    /// An order's answer: created, or the code of its error. A lost lock
-    /// is also counted as such.
-    pub fn answered(&self, backend: Backend, answer: Result<(), ErrorCode>) {
-        let outcome = match answer {
-            Ok(()) => "created",
-            Err(code) => code.as_str(),
-        };
-        if answer == Err(ErrorCode::LockLost) {
+    /// An order's answer: `created`, `replayed` (a retry answered with
+    /// its first order), or the code of its error. A lost lock is also
+    /// counted as such.
+    pub fn answered(&self, backend: Backend, outcome: &'static str) {
+        if outcome == ErrorCode::LockLost.as_str() {
             self.lock_lost.get_or_create(&by(backend)).inc();
         }
         let label = ByOutcome {

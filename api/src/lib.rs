@@ -338,6 +338,12 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     /// 413: the body is larger than the service reads (2 MiB).
     PayloadTooLarge,
+    /// 422: an `Idempotency-Key` header that is empty, longer than 255
+    /// characters, or not printable ASCII.
+    InvalidIdempotencyKey,
+    /// 422: the `Idempotency-Key` of an earlier order, sent with another
+    /// body; nothing was changed.
+    IdempotencyKeyReused,
     /// 401: an admin route without the instance's bearer token
     /// (`ADMIN_TOKEN`); nothing was changed.
     Unauthorized,
@@ -381,7 +387,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code the service sends.
-    pub const ALL: [ErrorCode; 22] = [
+    pub const ALL: [ErrorCode; 24] = [
         ErrorCode::InvalidSku,
         ErrorCode::InvalidQuantity,
         ErrorCode::InvalidStock,
@@ -390,6 +396,8 @@ impl ErrorCode {
         ErrorCode::InvalidFaults,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::PayloadTooLarge,
+        ErrorCode::InvalidIdempotencyKey,
+        ErrorCode::IdempotencyKeyReused,
         ErrorCode::Unauthorized,
         ErrorCode::HostNotAllowed,
         ErrorCode::ProductNotFound,
@@ -417,6 +425,8 @@ impl ErrorCode {
             ErrorCode::InvalidFaults => "invalid_faults",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::InvalidIdempotencyKey => "invalid_idempotency_key",
+            ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::HostNotAllowed => "host_not_allowed",
             ErrorCode::ProductNotFound => "product_not_found",

@@ -21,7 +21,9 @@ fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::InvalidStock
         | ErrorCode::InvalidBody
         | ErrorCode::InvalidSettings
-        | ErrorCode::InvalidFaults => StatusCode::UNPROCESSABLE_ENTITY,
+        | ErrorCode::InvalidFaults
+        | ErrorCode::InvalidIdempotencyKey
+        | ErrorCode::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::post;
@@ -16,7 +16,7 @@ use axum::{Json, Router};
 use stocklock_api::{Order, PlaceOrder};
 
 use super::extract::ApiJson;
-use crate::domain::{Quantity, Sku};
+use crate::domain::{IdempotencyKey, Quantity, Sku};
 use crate::error::Error;
 use crate::order;
 use crate::state::AppState;
@@ -33,12 +33,24 @@ async fn in_flight(State(state): State<Arc<AppState>>, request: Request, next: N
     next.run(request).await
 }
 
+/// 201 with the order; a retry with the `Idempotency-Key` of a placed
+/// order gets that order back, 201 too, marked `Idempotent-Replayed: true`.
 async fn place_order(
     State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<PlaceOrder>,
-) -> Result<(StatusCode, Json<Order>), Error> {
+) -> Result<(StatusCode, [(&'static str, &'static str); 1], Json<Order>), Error> {
     let sku = Sku::parse(&body.sku)?;
     let quantity = Quantity::parse(body.quantity)?;
-    let order = order::place_order(state, sku, quantity).await?;
-    Ok((StatusCode::CREATED, Json(order)))
+    let key = match headers.get("idempotency-key") {
+        Some(value) => Some(IdempotencyKey::parse(value.to_str().unwrap_or_default())?),
+        None => None,
+    };
+    let placed = order::place_order(state, sku, quantity, key).await?;
+    let replayed = if placed.replayed { "true" } else { "false" };
+    Ok((
+        StatusCode::CREATED,
+        [("idempotent-replayed", replayed)],
+        Json(placed.order),
+    ))
 }

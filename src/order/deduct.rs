@@ -8,7 +8,7 @@ use sqlx::{PgConnection, Postgres, Transaction};
 use stocklock_api::{Order, PausePoint};
 use uuid::Uuid;
 
-use crate::domain::{Fence, Quantity, Sku};
+use crate::domain::{Fence, IdempotencyKey, Quantity, Sku};
 use crate::error::Error;
 use crate::faults::FaultInjector;
 use crate::lock::{LockError, LockGuard};
@@ -24,6 +24,8 @@ pub struct Holder<'a> {
     /// The token the write must carry, if fenced.
     pub fence: Option<&'a Fence>,
     pub faults: &'a FaultInjector,
+    /// The client's idempotency key, recorded with the order.
+    pub key: Option<&'a IdempotencyKey>,
 }
 
 /// The stock written, and the critical section, read to write, by
@@ -81,8 +83,17 @@ pub async fn record(
         backend: holder.settings.backend,
         fence_token: holder.fence.map(|f| f.token),
         critical_section_us,
+        remaining,
+        idempotency_key: holder.key,
     };
-    store::insert_order(&mut tx, order).await?;
+    store::insert_order(&mut tx, order).await.map_err(|err| {
+        // The unique index: another attempt with this key committed first.
+        if store::is_key_taken(&err) {
+            Error::IdempotencyKeyTaken
+        } else {
+            Error::Database(err)
+        }
+    })?;
     // Past this point a failure no longer means "nothing changed".
     tx.commit().await.map_err(Error::CommitOutcomeUnknown)?;
     Ok(Order {

@@ -22,25 +22,84 @@ use std::time::Duration;
 use stocklock_api::{Drained, Order, PausePoint};
 use tokio::time::Instant;
 
-use crate::domain::{Quantity, Sku};
+use crate::domain::{IdempotencyKey, Quantity, Sku};
 use crate::error::Error;
 use crate::lock::{Deduction, LockGuard};
 use crate::state::AppState;
+use crate::store::{self, KeyedOrder};
 use crate::switch::ActiveLock;
 
-/// Places an order for `quantity` units of `sku` under the active lock.
+/// An order, and whether it was placed by an earlier attempt with the
+/// same idempotency key.
+#[derive(Debug)]
+pub struct Placed {
+    pub order: Order,
+    pub replayed: bool,
+}
+
+/// Places an order for `quantity` units of `sku` under the active lock —
+/// or, for a key an earlier attempt already placed an order under, answers
+/// with that order and changes nothing (`docs/api.md#retrying-an-order`).
 /// Past [`AppState::admission`]'s bound it is refused at once (503
 /// `overloaded`), changing nothing.
-pub async fn place_order(state: Arc<AppState>, sku: Sku, quantity: Quantity) -> Result<Order, Error> {
+pub async fn place_order(
+    state: Arc<AppState>,
+    sku: Sku,
+    quantity: Quantity,
+    key: Option<IdempotencyKey>,
+) -> Result<Placed, Error> {
+    if let Some(key) = &key
+        && let Some(first) = store::order_by_key(&state.pool, key).await?
+    {
+        state.metrics.answered(state.locks.current().backend, "replayed");
+        return replay(first, &sku, quantity);
+    }
     let Ok(admitted) = Arc::clone(&state.admission).try_acquire_owned() else {
         return Err(Error::Overloaded);
     };
-    let task = state.tasks.clone().spawn(async move {
-        let _admitted = admitted;
-        place_under_lock(&state, sku, quantity).await
+    let task = state.tasks.clone().spawn({
+        let (state, sku, key) = (Arc::clone(&state), sku.clone(), key.clone());
+        async move {
+            let _admitted = admitted;
+            place_under_lock(&state, sku, quantity, key.as_ref()).await
+        }
     });
-    task.await
-        .map_err(|err| Error::Internal(format!("order task failed: {err}")))?
+    let placed = task
+        .await
+        .map_err(|err| Error::Internal(format!("order task failed: {err}")))?;
+    match (placed, key) {
+        // Another attempt with our key committed first; ours rolled back.
+        (Err(Error::IdempotencyKeyTaken), Some(key)) => match store::order_by_key(&state.pool, &key).await? {
+            Some(first) => replay(first, &sku, quantity),
+            None => Err(Error::Internal("an order's key was taken, then gone".to_owned())),
+        },
+        (placed, _) => placed.map(|order| Placed {
+            order,
+            replayed: false,
+        }),
+    }
+}
+
+/// The answer to a retry: the first order, if the retry asked for the same.
+fn replay(first: KeyedOrder, sku: &Sku, quantity: Quantity) -> Result<Placed, Error> {
+    if first.sku != sku.as_str() || first.quantity != quantity.get() {
+        return Err(Error::IdempotencyKeyReused(first.order_id.to_string()));
+    }
+    let lock_backend = first
+        .lock_backend
+        .parse()
+        .map_err(|_| Error::Internal(format!("unknown backend `{}` in the ledger", first.lock_backend)))?;
+    let order = Order {
+        order_id: first.order_id,
+        sku: first.sku,
+        quantity: first.quantity,
+        remaining: first.remaining,
+        lock_backend,
+    };
+    Ok(Placed {
+        order,
+        replayed: true,
+    })
 }
 
 /// Waits until every order request and task of this instance has finished
@@ -69,33 +128,41 @@ pub async fn drain(state: &AppState, limit: Duration) -> Result<Drained, Error> 
 
 /// Pins the backend, places the order, and counts its answer.
 #[tracing::instrument(level = "debug", skip(state), fields(sku = %sku))]
-async fn place_under_lock(state: &AppState, sku: Sku, quantity: Quantity) -> Result<Order, Error> {
+async fn place_under_lock(
+    state: &AppState,
+    sku: Sku,
+    quantity: Quantity,
+    key: Option<&IdempotencyKey>,
+) -> Result<Order, Error> {
     // Held until this function returns: the backend cannot change under us.
     let (backend, placed) = match state.locks.pin().await {
         Ok(active) => (
             active.settings.backend,
-            place_pinned(state, &active, &sku, quantity).await,
+            place_pinned(state, &active, (&sku, quantity, key)).await,
         ),
         Err(err) => (state.locks.current().backend, Err(err)),
     };
-    let answer = placed.as_ref().map(|_| ()).map_err(Error::code);
-    state.metrics.answered(backend, answer);
+    let outcome = match &placed {
+        Ok(_) => "created",
+        Err(Error::IdempotencyKeyTaken) => "replayed",
+        Err(err) => err.code().as_str(),
+    };
+    state.metrics.answered(backend, outcome);
     placed
 }
 
+/// What a customer asked for: the SKU, how many, and the request's key.
+type Asked<'a> = (&'a Sku, Quantity, Option<&'a IdempotencyKey>);
+
 /// Takes the lock, runs the order under it, and releases it on every path.
-async fn place_pinned(
-    state: &AppState,
-    active: &ActiveLock,
-    sku: &Sku,
-    quantity: Quantity,
-) -> Result<Order, Error> {
+async fn place_pinned(state: &AppState, active: &ActiveLock, asked: Asked<'_>) -> Result<Order, Error> {
+    let sku = asked.0;
     if !state.products.exists(&state.pool, sku).await? {
         return Err(Error::ProductNotFound(sku.to_string()));
     }
     let key = sku.lock_key();
     let mut guard = active.lock.acquire(&key, active.settings.timings()).await?;
-    let placed = under_lock(state, active, sku, quantity, &mut guard).await;
+    let placed = under_lock(state, active, asked, &mut guard).await;
     if let Err(err) = guard.release().await {
         tracing::warn!(error = %err, %key, "releasing the lock failed; it will expire by its TTL");
     }
@@ -106,8 +173,7 @@ async fn place_pinned(
 async fn under_lock(
     state: &AppState,
     active: &ActiveLock,
-    sku: &Sku,
-    quantity: Quantity,
+    (sku, quantity, key): Asked<'_>,
     guard: &mut LockGuard,
 ) -> Result<Order, Error> {
     let settings = &active.settings;
@@ -127,6 +193,7 @@ async fn under_lock(
         guard,
         fence: fence.as_ref(),
         faults: &state.faults,
+        key,
     };
     let written = if atomic {
         deduct::conditional_update(&mut tx, sku, quantity).await?

@@ -10,7 +10,7 @@ use stocklock_api::Backend;
 use uuid::Uuid;
 
 use super::set_lock_timeout;
-use crate::domain::{Fence, Quantity, Sku};
+use crate::domain::{Fence, IdempotencyKey, Quantity, Sku};
 
 /// `postgres`' lock: a transaction-scoped advisory lock on the key's
 /// 64-bit hash, waited for at most `limit` (then [`super::is_lock_timeout`]).
@@ -153,14 +153,19 @@ pub struct NewOrder<'a> {
     /// Its critical section, read to write, in PostgreSQL's microseconds
     /// (`None` for `atomic`, which has none).
     pub critical_section_us: Option<(i64, i64)>,
+    /// The stock it wrote, for a retry's answer.
+    pub remaining: i64,
+    /// The client's key, if it sent one: unique among live orders.
+    pub idempotency_key: Option<&'a IdempotencyKey>,
 }
 
 /// Records the order in the ledger, in the same transaction as the stock.
 #[tracing::instrument(level = "debug", skip(tx))]
 pub async fn insert_order(tx: &mut PgConnection, order: NewOrder<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO orders (order_id, sku, quantity, lock_backend, fence_token, cs_started_us, cs_ended_us)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO orders (order_id, sku, quantity, lock_backend, fence_token, cs_started_us, cs_ended_us,
+                             remaining, idempotency_key)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(order.order_id)
     .bind(order.sku.as_str())
@@ -169,6 +174,8 @@ pub async fn insert_order(tx: &mut PgConnection, order: NewOrder<'_>) -> Result<
     .bind(order.fence_token)
     .bind(order.critical_section_us.map(|(started, _)| started))
     .bind(order.critical_section_us.map(|(_, ended)| ended))
+    .bind(order.remaining)
+    .bind(order.idempotency_key.map(IdempotencyKey::as_str))
     .execute(tx)
     .await
     .map(|_| ())

@@ -11,6 +11,7 @@
 //! in `order/`. This layer knows only `domain`: it returns `sqlx::Error`.
 
 mod deduction;
+mod keys;
 mod known;
 mod products;
 
@@ -22,6 +23,7 @@ use sqlx::{PgConnection, Postgres, Transaction};
 pub use deduction::{
     Claim, NewOrder, advisory_xact_lock, claim_fence, insert_order, read_stock, take_stock, write_stock,
 };
+pub use keys::{KEY_LIFETIME_HOURS, KeyedOrder, is_key_taken, order_by_key};
 pub use known::KnownProducts;
 pub use products::{audit, orders, product, reset_product};
 

@@ -11,6 +11,7 @@ mod servers;
 mod access;
 mod api_contract;
 mod connections;
+mod idempotency;
 mod ladder;
 mod lifecycle;
 mod lock_contract;
