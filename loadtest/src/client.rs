@@ -9,8 +9,8 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use hyper::{Method, StatusCode};
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde::de::DeserializeOwned;
 use stocklock_api::{
     Audit, Drained, ErrorBody, ErrorCode, Faults, Health, LockSettings, LockSettingsUpdate, Order, OrderList,
@@ -53,7 +53,10 @@ pub struct Target {
 /// The client for every call but the orders (which go through the lean
 /// [`ConnPool`]), shared by every target; it carries the admin token, if
 /// the targets need one, marked sensitive so it is never logged.
-pub fn http_client(request_timeout: Duration, admin_token: Option<&str>) -> Result<reqwest::Client, InvalidToken> {
+pub fn http_client(
+    request_timeout: Duration,
+    admin_token: Option<&str>,
+) -> Result<reqwest::Client, InvalidToken> {
     let mut headers = HeaderMap::new();
     if let Some(token) = admin_token {
         let mut bearer = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| InvalidToken)?;
