@@ -13,8 +13,6 @@
 //!   nothing. Orders, products, health and metrics stay open: they are what
 //!   students call. Where the token comes from: `docs/api.md#access`.
 
-use std::net::IpAddr;
-
 use subtle::ConstantTimeEq;
 
 /// The instance's access rules, fixed at start-up.
@@ -28,12 +26,9 @@ pub struct Access {
 }
 
 impl Access {
+    /// See [`stocklock_api::host_allowed`], shared with the dashboard.
     pub fn allows_host(&self, host: &str) -> bool {
-        let name = strip_port(host).to_ascii_lowercase();
-        let bare = name.trim_start_matches('[').trim_end_matches(']');
-        bare.parse::<IpAddr>().is_ok()
-            || name == "localhost"
-            || self.allowed_hosts.iter().any(|allowed| *allowed == name)
+        stocklock_api::host_allowed(host, &self.allowed_hosts)
     }
 
     pub fn admits_admin(&self, authorization: Option<&str>) -> bool {
@@ -44,14 +39,6 @@ impl Access {
             return false;
         };
         given.as_bytes().ct_eq(token.as_bytes()).into()
-    }
-}
-
-/// `example.com:8080` → `example.com`; `[::1]:8080` → `[::1]`.
-fn strip_port(host: &str) -> &str {
-    match host.rsplit_once(':') {
-        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !name.ends_with(':') => name,
-        _ => host,
     }
 }
 

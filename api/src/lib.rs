@@ -218,6 +218,24 @@ pub struct Faults {
     pub recent: Vec<FaultEvent>,
 }
 
+/// Whether a request's `Host` header may be served, by the service and by
+/// the load tester's dashboard alike: an IP address (DNS rebinding needs a
+/// name), `localhost`, or one of `allowed` (lower case, without port).
+/// Anything else may be another site's domain re-resolved to us.
+pub fn host_allowed(host: &str, allowed: &[String]) -> bool {
+    let name = strip_port(host).to_ascii_lowercase();
+    let bare = name.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<std::net::IpAddr>().is_ok() || name == "localhost" || allowed.iter().any(|a| *a == name)
+}
+
+/// `example.com:8080` → `example.com`; `[::1]:8080` → `[::1]`.
+fn strip_port(host: &str) -> &str {
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !name.ends_with(':') => name,
+        _ => host,
+    }
+}
+
 /// Now, in milliseconds since the Unix epoch: the clock of
 /// [`FaultEvent::at_unix_ms`], read the same way by the service that stamps
 /// an injection and the load tester (on the same machine) that places it in

@@ -49,7 +49,12 @@ pub async fn run_with_events(args: &RunArgs) -> Result<(Report, Arc<EventLog>), 
     let watched = args.dashboard.is_some() || args.chart.is_some() || args.pace;
     let pace = args.pace.then(|| Pace::new(std::io::stdin().is_terminal()));
     if let Some(addr) = args.dashboard {
-        let bound = server::serve(events.clone(), pace.clone(), addr)
+        let allowed_hosts = args
+            .allowed_hosts
+            .iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect();
+        let bound = server::serve(events.clone(), pace.clone(), addr, allowed_hosts)
             .await
             .map_err(|source| RunError::Dashboard { addr, source })?;
         eprintln!("dashboard: http://{bound}/");

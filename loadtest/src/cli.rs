@@ -162,6 +162,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:58080")]
     pub dashboard: Option<std::net::SocketAddr>,
 
+    /// Host names (comma-separated) the dashboard answers to besides IP
+    /// addresses and `localhost`; any other name in a `Host` header is
+    /// refused, so that no web page can reach it by DNS rebinding.
+    #[arg(long, value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+
     /// Wait before each phase until the instructor starts it: Enter in the
     /// terminal, or the button on the dashboard, which shows what comes next
     /// and the question to ask the room.
