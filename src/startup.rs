@@ -38,6 +38,13 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        if config
+            .admin_token
+            .as_deref()
+            .is_some_and(|token| token.trim().is_empty())
+        {
+            anyhow::bail!("ADMIN_TOKEN is set but blank: a blank token would admit anyone");
+        }
         if !config.host.is_loopback() && config.admin_token.is_none() {
             anyhow::bail!(
                 "HOST={} can be reached from the network, and its admin routes (reset, switch, faults) \

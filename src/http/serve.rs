@@ -52,6 +52,8 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits, shutdown:
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
             slot = Arc::clone(&slots).acquire_owned() => slot.expect("the semaphore is never closed"),
         };
+        // Reap what has ended, so the set holds only live connections.
+        while connections.try_join_next().is_some() {}
         let stream = tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {

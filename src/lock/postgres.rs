@@ -29,7 +29,8 @@ impl LockBackend for PostgresAdvisoryLock {
 
     #[tracing::instrument(level = "debug", skip(self, timings, db))]
     async fn acquire(&self, key: &str, timings: LockTimings, db: &PgPool) -> Result<Acquired, LockError> {
-        // Waiting for a connection counts against the same acquire timeout.
+        // The wait for a connection is bounded by the acquire timeout too
+        // (and the pool's 5 s); the wait for the lock then gets its own.
         let mut tx = store::begin_within(db, timings.acquire_timeout).await?;
         match store::advisory_xact_lock(&mut tx, key, timings.acquire_timeout).await {
             Ok(token) => {

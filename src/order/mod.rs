@@ -51,8 +51,11 @@ pub async fn place_order(
     if let Some(key) = &key
         && let Some(first) = store::order_by_key(&state.pool, key).await?
     {
-        state.metrics.answered(state.locks.current().backend, "replayed");
-        return replay(first, &sku, quantity);
+        let replayed = replay(first, &sku, quantity);
+        if replayed.is_ok() {
+            state.metrics.answered(state.locks.current().backend, "replayed");
+        }
+        return replayed;
     }
     let Ok(admitted) = Arc::clone(&state.admission).try_acquire_owned() else {
         return Err(Error::Overloaded);
@@ -73,6 +76,16 @@ pub async fn place_order(
             Some(first) => replay(first, &sku, quantity),
             None => Err(Error::Internal("an order's key was taken, then gone".to_owned())),
         },
+        // A retry that waited behind its own first attempt (a client
+        // timeout) finds the stock that attempt took gone, or its lock
+        // lost: if the first attempt placed the order meanwhile, that is
+        // the answer, not the refusal.
+        (Err(err @ (Error::OutOfStock { .. } | Error::Lock(_))), Some(key)) => {
+            match store::order_by_key(&state.pool, &key).await? {
+                Some(first) => replay(first, &sku, quantity),
+                None => Err(err),
+            }
+        }
         (placed, _) => placed.map(|order| Placed {
             order,
             replayed: false,

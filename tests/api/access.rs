@@ -51,6 +51,11 @@ async fn without_a_token_the_service_refuses_a_network_address() {
     let refused = stocklock::startup::Application::build(&config).await.err();
     let message = format!("{:#}", refused.expect("it started open to the network"));
     assert!(message.contains("ADMIN_TOKEN"), "{message}");
+    // A blank token would admit `Authorization: Bearer `: refused anywhere.
+    config.host = "127.0.0.1".parse().unwrap();
+    config.admin_token = Some(" ".to_owned());
+    let blank = stocklock::startup::Application::build(&config).await.err();
+    assert!(blank.is_some(), "a blank token was taken for a token");
 }
 
 #[tokio::test]

@@ -62,6 +62,31 @@ async fn a_retry_after_a_client_timeout_while_the_first_runs_is_one_order() {
     assert_eq!(retry.remaining, 6);
 }
 
+/// The first attempt takes the last units while its retry waits for the
+/// lock: the retry finds the stock gone — and must answer with the order,
+/// not with `out_of_stock` (the client would think nothing was placed).
+#[tokio::test]
+async fn a_retry_behind_its_first_attempt_for_the_last_units_gets_that_order() {
+    let app = spawn_app().await;
+    app.use_backend(Backend::Redis, 1_500).await;
+    let (sku, key) = (unique_sku(), unique_sku());
+    app.reset(&sku, 4).await;
+    let gave_up = app
+        .client
+        .post(app.url("/orders"))
+        .header("idempotency-key", &key)
+        .json(&json!({ "sku": sku, "quantity": 4 }))
+        .timeout(Duration::from_millis(300))
+        .send()
+        .await;
+    assert!(gave_up.is_err(), "the client was meant to give up first");
+    let (retry, replayed) = created(order_with_key(&app, &key, &sku, 4).await).await;
+    assert!(replayed, "the retry was not answered with the first order");
+    let audit = app.audit(&sku).await;
+    assert_eq!((audit.orders, audit.stock), (1, 0), "{audit:?}");
+    assert_eq!(retry.remaining, 0);
+}
+
 #[tokio::test]
 async fn concurrent_duplicates_on_two_instances_are_one_order() {
     let (one, two) = (spawn_app().await, spawn_app().await);
