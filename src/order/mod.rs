@@ -49,13 +49,10 @@ pub async fn place_order(
     key: Option<IdempotencyKey>,
 ) -> Result<Placed, Error> {
     if let Some(key) = &key
-        && let Some(first) = store::order_by_key(&state.pool, key).await?
+        && let Some(replayed) = replay_if_placed(&state, key, &sku, quantity).await?
     {
-        let replayed = replay(first, &sku, quantity);
-        if replayed.is_ok() {
-            state.metrics.answered(state.locks.current().backend, "replayed");
-        }
-        return replayed;
+        state.metrics.answered(state.locks.current().backend, "replayed");
+        return Ok(replayed);
     }
     let Ok(admitted) = Arc::clone(&state.admission).try_acquire_owned() else {
         return Err(Error::Overloaded);
@@ -71,18 +68,17 @@ pub async fn place_order(
         .await
         .map_err(|err| Error::Internal(format!("order task failed: {err}")))?;
     match (placed, key) {
-        // Another attempt with our key committed first; ours rolled back.
-        (Err(Error::IdempotencyKeyTaken), Some(key)) => match store::order_by_key(&state.pool, &key).await? {
-            Some(first) => replay(first, &sku, quantity),
-            None => Err(Error::Internal("an order's key was taken, then gone".to_owned())),
-        },
-        // A retry that waited behind its own first attempt (a client
-        // timeout) finds the stock that attempt took gone, or its lock
-        // lost: if the first attempt placed the order meanwhile, that is
-        // the answer, not the refusal.
-        (Err(err @ (Error::OutOfStock { .. } | Error::Lock(_))), Some(key)) => {
-            match store::order_by_key(&state.pool, &key).await? {
-                Some(first) => replay(first, &sku, quantity),
+        // Another attempt with our key committed first, and ours rolled
+        // back; or a retry that waited behind its own first attempt (a
+        // client timeout) found the stock that attempt took gone, or its
+        // lock lost. Either way, if an attempt placed the order, that is
+        // the answer.
+        (Err(err @ (Error::IdempotencyKeyTaken | Error::OutOfStock { .. } | Error::Lock(_))), Some(key)) => {
+            match replay_if_placed(&state, &key, &sku, quantity).await? {
+                Some(replayed) => Ok(replayed),
+                None if matches!(err, Error::IdempotencyKeyTaken) => {
+                    Err(Error::Internal("an order's key was taken, then gone".to_owned()))
+                }
                 None => Err(err),
             }
         }
@@ -90,6 +86,20 @@ pub async fn place_order(
             order,
             replayed: false,
         }),
+    }
+}
+
+/// The order an earlier attempt placed under `key`, as the answer to this
+/// one; `None` if there is none (yet).
+async fn replay_if_placed(
+    state: &AppState,
+    key: &IdempotencyKey,
+    sku: &Sku,
+    quantity: Quantity,
+) -> Result<Option<Placed>, Error> {
+    match store::order_by_key(&state.pool, key).await? {
+        Some(first) => replay(first, sku, quantity).map(Some),
+        None => Ok(None),
     }
 }
 

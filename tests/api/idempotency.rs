@@ -20,6 +20,20 @@ async fn order_with_key(app: &TestApp, key: &str, sku: &str, quantity: i64) -> r
         .expect("an answer")
 }
 
+/// An order whose client gives up before the answer (its section is
+/// longer), while the order runs on.
+async fn give_up_after_300_ms(app: &TestApp, key: &str, sku: &str, quantity: i64) {
+    let gave_up = app
+        .client
+        .post(app.url("/orders"))
+        .header("idempotency-key", key)
+        .json(&json!({ "sku": sku, "quantity": quantity }))
+        .timeout(Duration::from_millis(300))
+        .send()
+        .await;
+    assert!(gave_up.is_err(), "the client was meant to give up first");
+}
+
 /// The order, and whether the service says it replayed an earlier one.
 async fn created(response: reqwest::Response) -> (Order, bool) {
     assert_eq!(response.status(), StatusCode::CREATED);
@@ -47,15 +61,7 @@ async fn a_retry_after_a_client_timeout_while_the_first_runs_is_one_order() {
     app.use_backend(Backend::Redis, 1_500).await;
     let (sku, key) = (unique_sku(), unique_sku());
     app.reset(&sku, 10).await;
-    let gave_up = app
-        .client
-        .post(app.url("/orders"))
-        .header("idempotency-key", &key)
-        .json(&json!({ "sku": sku, "quantity": 4 }))
-        .timeout(Duration::from_millis(300))
-        .send()
-        .await;
-    assert!(gave_up.is_err(), "the client was meant to give up first");
+    give_up_after_300_ms(&app, &key, &sku, 4).await;
     let (retry, _) = created(order_with_key(&app, &key, &sku, 4).await).await;
     let audit = app.audit(&sku).await;
     assert_eq!((audit.orders, audit.stock), (1, 6), "charged twice: {audit:?}");
@@ -71,15 +77,7 @@ async fn a_retry_behind_its_first_attempt_for_the_last_units_gets_that_order() {
     app.use_backend(Backend::Redis, 1_500).await;
     let (sku, key) = (unique_sku(), unique_sku());
     app.reset(&sku, 4).await;
-    let gave_up = app
-        .client
-        .post(app.url("/orders"))
-        .header("idempotency-key", &key)
-        .json(&json!({ "sku": sku, "quantity": 4 }))
-        .timeout(Duration::from_millis(300))
-        .send()
-        .await;
-    assert!(gave_up.is_err(), "the client was meant to give up first");
+    give_up_after_300_ms(&app, &key, &sku, 4).await;
     let (retry, replayed) = created(order_with_key(&app, &key, &sku, 4).await).await;
     assert!(replayed, "the retry was not answered with the first order");
     let audit = app.audit(&sku).await;
