@@ -18,6 +18,7 @@ use uuid::Uuid;
 /// Each one is a lesson; the service's `src/lock/` has one file per variant
 /// that explains how it works and how it fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
     /// No lock at all: the read-check-write races and oversells.
@@ -112,6 +113,7 @@ impl FromStr for Backend {
 
 /// `GET /health`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     pub status: String,
 }
@@ -121,13 +123,16 @@ pub struct Health {
 /// Signed on purpose: a negative number must reach the service's validation
 /// and get a message about stock, not a serde message about `u64`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ResetProduct {
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1000000000))]
     pub stock: i64,
 }
 
 /// `GET /products/{sku}` and the answer to a reset.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Product {
     pub sku: String,
     pub stock: i64,
@@ -135,14 +140,26 @@ pub struct Product {
 
 /// `POST /orders`. Signed for the same reason as [`ResetProduct::stock`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PlaceOrder {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 64,
+            pattern = r"^[A-Za-z0-9._-]{1,64}$",
+            example = "apple"
+        )
+    )]
     pub sku: String,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10000, example = 2))]
     pub quantity: i64,
 }
 
 /// The answer to an accepted order (`201 Created`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Order {
     pub order_id: Uuid,
     pub sku: String,
@@ -156,6 +173,7 @@ pub struct Order {
 
 /// `GET /admin/lock` and the answer to `PUT /admin/lock`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LockSettings {
     pub backend: Backend,
     /// How long a distributed lock lives if its holder never releases it.
@@ -179,15 +197,19 @@ pub struct LockSettings {
 
 /// `PUT /admin/lock`: every field is optional; absent ones keep their value.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LockSettingsUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend: Option<Backend>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 10, maximum = 600000))]
     pub ttl_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 60000))]
     pub acquire_timeout_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 60000))]
     pub critical_section_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check_before_commit: Option<bool>,
@@ -198,12 +220,14 @@ pub struct LockSettingsUpdate {
     /// Read-only: accepted and ignored, so that the answer of a GET can be
     /// edited and PUT back as it is.
     #[serde(default, skip_serializing)]
+    #[cfg_attr(feature = "openapi", schema(read_only))]
     pub available: Option<Vec<Backend>>,
 }
 
 /// `GET /admin/faults` and `PUT /admin/faults` (which replaces them all):
 /// faults the service injects into itself, for teaching. Off by default.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Faults {
     /// A lock holder that stalls, as in a GC pause.
@@ -212,9 +236,11 @@ pub struct Faults {
     /// Read-only: how many faults were injected since start-up. Accepted
     /// and ignored in a PUT, so a GET can be edited and PUT back.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(read_only))]
     pub injected: u64,
     /// Read-only: the most recent injections (up to 500), oldest first.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(read_only))]
     pub recent: Vec<FaultEvent>,
 }
 
@@ -248,6 +274,7 @@ pub fn now_unix_ms() -> u64 {
 
 /// One injected fault, as the load tester reports it with its phase.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FaultEvent {
     /// `pause_holder`.
     pub kind: String,
@@ -260,17 +287,21 @@ pub struct FaultEvent {
 
 /// With `probability`, a holder stalls for `pause_ms` at the point `at`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PauseHolder {
     /// 0 to 1.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.0, maximum = 1.0))]
     pub probability: f64,
     /// 1 to 60 000.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 60000))]
     pub pause_ms: u64,
     pub at: PausePoint,
 }
 
 /// Where in the deduction a paused holder stalls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PausePoint {
     /// Right after the lock is taken, before the stock is read: a check
@@ -283,6 +314,7 @@ pub enum PausePoint {
 
 /// `GET /admin/audit/{sku}`: the ledger's verdict, computed by PostgreSQL.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Audit {
     pub sku: String,
     pub initial_stock: i64,
@@ -312,6 +344,7 @@ pub const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(200)
 /// load tester compares these ids one by one with the 201s its buyers were
 /// given: counts alone would let a lost order and a phantom one cancel out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderList {
     pub sku: String,
     pub orders: Vec<RecordedOrder>,
@@ -319,6 +352,7 @@ pub struct OrderList {
 
 /// One row of the ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordedOrder {
     pub order_id: Uuid,
     pub quantity: i64,
@@ -327,6 +361,7 @@ pub struct RecordedOrder {
 /// Every error response: a stable machine-readable `error` code and a
 /// `message` for people.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: ErrorCode,
     pub message: String,
@@ -337,6 +372,7 @@ pub struct ErrorBody {
 /// only is a compile error, not a 503 that silently lands in the wrong
 /// column of a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// 422: a SKU that is empty, too long, `.` or `..`, or has characters
@@ -474,6 +510,7 @@ impl fmt::Display for ErrorCode {
 /// instance when it was asked has finished (committed or rolled back), and so
 /// has the background work of its lock (a release, a revoke).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Drained {
     /// Tasks (order requests, their lock's background work) still running
     /// when the drain was asked for.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use stocklock_api::Health;
+use stocklock_api::{ErrorBody, Health};
 
 use crate::error::Error;
 use crate::state::AppState;
@@ -18,7 +18,13 @@ pub fn router() -> Router<Arc<AppState>> {
     Router::new().route("/health", get(health))
 }
 
-async fn health(State(state): State<Arc<AppState>>) -> Result<Json<Health>, Error> {
+/// Whether the service can reach PostgreSQL.
+#[utoipa::path(get, path = "/health", tag = "service",
+    responses(
+        (status = 200, description = "PostgreSQL answers", body = Health),
+        (status = 503, description = "`database_unavailable`: PostgreSQL does not answer", body = ErrorBody),
+    ))]
+pub(super) async fn health(State(state): State<Arc<AppState>>) -> Result<Json<Health>, Error> {
     store::ping(&state.probe).await?;
     Ok(Json(Health {
         status: "ok".to_owned(),

@@ -17,6 +17,10 @@ pub fn router() -> Router<Arc<AppState>> {
     Router::new().route("/metrics", get(metrics))
 }
 
-async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+/// Counters and histograms, in the OpenMetrics text format.
+#[utoipa::path(get, path = "/metrics", tag = "service",
+    responses((status = 200, description = "OpenMetrics text", body = String,
+        content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8")))]
+pub(super) async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, OPENMETRICS)], state.metrics.render())
 }

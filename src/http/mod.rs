@@ -14,6 +14,7 @@ mod faults;
 mod health;
 mod lock_settings;
 mod metrics;
+pub mod openapi;
 mod orders;
 mod products;
 pub mod serve;
@@ -42,6 +43,7 @@ pub fn app(state: Arc<AppState>, body_timeout: Duration) -> Router {
         .merge(faults::router())
         .merge(lock_settings::router())
         .merge(metrics::router())
+        .merge(openapi::router())
         .fallback(|uri: Uri| async move { Error::RouteNotFound(uri.path().to_owned()) })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(state.clone(), access::check))

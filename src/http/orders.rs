@@ -13,7 +13,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::post;
 use axum::{Json, Router};
-use stocklock_api::{Order, PlaceOrder};
+use stocklock_api::{ErrorBody, Order, PlaceOrder};
 
 use super::extract::ApiJson;
 use crate::domain::{IdempotencyKey, Quantity, Sku};
@@ -35,7 +35,18 @@ async fn in_flight(State(state): State<Arc<AppState>>, request: Request, next: N
 
 /// 201 with the order; a retry with the `Idempotency-Key` of a placed
 /// order gets that order back, 201 too, marked `Idempotent-Replayed: true`.
-async fn place_order(
+#[utoipa::path(post, path = "/orders", tag = "orders", request_body = PlaceOrder,
+    params(("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = r"^[ -~]{1,255}$",
+        description = "Makes the order safe to retry: a retry with the same key and body gets the first order back")),
+    responses(
+        (status = 201, description = "The order was recorded (or, for a retry, had been)", body = Order,
+            headers(("Idempotent-Replayed" = String, description = "`true` when a retry is answered with its first order"))),
+        (status = 404, description = "`product_not_found`, before any lock is taken", body = ErrorBody),
+        (status = 409, description = "`out_of_stock`, `lock_lost`: nothing was changed", body = ErrorBody),
+        (status = 422, description = "`invalid_sku`, `invalid_quantity`, `invalid_idempotency_key`, `idempotency_key_reused`", body = ErrorBody),
+        (status = 503, description = "`overloaded`, `lock_unavailable`, `switch_in_progress`, `database_unavailable`, `commit_outcome_unknown`", body = ErrorBody),
+    ))]
+pub(super) async fn place_order(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<PlaceOrder>,

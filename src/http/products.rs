@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::routing::{get, put};
 use axum::{Json, Router};
-use stocklock_api::{Audit, OrderList, Product, ResetProduct};
+use stocklock_api::{Audit, ErrorBody, OrderList, Product, ResetProduct};
 
 use super::extract::ApiJson;
 use crate::domain::{Sku, parse_stock};
@@ -25,7 +25,13 @@ pub fn router() -> Router<Arc<AppState>> {
 }
 
 /// Creates the product or resets it: stock = initial = N, orders deleted.
-async fn reset_product(
+#[utoipa::path(put, path = "/admin/products/{sku}", tag = "admin", params(SkuParam), request_body = ResetProduct,
+    responses(
+        (status = 200, description = "The product as reset", body = Product),
+        (status = 422, description = "`invalid_sku`, `invalid_stock`", body = ErrorBody),
+        (status = 503, description = "`database_unavailable`", body = ErrorBody),
+    ))]
+pub(super) async fn reset_product(
     State(state): State<Arc<AppState>>,
     Path(sku): Path<String>,
     ApiJson(body): ApiJson<ResetProduct>,
@@ -35,11 +41,32 @@ async fn reset_product(
     Ok(Json(store::reset_product(&state.pool, &sku, stock).await?))
 }
 
-async fn empty_sku() -> Error {
+/// The `{sku}` of the routes above, as the OpenAPI document describes it.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // only its description is used
+pub(super) struct SkuParam {
+    /// 1 to 64 of `A-Z a-z 0-9 - _ .`, not `.` or `..`.
+    #[param(min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._-]{1,64}$")]
+    sku: String,
+}
+
+/// An empty SKU: always refused.
+#[utoipa::path(put, path = "/admin/products/", tag = "admin", request_body = ResetProduct,
+    responses((status = 422, description = "`invalid_sku`: a SKU cannot be empty", body = ErrorBody)))]
+pub(super) async fn empty_sku() -> Error {
     Sku::parse("").expect_err("an empty SKU is invalid").into()
 }
 
-async fn product(
+/// A product's stock.
+#[utoipa::path(get, path = "/products/{sku}", tag = "orders", params(SkuParam),
+    responses(
+        (status = 200, description = "The product", body = Product),
+        (status = 404, description = "`product_not_found`", body = ErrorBody),
+        (status = 422, description = "`invalid_sku`", body = ErrorBody),
+        (status = 503, description = "`database_unavailable`", body = ErrorBody),
+    ))]
+pub(super) async fn product(
     State(state): State<Arc<AppState>>,
     Path(sku): Path<String>,
 ) -> Result<Json<Product>, Error> {
@@ -48,13 +75,32 @@ async fn product(
     product.map(Json).ok_or(Error::ProductNotFound(sku.to_string()))
 }
 
-async fn audit(State(state): State<Arc<AppState>>, Path(sku): Path<String>) -> Result<Json<Audit>, Error> {
+/// The ledger's verdict on a product, computed by PostgreSQL.
+#[utoipa::path(get, path = "/admin/audit/{sku}", tag = "admin", params(SkuParam),
+    responses(
+        (status = 200, description = "The audit", body = Audit),
+        (status = 404, description = "`product_not_found`", body = ErrorBody),
+        (status = 422, description = "`invalid_sku`", body = ErrorBody),
+        (status = 503, description = "`database_unavailable`", body = ErrorBody),
+    ))]
+pub(super) async fn audit(
+    State(state): State<Arc<AppState>>,
+    Path(sku): Path<String>,
+) -> Result<Json<Audit>, Error> {
     let sku = Sku::parse(&sku)?;
     let audit = store::audit(&state.pool, &sku).await?;
     audit.map(Json).ok_or(Error::ProductNotFound(sku.to_string()))
 }
 
-async fn orders(
+/// Every order the ledger holds for a product.
+#[utoipa::path(get, path = "/admin/orders/{sku}", tag = "admin", params(SkuParam),
+    responses(
+        (status = 200, description = "The orders", body = OrderList),
+        (status = 404, description = "`product_not_found`", body = ErrorBody),
+        (status = 422, description = "`invalid_sku`", body = ErrorBody),
+        (status = 503, description = "`database_unavailable`", body = ErrorBody),
+    ))]
+pub(super) async fn orders(
     State(state): State<Arc<AppState>>,
     Path(sku): Path<String>,
 ) -> Result<Json<OrderList>, Error> {

@@ -17,6 +17,7 @@ mod lifecycle;
 mod lock_contract;
 mod lock_promises;
 mod metrics;
+mod openapi;
 mod outage;
 mod overload;
 mod overselling;
