@@ -171,6 +171,13 @@ pub struct Order {
     pub lock_backend: Backend,
 }
 
+/// The request header that names one order across all its attempts (the
+/// IETF httpapi draft's `Idempotency-Key`), in lower case as HTTP headers
+/// compare.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+/// The answer header of a 201: `true` when it is an earlier attempt's order.
+pub const IDEMPOTENT_REPLAYED_HEADER: &str = "idempotent-replayed";
+
 /// `GET /admin/lock` and the answer to `PUT /admin/lock`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

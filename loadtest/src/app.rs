@@ -24,6 +24,7 @@ use crate::ledger;
 use crate::load::{LoadPlan, Model};
 use crate::pace::Pace;
 use crate::report::model::Report;
+use crate::retry::RetryPolicy;
 use crate::runner::{self, Runner};
 use crate::scenario;
 
@@ -134,6 +135,8 @@ fn validate(args: &RunArgs) -> Result<(), RunError> {
         "--rate must be a positive number"
     } else if args.duration <= 0.0 || args.request_timeout <= 0.0 {
         "--duration and --request-timeout must be positive"
+    } else if args.attempts == 0 {
+        "--attempts must be at least 1"
     } else if args.pace && args.dashboard.is_none() && !std::io::stdin().is_terminal() {
         "--pace needs a terminal to press Enter in, or --dashboard for its button"
     } else {
@@ -155,5 +158,6 @@ fn load_plan(args: &RunArgs) -> LoadPlan {
         quantity: args.quantity,
         budget: args.requests,
         duration: Duration::from_secs_f64(args.duration),
+        retry: RetryPolicy::new(args.attempts),
     }
 }

@@ -148,6 +148,12 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 30.0)]
     pub request_timeout: f64,
 
+    /// Attempts per order, the first included: an order that got no answer
+    /// at all (no connection, a timeout, a reset) is sent again with the
+    /// same Idempotency-Key, so it cannot be deducted twice. 1 never retries.
+    #[arg(long, default_value_t = 3)]
+    pub attempts: u32,
+
     /// Write every figure of the run as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,

@@ -4,21 +4,19 @@
 //! that name the URL, so "target unreachable" is a clear message. Orders —
 //! the hot path — go through the lean connection pool of [`crate::http`].
 //! [`Target::order`] never fails: every answer, and every missing answer, is
-//! an [`Outcome`] to be counted.
+//! an [`Answer`] to be counted (`order.rs` says what each one means).
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use hyper::{Method, StatusCode};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde::de::DeserializeOwned;
 use stocklock_api::{
-    Audit, Drained, ErrorBody, ErrorCode, Faults, Health, LockSettings, LockSettingsUpdate, Order, OrderList,
-    PlaceOrder, Product, ResetProduct,
+    Audit, Drained, Faults, Health, LockSettings, LockSettingsUpdate, OrderList, Product, ResetProduct,
 };
 
-use crate::http::{ConnPool, TransportError, authority_of};
-use crate::stats::{Ack, Outcome};
+use crate::http::{ConnPool, authority_of};
+use crate::order::{self, Answer, OrderRequest};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -134,50 +132,20 @@ impl Target {
             .await
     }
 
-    /// Places one order and classifies the answer. The [`Ack`] of a 201
-    /// records what was *asked for*, and whether the answer echoed it.
-    pub async fn order(&self, sku: &str, quantity: i64) -> (Outcome, Option<Ack>) {
-        let body = PlaceOrder {
-            sku: sku.to_owned(),
-            quantity,
-        };
-        let body = Bytes::from(serde_json::to_vec(&body).expect("an order serialises"));
-        let (status, body) = match self.orders.send(Method::POST, "/orders", Some(body)).await {
-            Ok(answer) => answer,
-            // No connection, so no request: it cannot have been recorded.
-            Err(TransportError::Connect { .. } | TransportError::Handshake { .. }) => {
-                return (Outcome::NotSent, None);
-            }
-            Err(_) => return (Outcome::NoAnswer, None),
-        };
-        match status {
-            StatusCode::CREATED => match serde_json::from_slice::<Order>(&body) {
-                Ok(order) => {
-                    let ack = Ack {
-                        order_id: order.order_id,
-                        sku: sku.to_owned(),
-                        quantity,
-                        echo_matches: order.sku == sku && order.quantity == quantity,
-                    };
-                    (Outcome::Created, Some(ack))
-                }
-                // A 201 we could not read: its fate is unknown to us.
-                Err(_) => (Outcome::NoAnswer, None),
+    /// Sends one attempt at `request` and says what it came to — never an
+    /// error: every answer, and every missing one, is counted. Whether to
+    /// send it again is `retry.rs`'s call.
+    pub async fn order(&self, request: &OrderRequest) -> Answer {
+        let body = Some(request.body.clone());
+        match self
+            .orders
+            .send(Method::POST, "/orders", &request.headers(), body)
+            .await
+        {
+            Ok(answer) => order::classify(request, answer.status, &answer.headers, &answer.body),
+            Err(err) => Answer::Transport {
+                may_have_arrived: err.may_have_arrived(),
             },
-            StatusCode::CONFLICT => match error_code(&body) {
-                Some(ErrorCode::LockLost) => (Outcome::LockLost, None),
-                _ => (Outcome::SoldOut, None),
-            },
-            // 503 is also the answer to an unreachable database, or to a
-            // switch in progress: count only the lock's own refusals as such.
-            StatusCode::SERVICE_UNAVAILABLE => match error_code(&body) {
-                Some(ErrorCode::LockUnavailable) => (Outcome::LockUnavailable, None),
-                Some(ErrorCode::CommitOutcomeUnknown) => (Outcome::NoAnswer, None),
-                _ => (Outcome::OtherUnavailable, None),
-            },
-            // A 500 promises nothing about what changed: as good as no answer.
-            StatusCode::INTERNAL_SERVER_ERROR => (Outcome::NoAnswer, None),
-            _ => (Outcome::OtherError, None),
         }
     }
 
@@ -211,22 +179,18 @@ impl Target {
     }
 }
 
-/// The `error` code of an error body, if it is one.
-fn error_code(body: &[u8]) -> Option<ErrorCode> {
-    serde_json::from_slice::<ErrorBody>(body).ok().map(|e| e.error)
-}
-
+/// Shared with the other tests that talk to a stand-in server.
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::time::Duration;
 
-    use stocklock_api::ErrorCode;
     use tokio::net::TcpListener;
 
-    use super::{Target, error_code, http_client};
-    use crate::stats::Outcome;
+    use super::{Target, http_client};
+    use crate::order::{Answer, OrderRequest};
 
-    fn target(address: &str) -> Target {
+    /// A target at `address` (`host:port`) that waits 300 ms for answers.
+    pub(crate) fn target(address: &str) -> Target {
         let timeout = Duration::from_millis(300);
         let http = http_client(timeout, None).unwrap();
         Target::new(&format!("http://{address}"), http, timeout).expect("a plain URL")
@@ -241,8 +205,15 @@ mod tests {
             .local_addr()
             .unwrap();
         // The listener is dropped: connections to it are refused.
-        let (outcome, ack) = target(&address.to_string()).order("s", 1).await;
-        assert_eq!((outcome, ack), (Outcome::NotSent, None));
+        let answer = target(&address.to_string())
+            .order(&OrderRequest::new("s", 1))
+            .await;
+        assert_eq!(
+            answer,
+            Answer::Transport {
+                may_have_arrived: false
+            }
+        );
     }
 
     /// Connected and sent, never answered: the order's fate is unknown.
@@ -255,15 +226,13 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(5)).await;
             drop(connection);
         });
-        let (outcome, ack) = target(&address).order("s", 1).await;
-        assert_eq!((outcome, ack), (Outcome::NoAnswer, None));
+        let answer = target(&address).order(&OrderRequest::new("s", 1)).await;
+        assert_eq!(
+            answer,
+            Answer::Transport {
+                may_have_arrived: true
+            }
+        );
         silent.abort();
-    }
-
-    #[test]
-    fn error_codes_are_read_from_error_bodies_only() {
-        let body = br#"{"error":"lock_unavailable","message":"timed out"}"#;
-        assert_eq!(error_code(body), Some(ErrorCode::LockUnavailable));
-        assert_eq!(error_code(b"Service Unavailable"), None);
     }
 }

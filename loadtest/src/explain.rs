@@ -51,7 +51,7 @@ pub fn why(verdict: &Verdict, counts: &Counts, faults: &[PhaseFault], ttl_ms: Op
     } else if !outages.is_empty() {
         format!(
             "{cause}; {} orders were refused with a 503 meanwhile, nothing was oversold or lost",
-            counts.lock_unavailable + counts.other_unavailable
+            counts.unavailable()
         )
     } else {
         return None;

@@ -17,7 +17,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
-use hyper::header::{CONTENT_TYPE, HOST};
+use hyper::header::{CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -43,6 +43,25 @@ pub enum TransportError {
     Timeout(Duration),
 }
 
+impl TransportError {
+    /// Whether the request may have reached the server: false only when
+    /// it failed before a byte of it was written.
+    pub fn may_have_arrived(&self) -> bool {
+        !matches!(
+            self,
+            TransportError::Connect { .. } | TransportError::Handshake { .. }
+        )
+    }
+}
+
+/// A whole HTTP answer.
+#[derive(Debug)]
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
 /// Idle connections to one `host:port`, reused one request at a time.
 #[derive(Debug)]
 pub struct ConnPool {
@@ -62,20 +81,26 @@ impl ConnPool {
         }
     }
 
-    /// Sends one request and reads the whole answer.
+    /// Sends one request, with `headers` besides `Host` and (with a body)
+    /// `Content-Type`, and reads the whole answer.
     pub async fn send(
         &self,
         method: Method,
         path: &str,
+        headers: &[(HeaderName, HeaderValue)],
         body: Option<Bytes>,
-    ) -> Result<(StatusCode, Bytes), TransportError> {
+    ) -> Result<Response, TransportError> {
         let exchange = async {
             let mut sender = self.checkout().await?;
-            let response = sender.send_request(self.request(method, path, body)).await?;
-            let status = response.status();
-            let bytes = response.into_body().collect().await?.to_bytes();
+            let request = self.request(method, path, headers, body);
+            let (head, body) = sender.send_request(request).await?.into_parts();
+            let body = body.collect().await?.to_bytes();
             self.checkin(sender);
-            Ok((status, bytes))
+            Ok(Response {
+                status: head.status,
+                headers: head.headers,
+                body,
+            })
         };
         // A connection that timed out is dropped with the future, not reused.
         tokio::time::timeout(self.timeout, exchange)
@@ -83,11 +108,20 @@ impl ConnPool {
             .map_err(|_| TransportError::Timeout(self.timeout))?
     }
 
-    fn request(&self, method: Method, path: &str, body: Option<Bytes>) -> Request<Full<Bytes>> {
+    fn request(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(HeaderName, HeaderValue)],
+        body: Option<Bytes>,
+    ) -> Request<Full<Bytes>> {
         let builder = Request::builder()
             .method(method)
             .uri(path)
             .header(HOST, &self.authority);
+        let builder = headers
+            .iter()
+            .fold(builder, |builder, (name, value)| builder.header(name, value));
         let request = match body {
             Some(body) => builder
                 .header(CONTENT_TYPE, "application/json")

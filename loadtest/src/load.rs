@@ -6,6 +6,11 @@
 //! round-robin over the targets, so with two instances `local`'s
 //! per-process lock is exposed.
 //!
+//! Every order carries an `Idempotency-Key` of its own, and one that got no
+//! answer at all is sent again with it (`retry.rs`): it is still one order,
+//! counted once, and claims one request of the budget however many
+//! attempts it takes.
+//!
 //! The hot path knows nothing of who watches the run: each answer goes into
 //! the buyer's own [`Recorder`], and, when the run is watched, into a shared
 //! [`TickWindow`] (a counter of `stats`) that the runner reads.
@@ -24,6 +29,8 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::client::Target;
+use crate::order::OrderRequest;
+use crate::retry::{self, RetryPolicy};
 use crate::stats::window::TickWindow;
 use crate::stats::{Outcome, Recorder};
 
@@ -54,6 +61,8 @@ pub struct LoadPlan {
     pub budget: u64,
     /// The longest the phase may run.
     pub duration: Duration,
+    /// When an order that got no answer is sent again.
+    pub retry: RetryPolicy,
 }
 
 /// An inclusive range of order quantities (`--quantity`), each order's
@@ -138,14 +147,18 @@ impl Shared {
         }
     }
 
-    /// Sends one order to `target` and records it, latency measured from
-    /// `intended` (the start time the schedule asked for).
+    /// Sends one order to `target` (again, if it got no answer) and records
+    /// how it ended, latency measured from `intended` (the start time the
+    /// schedule asked for) to its last answer.
     async fn order(&self, target: usize, intended: Instant, recorder: &mut Recorder) {
         let sku = self.pick_sku();
         let quantity = rand::rng().random_range(self.plan.quantity.min..=self.plan.quantity.max);
-        let (outcome, ack) = self.targets[target].order(&self.plan.skus[sku], quantity).await;
-        let latency = intended.elapsed();
-        recorder.record(outcome, latency, quantity, ack);
+        let request = OrderRequest::new(&self.plan.skus[sku], quantity);
+        let target = &self.targets[target];
+        let placed = retry::place(target, &request, self.plan.retry, self.deadline).await;
+        let (outcome, latency) = (placed.outcome, intended.elapsed());
+        recorder.record(outcome, latency, quantity, placed.ack);
+        recorder.retries.merge(&placed.retries);
         if let Some(window) = &self.window {
             window.record(outcome, latency);
         }

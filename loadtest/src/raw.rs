@@ -44,8 +44,8 @@ pub async fn run(args: &RawArgs) -> Option<RawResult> {
         tasks.spawn(async move {
             let (mut ok, mut errors) = (0u64, 0u64);
             while Instant::now() < deadline {
-                match pool.send(Method::GET, &path, None).await {
-                    Ok((status, _)) if status.is_success() => ok += 1,
+                match pool.send(Method::GET, &path, &[], None).await {
+                    Ok(answer) if answer.status.is_success() => ok += 1,
                     _ => errors += 1,
                 }
             }

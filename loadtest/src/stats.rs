@@ -30,9 +30,17 @@ pub enum Outcome {
     /// 503 `lock_unavailable`: the lock could not be had (timeout, or its
     /// server is down).
     LockUnavailable,
+    /// 503 `overloaded`: the instance's admission control refused the order
+    /// at once (`MAX_ORDERS_IN_FLIGHT`), before it queued for anything.
+    /// Its own outcome because it measures the instance, not the lock.
+    Overloaded,
     /// Any other 503: the database is unreachable, a switch held the order
     /// back. Nothing was changed.
     OtherUnavailable,
+    /// 401 `unauthorized`: the instance wanted its bearer token. Orders are
+    /// open (`docs/api.md#access`), so one here is a surprise worth its
+    /// own column rather than a line among other errors.
+    Unauthorized,
     /// Any other HTTP status (a 4xx).
     OtherError,
     /// The connection could not be opened: the request provably never
@@ -40,18 +48,21 @@ pub enum Outcome {
     NotSent,
     /// Sent (or possibly sent), but no answer that says what happened: reset,
     /// timed out, an unreadable 201, a 500, or a 503
-    /// `commit_outcome_unknown`. The order may or may not have been
+    /// `commit_outcome_unknown` — or an attempt like that whose retries got
+    /// no 201 (`retry::settle`). The order may or may not have been
     /// recorded: an "in-flight failure".
     NoAnswer,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 8] = [
+    pub const ALL: [Outcome; 10] = [
         Outcome::Created,
         Outcome::SoldOut,
         Outcome::LockLost,
         Outcome::LockUnavailable,
+        Outcome::Overloaded,
         Outcome::OtherUnavailable,
+        Outcome::Unauthorized,
         Outcome::OtherError,
         Outcome::NotSent,
         Outcome::NoAnswer,
@@ -64,7 +75,9 @@ impl Outcome {
             Outcome::SoldOut => "sold_out",
             Outcome::LockLost => "lock_lost",
             Outcome::LockUnavailable => "lock_unavailable",
+            Outcome::Overloaded => "overloaded",
             Outcome::OtherUnavailable => "other_unavailable",
+            Outcome::Unauthorized => "unauthorized",
             Outcome::OtherError => "other_error",
             Outcome::NotSent => "not_sent",
             Outcome::NoAnswer => "no_answer",
@@ -83,7 +96,9 @@ pub struct Counts {
     pub sold_out: u64,
     pub lock_lost: u64,
     pub lock_unavailable: u64,
+    pub overloaded: u64,
     pub other_unavailable: u64,
+    pub unauthorized: u64,
     pub other_errors: u64,
     pub not_sent: u64,
     pub no_answer: u64,
@@ -96,7 +111,9 @@ impl Counts {
             Outcome::SoldOut => &mut self.sold_out,
             Outcome::LockLost => &mut self.lock_lost,
             Outcome::LockUnavailable => &mut self.lock_unavailable,
+            Outcome::Overloaded => &mut self.overloaded,
             Outcome::OtherUnavailable => &mut self.other_unavailable,
+            Outcome::Unauthorized => &mut self.unauthorized,
             Outcome::OtherError => &mut self.other_errors,
             Outcome::NotSent => &mut self.not_sent,
             Outcome::NoAnswer => &mut self.no_answer,
@@ -117,9 +134,33 @@ impl Counts {
         }
     }
 
-    /// Every request, whatever became of it.
+    /// Every order, whatever became of it (retries not counted again).
     pub fn total(&self) -> u64 {
         Outcome::ALL.iter().map(|&o| self.get(o)).sum()
+    }
+
+    /// Every 503 the service sent that promised nothing changed.
+    pub fn unavailable(&self) -> u64 {
+        self.lock_unavailable + self.overloaded + self.other_unavailable
+    }
+}
+
+/// Attempts sent again after an attempt got no HTTP answer at all, with the
+/// same `Idempotency-Key` and body (`retry.rs` says when).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retries {
+    /// Retries sent.
+    pub sent: u64,
+    /// Of those, the ones answered 201 `Idempotent-Replayed: true`: the
+    /// unanswered attempt had been recorded after all, and the retry got
+    /// that order back instead of a second one.
+    pub replayed: u64,
+}
+
+impl Retries {
+    pub fn merge(&mut self, other: &Retries) {
+        self.sent += other.sent;
+        self.replayed += other.replayed;
     }
 }
 
@@ -135,10 +176,12 @@ pub struct Ack {
     pub echo_matches: bool,
 }
 
-/// One buyer's (or one scheduler's) records.
+/// One buyer's (or one scheduler's) records, one per order however many
+/// attempts it took.
 #[derive(Debug, Clone)]
 pub struct Recorder {
     pub counts: Counts,
+    pub retries: Retries,
     /// Latency per outcome, in microseconds: a fast 503 must not make the
     /// 201s look fast.
     pub latency: [Histogram<u64>; Outcome::ALL.len()],
@@ -163,6 +206,7 @@ impl Default for Recorder {
     fn default() -> Self {
         Recorder {
             counts: Counts::default(),
+            retries: Retries::default(),
             latency: std::array::from_fn(|_| histogram()),
             acks: Vec::new(),
             no_answer_quantities: Vec::new(),
@@ -172,7 +216,7 @@ impl Default for Recorder {
 }
 
 impl Recorder {
-    /// Records one request for `quantity` units.
+    /// Records one order for `quantity` units, as it ended.
     pub fn record(&mut self, outcome: Outcome, latency: Duration, quantity: i64, ack: Option<Ack>) {
         self.counts.record(outcome);
         let micros = (latency.as_micros() as u64).clamp(1, MAX_LATENCY_US);
@@ -187,6 +231,7 @@ impl Recorder {
 
     pub fn merge(&mut self, other: Recorder) {
         self.counts.merge(&other.counts);
+        self.retries.merge(&other.retries);
         for (mine, theirs) in self.latency.iter_mut().zip(&other.latency) {
             mine.add(theirs).expect("histograms share their bounds");
         }

@@ -131,7 +131,9 @@ async fn the_open_model_sells_out_safely_at_a_constant_rate() {
 /// the lock) when its clients give up. Unless the load tester drains the
 /// instance before auditing and before the next reset, those orders commit
 /// into the next phase's books, which is then blamed for orders it never
-/// sent (or has its reset overwritten by a stale write).
+/// sent (or has its reset overwritten by a stale write). One attempt per
+/// order, so that every order is left unanswered (retries are the next
+/// test's).
 #[tokio::test]
 async fn late_orders_of_one_phase_are_never_blamed_on_the_next() {
     let instance = spawn_instance().await;
@@ -150,6 +152,8 @@ async fn late_orders_of_one_phase_are_never_blamed_on_the_next() {
             "1",
             "--acquire-timeout-ms",
             "30000",
+            "--attempts",
+            "1",
         ],
     );
     let report = loadtest::run(&run_args(argv)).await.expect("the run completes");
@@ -161,6 +165,52 @@ async fn late_orders_of_one_phase_are_never_blamed_on_the_next() {
         assert_eq!(phase.assessment, Assessment::Safe, "{phase:#?}");
     }
     assert!(report.passed, "{report:#?}");
+}
+
+/// A retry must not deduct twice. The request timeout (1 s) is shorter
+/// than the critical section (1.2 s): the one order's first attempt times
+/// out while it holds the lock, then commits. Its retries carry the same
+/// `Idempotency-Key`: the first waits behind it and times out too, the
+/// second (about 2.2 s in, a second after the commit) is answered with the
+/// first order, replayed. One order recorded, one 201 counted, the same id:
+/// the books balance exactly. Sent with a new key per attempt, each retry
+/// would deduct again, and the ledger would hold orders nobody was told of.
+#[tokio::test]
+async fn a_retried_order_is_recorded_once_and_counted_once() {
+    let instance = spawn_instance().await;
+    let argv = options(
+        &[&instance],
+        &[
+            "--backends",
+            "postgres",
+            "--buyers",
+            "1",
+            "--requests",
+            "1",
+            "--critical-section-ms",
+            "1200",
+            "--request-timeout",
+            "1",
+            "--acquire-timeout-ms",
+            "30000",
+        ],
+    );
+    let report = loadtest::run(&run_args(argv)).await.expect("the run completes");
+    let phase = phase(&report, "postgres");
+    assert!(phase.retries.sent >= 1, "{phase:#?}");
+    assert!(phase.retries.replayed >= 1, "{phase:#?}");
+    let books = (
+        phase.counts.created,
+        phase.acked_units,
+        phase.ledger.orders,
+        phase.ledger.sold,
+    );
+    assert_eq!(books, (1, 1, 1, 1), "{phase:#?}");
+    assert_eq!(phase.verdict.recorded_not_acked, 0, "{phase:#?}");
+    assert_eq!(phase.verdict.acked_not_recorded, 0, "{phase:#?}");
+    assert_eq!(phase.verdict.unit_mismatch, 0, "{phase:#?}");
+    assert_eq!(phase.verdict.api_matches_database, Some(true), "{phase:#?}");
+    assert_eq!(phase.assessment, Assessment::Safe, "{phase:#?}");
 }
 
 /// The JSON that outside tools read — the workshop's scripts, the
@@ -208,6 +258,7 @@ async fn the_json_report_keeps_its_field_names() {
         "orders_per_s",
         "recovery_s",
         "requests_per_s",
+        "retries",
         "scenario",
         "settings",
         "verdict",
@@ -222,9 +273,12 @@ async fn the_json_report_keeps_its_field_names() {
         "not_sent",
         "other_errors",
         "other_unavailable",
+        "overloaded",
         "sold_out",
+        "unauthorized",
     ];
     assert_eq!(keys(&phase["counts"]), counts, "{phase:#}");
+    assert_eq!(keys(&phase["retries"]), ["replayed", "sent"], "{phase:#}");
     let ledger = ["initial_stock", "orders", "sold", "stock"];
     assert_eq!(keys(&phase["ledger"]), ledger, "{phase:#}");
     let verdict = [

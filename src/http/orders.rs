@@ -13,7 +13,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::post;
 use axum::{Json, Router};
-use stocklock_api::{ErrorBody, Order, PlaceOrder};
+use stocklock_api::{ErrorBody, IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER, Order, PlaceOrder};
 
 use super::extract::ApiJson;
 use crate::domain::{IdempotencyKey, Quantity, Sku};
@@ -53,7 +53,7 @@ pub(super) async fn place_order(
 ) -> Result<(StatusCode, [(&'static str, &'static str); 1], Json<Order>), Error> {
     let sku = Sku::parse(&body.sku)?;
     let quantity = Quantity::parse(body.quantity)?;
-    let key = match headers.get("idempotency-key") {
+    let key = match headers.get(IDEMPOTENCY_KEY_HEADER) {
         Some(value) => Some(IdempotencyKey::parse(value.to_str().unwrap_or_default())?),
         None => None,
     };
@@ -61,7 +61,7 @@ pub(super) async fn place_order(
     let replayed = if placed.replayed { "true" } else { "false" };
     Ok((
         StatusCode::CREATED,
-        [("idempotent-replayed", replayed)],
+        [(IDEMPOTENT_REPLAYED_HEADER, replayed)],
         Json(placed.order),
     ))
 }

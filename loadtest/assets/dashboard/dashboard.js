@@ -136,7 +136,7 @@ function drawBoard() {
     const status = v ? v.label : i === state.current && !state.done ? "⏳ running" : i === state.waiting ? "⏸ next" : "· pending";
     const cells = r
       ? [status, r.label, expectationWords(r.expectation), `${r.ledger.sold}/${r.ledger.initial_stock}`, r.verdict.oversold_units,
-         r.verdict.overlapping_holds, r.counts.lock_lost, r.counts.lock_unavailable + r.counts.other_unavailable,
+         r.verdict.overlapping_holds, r.counts.lock_lost, r.counts.lock_unavailable + r.counts.overloaded + r.counts.other_unavailable,
          fmt(r.orders_per_s), fmt(r.latency.p99_ms, 1)]
       : [status, phase.plan.label, phase.plan.expectation ? expectationWords(phase.plan.expectation) : "", `—/${phase.plan.stock}`, "", "", "", "", "", ""];
     cells.forEach((text, c) => {

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use stocklock_api::{Backend, LockSettings};
 
 use crate::faults::PhaseFault;
-use crate::stats::{Counts, LatencySummary};
+use crate::stats::{Counts, LatencySummary, Retries};
 use crate::verdict::{Assessment, Expectation, Ledger, Verdict};
 
 /// The whole run, as written by `--json`.
@@ -76,9 +76,15 @@ pub struct PhaseReport {
     pub ledger: Ledger,
     pub settings: LockSettings,
     pub elapsed_s: f64,
+    /// How each order ended, one count per order however many attempts it
+    /// took.
     pub counts: Counts,
+    /// Orders sent again after an attempt got no answer at all, and how
+    /// many of those retries were answered with the first order (replays).
+    pub retries: Retries,
     pub acked_units: i64,
     pub orders_per_s: f64,
+    /// Attempts per second, retries included.
     pub requests_per_s: f64,
     /// Latency of the successful orders (201) only: a fast refusal must not
     /// make the sales look fast.

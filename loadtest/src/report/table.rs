@@ -15,10 +15,14 @@ use crate::verdict::{self, Assessment, Expectation};
 /// Column names say what they count: "overlaps" are pairs of orders whose
 /// critical sections overlapped (the ledger's timestamps), "409" sold out,
 /// "lock lost" a holder refused for a lost lock; "503 lock" is the lock's
-/// own refusal, "503 other" a database outage or a switch in progress;
-/// "unsent" requests never reached a server, "no answer" ones may have.
+/// own refusal, "overloaded" admission control's, "503 other" a database
+/// outage or a switch in progress; "401" a missing admin token; "unsent"
+/// orders never reached a server, "no answer" ones may have;
+/// "retry/replay" the retries sent after an attempt got no answer at all,
+/// and how many of them came back as the first attempt's order. Every column is
+/// printed, zero or not, so that runs line up when compared.
 /// Latency columns are of successful orders (201) only.
-const COLUMNS: [(&str, usize); 19] = [
+const COLUMNS: [(&str, usize); 22] = [
     ("verdict", 22),
     ("phase", 24),
     ("expected", 13),
@@ -29,10 +33,13 @@ const COLUMNS: [(&str, usize); 19] = [
     ("409", 6),
     ("lock lost", 10),
     ("503 lock", 9),
+    ("overloaded", 11),
     ("503 other", 10),
+    ("401", 5),
     ("other", 6),
     ("unsent", 7),
     ("no answer", 10),
+    ("retry/replay", 13),
     ("orders/s", 9),
     ("req/s", 8),
     ("201 p50 ms", 11),
@@ -112,10 +119,13 @@ fn cells(phase: &PhaseReport) -> Vec<String> {
         counts.sold_out.to_string(),
         counts.lock_lost.to_string(),
         counts.lock_unavailable.to_string(),
+        counts.overloaded.to_string(),
         counts.other_unavailable.to_string(),
+        counts.unauthorized.to_string(),
         counts.other_errors.to_string(),
         counts.not_sent.to_string(),
         counts.no_answer.to_string(),
+        format!("{}/{}", phase.retries.sent, phase.retries.replayed),
         format!("{:.0}", phase.orders_per_s),
         format!("{:.0}", phase.requests_per_s),
         format!("{:.1}", phase.latency.p50_ms),

@@ -78,9 +78,10 @@ pub async fn run(runner: &Runner<'_>, index: usize, spec: &PhaseSpec) -> Result<
         settings,
         elapsed_s: elapsed.as_secs_f64(),
         counts: recorder.counts,
+        retries: recorder.retries,
         acked_units: recorder.acked_units(),
         orders_per_s: per_second(recorder.counts.created, elapsed),
-        requests_per_s: per_second(recorder.counts.total(), elapsed),
+        requests_per_s: per_second(recorder.counts.total() + recorder.retries.sent, elapsed),
         latency: summarize(recorder.latency_of(Outcome::Created)),
         latency_by_outcome: (recorder.latency_by_outcome().into_iter())
             .map(|(outcome, summary)| (outcome.to_owned(), summary))

@@ -176,7 +176,7 @@ fn tick(phase: usize, t: f64, ledger: [i64; 4], window: &Taken) -> Tick {
         orders_per_s: rate(&[Outcome::Created]),
         sold_out_per_s: rate(&[Outcome::SoldOut]),
         lock_lost_per_s: rate(&[Outcome::LockLost]),
-        unavailable_per_s: rate(&[Outcome::LockUnavailable, Outcome::OtherUnavailable]),
+        unavailable_per_s: per_second(counts.unavailable(), *span),
         p50_ms: quantile(0.5),
         p99_ms: quantile(0.99),
     }
@@ -202,6 +202,7 @@ mod tests {
         }
         window.record(Outcome::LockUnavailable, Duration::from_millis(1));
         window.record(Outcome::OtherUnavailable, Duration::from_millis(1));
+        window.record(Outcome::Overloaded, Duration::from_millis(1));
         window.record(Outcome::LockLost, Duration::from_millis(900));
         let tick = tick(1, 2.5, [104, 0, 4, 7], &half_second_of(&window));
         assert_eq!(
@@ -210,7 +211,7 @@ mod tests {
         );
         assert_eq!(
             (tick.orders_per_s, tick.unavailable_per_s, tick.lock_lost_per_s),
-            (8.0, 4.0, 2.0)
+            (8.0, 6.0, 2.0)
         );
         // Only the sales' latency: the lost lock's 900 ms is not in it.
         let (p50, p99) = (tick.p50_ms.unwrap(), tick.p99_ms.unwrap());
