@@ -338,6 +338,11 @@ pub struct Audit {
     /// PostgreSQL's clock) overlapped: the lock failed to exclude them, even
     /// if no unit was oversold.
     pub overlapping_holds: i64,
+    /// Of those pairs, the ones whose two orders ran under different
+    /// backends (`atomic` on one instance, `postgres` on another): a lock
+    /// excludes only those who take it.
+    #[serde(default)]
+    pub overlapping_across_backends: i64,
 }
 
 /// The longest `POST /admin/drain` waits before a 503 `drain_timed_out`:

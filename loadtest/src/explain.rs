@@ -29,7 +29,14 @@ pub fn why(verdict: &Verdict, counts: &Counts, faults: &[PhaseFault], ttl_ms: Op
     } else {
         "no fault was injected".to_owned()
     };
-    let sentence = if verdict.overlapping_holds > 0 {
+    let sentence = if verdict.overlapping_across_backends > 0 {
+        format!(
+            "the instances ran different backends: {} pairs of orders under two of them were inside the \
+             critical section at once ({} units oversold, stock off by {}); a lock protects only against \
+             those who take it",
+            verdict.overlapping_across_backends, verdict.oversold_units, verdict.stock_drift
+        )
+    } else if verdict.overlapping_holds > 0 {
         format!(
             "{cause}; {} pairs of orders were inside the critical section at once and both committed \
              ({} units oversold, stock off by {})",
@@ -95,6 +102,25 @@ mod tests {
         let why = why(&verdict, &Counts::default(), &[pause(), pause()], Some(500)).unwrap();
         assert!(
             why.starts_with("2 holders were paused (up to 800 ms, the lock's TTL is 500 ms); 9 pairs"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn overlaps_under_two_backends_say_that_a_lock_binds_only_its_takers() {
+        let verdict = Verdict {
+            overlapping_holds: 5,
+            overlapping_across_backends: 5,
+            oversold_units: 3,
+            ..Verdict::default()
+        };
+        let why = why(&verdict, &Counts::default(), &[], None).unwrap();
+        assert!(
+            why.starts_with("the instances ran different backends: 5 pairs"),
+            "{why}"
+        );
+        assert!(
+            why.ends_with("a lock protects only against those who take it"),
             "{why}"
         );
     }

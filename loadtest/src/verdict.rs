@@ -108,6 +108,11 @@ pub struct Verdict {
     /// per SKU: the lock failed to exclude them — measured, not inferred,
     /// and visible even when no unit was oversold.
     pub overlapping_holds: i64,
+    /// Of those pairs, the ones under two different backends (`atomic` on
+    /// one instance, `postgres` on the other): a lock protects only against
+    /// those who take it.
+    #[serde(default)]
+    pub overlapping_across_backends: i64,
     /// `|stock − (initial − sold)|`, summed per SKU: updates lost (or
     /// invented) anywhere. Per SKU, so one SKU's loss cannot cancel
     /// another's gain.
@@ -178,6 +183,7 @@ pub fn judge(audits: &[Audit], listed: &OrderBook, client: &ClientTally, db: Opt
     Verdict {
         oversold_units,
         overlapping_holds: audits.iter().map(|a| a.overlapping_holds).sum(),
+        overlapping_across_backends: audits.iter().map(|a| a.overlapping_across_backends).sum(),
         stock_drift,
         acked_not_recorded: missing.len() as i64,
         recorded_not_acked: unacked.len() as i64,

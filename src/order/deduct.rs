@@ -29,7 +29,11 @@ pub struct Holder<'a> {
 }
 
 /// The stock written, and the critical section, read to write, by
-/// PostgreSQL's clock (`None` for `atomic`, which has none).
+/// PostgreSQL's clock. `atomic`'s is one instant (start = end): its one
+/// statement reads and writes at once, so it never contains another
+/// order's section — but it can fall inside one of an order that runs under
+/// another backend on another instance, and the audit counts that pair
+/// (`docs/locks.md#a-lock-protects-only-those-who-take-it`).
 pub type Written = (i64, Option<(i64, i64)>);
 
 /// Read, check, simulate work, (verify,) write.
@@ -61,8 +65,8 @@ pub async fn conditional_update(
     sku: &Sku,
     quantity: Quantity,
 ) -> Result<Written, Error> {
-    if let Some(remaining) = store::take_stock(tx, sku, quantity).await? {
-        return Ok((remaining, None));
+    if let Some((remaining, at_us)) = store::take_stock(tx, sku, quantity).await? {
+        return Ok((remaining, Some((at_us, at_us))));
     }
     match store::read_stock(tx, sku).await? {
         None => Err(Error::ProductNotFound(sku.to_string())),

@@ -128,12 +128,12 @@ pub async fn take_stock(
     tx: &mut PgConnection,
     sku: &Sku,
     quantity: Quantity,
-) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar(
+) -> Result<Option<(i64, i64)>, sqlx::Error> {
+    sqlx::query_as(
         "UPDATE products
          SET stock = stock - $2, fence_epoch = NULL, fence = NULL, fence_holder = NULL
          WHERE sku = $1 AND stock >= $2
-         RETURNING stock",
+         RETURNING stock, (extract(epoch FROM clock_timestamp()) * 1000000)::BIGINT",
     )
     .bind(sku.as_str())
     .bind(quantity.get())

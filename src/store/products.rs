@@ -48,7 +48,7 @@ pub async fn product(pool: &PgPool, sku: &Sku) -> Result<Option<Product>, sqlx::
 /// The ledger's verdict, computed by PostgreSQL from the rows themselves.
 #[tracing::instrument(level = "debug", skip(pool))]
 pub async fn audit(pool: &PgPool, sku: &Sku) -> Result<Option<Audit>, sqlx::Error> {
-    let row = sqlx::query_as::<_, (i64, i64, i64, i64, i64, bool, i64)>(
+    let row = sqlx::query_as::<_, (i64, i64, i64, i64, i64, bool, i64, i64)>(
         "WITH ledger AS (
              SELECT p.initial_stock, p.stock,
                     COALESCE(SUM(o.quantity), 0)::BIGINT AS sold,
@@ -63,7 +63,8 @@ pub async fn audit(pool: &PgPool, sku: &Sku) -> Result<Option<Audit>, sqlx::Erro
          -- the old stock without being counted, so this can undercount,
          -- never overcount.
          overlapping AS (
-             SELECT COUNT(*) AS pairs
+             SELECT COUNT(*) AS pairs,
+                    COUNT(*) FILTER (WHERE a.lock_backend <> b.lock_backend) AS across
              FROM orders a JOIN orders b
                ON b.sku = a.sku AND b.order_id <> a.order_id
               AND b.cs_started_us >= a.cs_started_us AND b.cs_started_us < a.cs_ended_us
@@ -73,14 +74,15 @@ pub async fn audit(pool: &PgPool, sku: &Sku) -> Result<Option<Audit>, sqlx::Erro
          SELECT initial_stock, stock, sold, orders,
                 GREATEST(sold - initial_stock, 0) AS oversold,
                 stock = initial_stock - sold AS consistent,
-                (SELECT pairs FROM overlapping) AS overlapping_holds
+                (SELECT pairs FROM overlapping) AS overlapping_holds,
+                (SELECT across FROM overlapping) AS overlapping_across_backends
          FROM ledger",
     )
     .bind(sku.as_str())
     .fetch_optional(pool)
     .await?;
     Ok(row.map(
-        |(initial_stock, stock, sold, orders, oversold, consistent, overlapping_holds)| Audit {
+        |(initial_stock, stock, sold, orders, oversold, consistent, overlapping_holds, across)| Audit {
             sku: sku.to_string(),
             initial_stock,
             stock,
@@ -89,6 +91,7 @@ pub async fn audit(pool: &PgPool, sku: &Sku) -> Result<Option<Audit>, sqlx::Erro
             oversold,
             consistent,
             overlapping_holds,
+            overlapping_across_backends: across,
         },
     ))
 }

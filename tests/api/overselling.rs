@@ -3,9 +3,14 @@
 //! (with a critical-section delay) and `local` across two instances do
 //! oversell — and must, reproducibly, or the workshop has nothing to show.
 
-use stocklock_api::Backend;
+use reqwest::StatusCode;
+use serde_json::json;
+use stocklock_api::{Backend, LockSettingsUpdate};
 
-use crate::helpers::{TestApp, buy_concurrently, spawn_app, spawn_app_with, unique_sku};
+use crate::helpers::{
+    TestApp, buy_concurrently, database, spawn_app, spawn_app_with, unique_sku,
+    wait_until_an_order_holds_the_lock,
+};
 
 const STOCK: i64 = 10;
 const BUYERS: usize = 40;
@@ -116,5 +121,51 @@ async fn atomic_holds_no_connection_while_it_works() {
     assert!(
         took < std::time::Duration::from_secs(2),
         "ten orders with a pool of two took {took:?}: connections are held through the work"
+    );
+}
+
+/// A lock protects only against those who take it: with `postgres` on one
+/// instance (fencing off) and `atomic` on the other, an atomic order that
+/// lands inside a postgres holder's section is overwritten by its write.
+/// The audit sees the pair — atomic's one statement is recorded as an
+/// instant — and says that its two orders ran under different backends.
+#[tokio::test]
+async fn two_instances_on_different_backends_overlap_and_the_audit_says_so() {
+    let (locked, atomic) = (spawn_app().await, spawn_app().await);
+    locked.use_backend(Backend::Postgres, 600).await;
+    locked
+        .set_lock(LockSettingsUpdate {
+            fencing: Some(false),
+            ..Default::default()
+        })
+        .await;
+    atomic.use_backend(Backend::Atomic, 0).await;
+    let sku = unique_sku();
+    locked.reset(&sku, 10).await;
+
+    let holder = {
+        let (client, url, sku) = (locked.client.clone(), locked.url("/orders"), sku.clone());
+        tokio::spawn(async move {
+            client
+                .post(url)
+                .json(&json!({"sku": sku, "quantity": 1}))
+                .send()
+                .await
+        })
+    };
+    wait_until_an_order_holds_the_lock(&database().await, &sku).await;
+    assert_eq!(atomic.order(&sku, 1).await.status(), StatusCode::CREATED);
+    assert_eq!(holder.await.unwrap().unwrap().status(), StatusCode::CREATED);
+
+    let audit = locked.audit(&sku).await;
+    assert_eq!(
+        (
+            audit.orders,
+            audit.overlapping_holds,
+            audit.overlapping_across_backends,
+            audit.consistent
+        ),
+        (2, 1, 1, false),
+        "the atomic order's update was lost under the postgres holder's write: {audit:?}"
     );
 }

@@ -12,6 +12,7 @@ fn audit(initial: i64, stock: i64, sold: i64, orders: i64) -> Audit {
         oversold: (sold - initial).max(0),
         consistent: stock == initial - sold,
         overlapping_holds: 0,
+        overlapping_across_backends: 0,
     }
 }
 
