@@ -5,7 +5,7 @@
 //! for the same SKU at once and oversell exactly like `none` — which is why
 //! the load tester spreads its buyers over two instances. Nothing of the
 //! network kind can fail: no server to lose, no TTL. Why two kinds of mutex,
-//! and why entries stay: [`KeyedMutexes`].
+//! and when an entry goes: [`KeyedMutexes`].
 //!
 //! How it fails, in plain words: `docs/locks.md#local`.
 
@@ -25,9 +25,10 @@ pub struct LocalLock {
     mutexes: KeyedMutexes,
 }
 
-/// One fair async mutex per lock key, created on first use. Also used by
-/// `etcd`, whose session lock is per process and needs this one in front of
-/// it (`docs/locks.md#etcds-session-and-why-the-lock-needs-a-local-one-too`).
+/// One fair async mutex per lock key, created on first use and removed
+/// when nobody holds or waits for it. Also used by `etcd`, whose session
+/// lock is per process and needs this one in front of it
+/// (`docs/locks.md#etcds-session-and-why-the-lock-needs-a-local-one-too`).
 ///
 /// Two kinds of mutex, on purpose: the *map* is a `std::sync::Mutex`, held
 /// for a hash lookup and never across an `.await`, where std's is cheaper
@@ -35,20 +36,65 @@ pub struct LocalLock {
 /// guard is held across the whole transaction (many `.await`s), and Tokio's
 /// mutex is fair (FIFO): waiters are served in arrival order.
 ///
-/// Entries are never removed: one small mutex per SKU ever ordered. Removing
-/// idle entries safely needs care (a waiter may be about to lock it), and the
-/// workshop's SKU count is small.
-#[derive(Debug, Default)]
-pub struct KeyedMutexes(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+/// Why removal is safe: a holder or waiter owns a clone of the key's `Arc`,
+/// taken under the map's lock. Under that same lock, an entry whose `Arc`
+/// the map alone owns has nobody who could be about to lock it; the next
+/// caller makes a new one.
+#[derive(Debug, Default, Clone)]
+pub struct KeyedMutexes(Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>);
 
 impl KeyedMutexes {
     /// Locks `key`'s mutex, or gives up at `deadline` (`None`).
-    pub async fn lock(&self, key: &str, deadline: Instant) -> Option<OwnedMutexGuard<()>> {
-        let mutex = {
-            let mut mutexes = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            mutexes.entry(key.to_owned()).or_default().clone()
-        };
-        tokio::time::timeout_at(deadline, mutex.lock_owned()).await.ok()
+    pub async fn lock(&self, key: &str, deadline: Instant) -> Option<KeyedGuard> {
+        let mutex = self.map().entry(key.to_owned()).or_default().clone();
+        match tokio::time::timeout_at(deadline, mutex.lock_owned()).await {
+            Ok(guard) => Some(KeyedGuard {
+                key: key.to_owned(),
+                guard: Some(guard),
+                mutexes: self.clone(),
+            }),
+            Err(_elapsed) => {
+                // The timed-out lock_owned() took our `Arc` with it.
+                self.forget_if_idle(key);
+                None
+            }
+        }
+    }
+
+    /// How many keys have a mutex now.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.map().len()
+    }
+
+    fn forget_if_idle(&self, key: &str) {
+        let mut mutexes = self.map();
+        if mutexes
+            .get(key)
+            .is_some_and(|mutex| Arc::strong_count(mutex) == 1)
+        {
+            mutexes.remove(key);
+        }
+    }
+
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<tokio::sync::Mutex<()>>>> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A key's mutex, locked; dropping it unlocks, and forgets the mutex if
+/// nobody else holds or waits for it.
+#[derive(Debug)]
+pub struct KeyedGuard {
+    key: String,
+    guard: Option<OwnedMutexGuard<()>>,
+    mutexes: KeyedMutexes,
+}
+
+impl Drop for KeyedGuard {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        self.mutexes.forget_if_idle(&self.key);
     }
 }
 
@@ -68,13 +114,70 @@ impl LockBackend for LocalLock {
     }
 }
 
-/// Dropping the Tokio guard unlocks; the next waiter runs.
-struct LocalHeld(#[allow(dead_code)] OwnedMutexGuard<()>);
+/// Dropping the guard unlocks; the next waiter runs.
+struct LocalHeld(#[allow(dead_code)] KeyedGuard);
 
 #[async_trait]
 impl HeldLock for LocalHeld {
     async fn release(self: Box<Self>) -> Result<(), LockError> {
         drop(self);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn soon(ms: u64) -> Instant {
+        Instant::now() + Duration::from_millis(ms)
+    }
+
+    #[tokio::test]
+    async fn a_released_key_leaves_no_mutex_behind() {
+        let mutexes = KeyedMutexes::default();
+        for sku in 0..100 {
+            drop(mutexes.lock(&format!("stock:{sku}"), soon(100)).await.unwrap());
+        }
+        assert_eq!(mutexes.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_waiter_that_gives_up_leaves_no_mutex_behind() {
+        let mutexes = KeyedMutexes::default();
+        let held = mutexes.lock("k", soon(100)).await.unwrap();
+        assert!(mutexes.lock("k", soon(20)).await.is_none());
+        assert_eq!(mutexes.len(), 1, "the holder's mutex stays while held");
+        drop(held);
+        assert_eq!(mutexes.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_key_handed_to_a_waiter_keeps_its_mutex_and_excludes_newcomers() {
+        let mutexes = KeyedMutexes::default();
+        let held = mutexes.lock("k", soon(100)).await.unwrap();
+        let (got_it, acquired) = tokio::sync::oneshot::channel();
+        let waiter = {
+            let mutexes = mutexes.clone();
+            tokio::spawn(async move {
+                let guard = mutexes.lock("k", soon(2_000)).await.unwrap();
+                got_it.send(()).unwrap();
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                drop(guard);
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        drop(held);
+        acquired.await.unwrap();
+        // The released mutex went to the waiter, not to the bin: a newcomer
+        // must wait for the same one.
+        assert!(
+            mutexes.lock("k", soon(50)).await.is_none(),
+            "a newcomer got a fresh mutex beside the waiter's: two holders at once"
+        );
+        waiter.await.unwrap();
+        assert_eq!(mutexes.len(), 0);
     }
 }

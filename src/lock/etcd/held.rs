@@ -6,11 +6,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use etcd_client::{Client, Compare, CompareOp, KeyValue, Txn, TxnOp, TxnOpResponse};
 use stocklock_api::Backend;
-use tokio::sync::OwnedMutexGuard;
 
 use super::lease::LEASE_NOT_FOUND;
 use super::session::Session;
 use crate::domain::Fence;
+use crate::lock::local::KeyedGuard;
 use crate::lock::renew::Watchdog;
 use crate::lock::{HeldLock, LockError, within};
 
@@ -20,7 +20,7 @@ pub enum Lease {
     /// the instance's turn for this SKU is ours until then.
     Session {
         session: Arc<Session>,
-        _turn: OwnedMutexGuard<()>,
+        _turn: KeyedGuard,
     },
     /// `renewal` off: a lease of this lock's own. Released by revoking it.
     Own { id: i64 },

@@ -231,7 +231,7 @@ impl EtcdLock {
         mut client: Client,
         key: &str,
         session: std::sync::Arc<Session>,
-        turn: tokio::sync::OwnedMutexGuard<()>,
+        turn: super::local::KeyedGuard,
         limit: Duration,
     ) {
         // etcd names the key `<name>/<lease id in hex>`.
