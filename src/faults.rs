@@ -20,7 +20,7 @@ use tokio::time::Instant;
 
 use crate::domain::Sku;
 use crate::error::Error;
-use crate::lock::LockGuard;
+use crate::lock::{LockGuard, Stage};
 
 /// The longest pause a fault may inject.
 const MAX_PAUSE_MS: u64 = 60_000;
@@ -99,7 +99,9 @@ impl FaultInjector {
         );
         let pause = Duration::from_millis(pause.pause_ms);
         guard.suspend_renewal(Instant::now() + pause);
+        guard.enter(Stage::Paused);
         tokio::time::sleep(pause).await;
+        guard.enter(Stage::Working);
     }
 
     fn remember(&self, event: FaultEvent) {

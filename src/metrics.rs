@@ -31,6 +31,14 @@ struct ByBackend {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ByHolder {
+    backend: &'static str,
+    /// What this instance's holder was doing when a waiter gave up
+    /// (`working`, `database`, `paused`), or `elsewhere`: no holder here.
+    holder: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ByOutcome {
     backend: &'static str,
     /// `created`, or the error code the order was answered with.
@@ -48,7 +56,7 @@ fn seconds() -> Histogram {
 pub struct Metrics {
     registry: Registry,
     acquisitions: Family<ByBackend, Counter>,
-    timeouts: Family<ByBackend, Counter>,
+    timeouts: Family<ByHolder, Counter>,
     unavailable: Family<ByBackend, Counter>,
     lock_lost: Family<ByBackend, Counter>,
     wait: Seconds,
@@ -90,7 +98,7 @@ impl Metrics {
         r.register("lock_acquisitions", "Locks acquired", self.acquisitions.clone());
         r.register(
             "lock_timeouts",
-            "Gave up waiting for a busy lock (503)",
+            "Gave up waiting for a busy lock (503), by what this instance's holder was doing",
             self.timeouts.clone(),
         );
         r.register(
@@ -153,9 +161,14 @@ impl Metrics {
         self.wait.get_or_create(&label).observe(waited.as_secs_f64());
     }
 
-    /// Gave up waiting for a busy lock.
-    pub fn timed_out(&self, backend: Backend) {
-        self.timeouts.get_or_create(&by(backend)).inc();
+    /// Gave up waiting for a busy lock, whose holder on this instance was
+    /// at `holder_stage` (`None`: no holder here).
+    pub fn timed_out(&self, backend: Backend, holder_stage: Option<&'static str>) {
+        let label = ByHolder {
+            backend: backend.as_str(),
+            holder: holder_stage.unwrap_or("elsewhere"),
+        };
+        self.timeouts.get_or_create(&label).inc();
     }
 
     /// The lock server was down or did not answer in time.

@@ -16,6 +16,7 @@ use stocklock_api::Backend;
 use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 
+use super::stage::Holders;
 use super::{Acquired, Deduction, LockBackend, LockError, LockGuard, LockTimings};
 use crate::metrics::Metrics;
 
@@ -26,6 +27,8 @@ pub struct Lock {
     db: PgPool,
     tasks: TaskTracker,
     metrics: Arc<Metrics>,
+    /// What this instance's holder of each key is doing (`stage.rs`).
+    holders: Holders,
 }
 
 impl Lock {
@@ -35,6 +38,7 @@ impl Lock {
             db,
             tasks,
             metrics,
+            holders: Holders::default(),
         }
     }
 
@@ -55,20 +59,34 @@ impl Lock {
     /// Only real locks are counted: `none` and `atomic` take nothing, and a
     /// lost lock is counted with the order's answer. For `postgres` the
     /// wait includes getting a pooled connection, which its waiters hold.
+    /// A timeout says what this instance's holder was doing, if it has one.
     #[tracing::instrument(level = "debug", skip(self, timings), fields(backend = %self.backend()))]
     pub async fn acquire(&self, key: &str, timings: LockTimings) -> Result<LockGuard, LockError> {
         let (backend, metrics) = (self.backend(), &self.metrics);
         let waiting = Instant::now();
-        let acquired = self.backend.acquire(key, timings, &self.db).await;
+        let acquired = match self.backend.acquire(key, timings, &self.db).await {
+            Err(LockError::Timeout {
+                backend, key, waited, ..
+            }) => {
+                let holder = self.holders.seen(&key);
+                metrics.timed_out(backend, holder.map(|seen| seen.stage.as_str()));
+                return Err(LockError::Timeout {
+                    backend,
+                    key,
+                    waited,
+                    holder,
+                });
+            }
+            acquired => acquired,
+        };
         match &acquired {
             Ok(Acquired::Nothing) => {}
             Ok(_) => metrics.acquired(backend, waiting.elapsed()),
-            Err(LockError::Timeout { .. }) => metrics.timed_out(backend),
             Err(LockError::Unavailable { .. }) => metrics.unavailable(backend),
-            Err(LockError::Lost { .. } | LockError::Database(_)) => {}
+            Err(LockError::Timeout { .. } | LockError::Lost { .. } | LockError::Database(_)) => {}
         }
-        let holding = matches!(acquired, Ok(Acquired::Held(_) | Acquired::InTransaction(..)))
-            .then(|| metrics.holding(backend));
+        let held = matches!(acquired, Ok(Acquired::Held(_) | Acquired::InTransaction(..)));
+        let holding = held.then(|| (metrics.holding(backend), self.holders.enter(key)));
         Ok(LockGuard::new(acquired?, self.tasks.clone(), holding))
     }
 }

@@ -7,15 +7,19 @@ use std::time::Duration;
 
 use stocklock_api::Backend;
 
+use super::stage::HolderSeen;
+
 /// Why a lock could not be had (a 503), or was lost (a 409).
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    /// Another holder kept the lock for longer than we were willing to wait.
-    #[error("timed out after {waited:?} waiting for the {backend} lock on `{key}`")]
+    /// Another holder kept the lock for longer than we were willing to wait;
+    /// `holder` is what that holder was doing, if it is on this instance.
+    #[error("timed out after {waited:?} waiting for the {backend} lock on `{key}`: {}", holder_note(.holder))]
     Timeout {
         backend: Backend,
         key: String,
         waited: Duration,
+        holder: Option<HolderSeen>,
     },
     /// The lock server could not be reached or did not answer in time.
     #[error("the {backend} lock server is unavailable: {reason}")]
@@ -46,6 +50,7 @@ impl LockError {
             backend,
             key: key.to_owned(),
             waited,
+            holder: None,
         }
     }
 
@@ -54,5 +59,12 @@ impl LockError {
             backend,
             reason: reason.to_string(),
         }
+    }
+}
+
+fn holder_note(holder: &Option<HolderSeen>) -> String {
+    match holder {
+        Some(seen) => seen.to_string(),
+        None => "no order on this instance held it (its holder is elsewhere)".to_owned(),
     }
 }

@@ -20,6 +20,7 @@ use tokio_util::task::TaskTracker;
 use super::Acquired;
 use super::error::LockError;
 use super::renew::Watchdog;
+use super::stage::{HolderEntry, Stage};
 use crate::domain::Fence;
 use crate::metrics::Holding;
 
@@ -58,12 +59,17 @@ pub struct LockGuard {
     transaction: Option<(Transaction<'static, Postgres>, Fence)>,
     /// Where a release spawned by `Drop` runs, so a shutdown waits for it.
     tasks: TaskTracker,
-    /// Measures the hold until the guard is released or dropped.
-    _holding: Option<Holding>,
+    /// Measures the hold until the guard is released or dropped, and tells
+    /// this instance's waiters what the holder is doing meanwhile.
+    holding: Option<(Holding, HolderEntry)>,
 }
 
 impl LockGuard {
-    pub(super) fn new(acquired: Acquired, tasks: TaskTracker, holding: Option<Holding>) -> Self {
+    pub(super) fn new(
+        acquired: Acquired,
+        tasks: TaskTracker,
+        holding: Option<(Holding, HolderEntry)>,
+    ) -> Self {
         let (held, transaction) = match acquired {
             Acquired::Nothing => (None, None),
             Acquired::Held(held) => (Some(held), None),
@@ -73,13 +79,21 @@ impl LockGuard {
             held,
             transaction,
             tasks,
-            _holding: holding,
+            holding,
         }
     }
 
     /// A guard for no lock at all (tests of what runs under a guard).
     pub fn unlocked() -> Self {
         LockGuard::new(Acquired::Nothing, TaskTracker::new(), None)
+    }
+
+    /// The holder moves on to `stage` (what a waiter that gives up meanwhile
+    /// will be told: `stage.rs`).
+    pub fn enter(&self, stage: Stage) {
+        if let Some((_, entry)) = &self.holding {
+            entry.enter(stage);
+        }
     }
 
     /// Whether a lock outside the database is held.

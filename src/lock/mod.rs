@@ -46,6 +46,7 @@ mod redis;
 mod redlock;
 pub mod renew;
 pub mod retry;
+mod stage;
 
 use std::fmt;
 use std::time::Duration;
@@ -67,6 +68,7 @@ pub use none::NoLock;
 pub use postgres::PostgresAdvisoryLock;
 pub use redis::RedisLock;
 pub use redlock::Redlock;
+pub use stage::{HolderSeen, Stage};
 
 /// The timings a request runs with, pinned from the active settings — so a
 /// `PUT /admin/lock` applies to every order that starts after it, server

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::domain::{Fence, IdempotencyKey, Quantity, Sku};
 use crate::error::Error;
 use crate::faults::FaultInjector;
-use crate::lock::{LockError, LockGuard};
+use crate::lock::{LockError, LockGuard, Stage};
 use crate::store::{self, NewOrder};
 use crate::switch::Settings;
 
@@ -43,6 +43,7 @@ pub async fn read_check_write(tx: &mut PgConnection, holder: &Holder<'_>) -> Res
         .await?
         .ok_or_else(|| Error::ProductNotFound(sku.to_string()))?;
     ensure_covers(sku, stock, holder.quantity)?;
+    holder.guard.enter(Stage::Working);
     // The race window: without a lock, other buyers read the same `stock`.
     tokio::time::sleep(settings.critical_section).await;
     if settings.check_before_commit {
@@ -52,6 +53,7 @@ pub async fn read_check_write(tx: &mut PgConnection, holder: &Holder<'_>) -> Res
     // After the last check: a pause here is the window only fencing closes.
     holder.faults.at(PausePoint::BeforeWrite, sku, holder.guard).await;
     let remaining = stock - holder.quantity.get();
+    holder.guard.enter(Stage::Database);
     let Some(ended_us) = store::write_stock(tx, sku, remaining, holder.fence).await? else {
         // PostgreSQL refused our token: a newer holder claimed the product.
         return Err(LockError::lost(settings.backend, &sku.lock_key()).into());

@@ -24,7 +24,7 @@ use tokio::time::Instant;
 
 use crate::domain::{IdempotencyKey, Quantity, Sku};
 use crate::error::Error;
-use crate::lock::{Deduction, LockGuard};
+use crate::lock::{Deduction, LockGuard, Stage};
 use crate::state::AppState;
 use crate::store::{self, KeyedOrder};
 use crate::switch::ActiveLock;
@@ -208,6 +208,7 @@ async fn under_lock(
         // is not capped at pool size ÷ critical section.
         tokio::time::sleep(settings.critical_section).await;
     }
+    guard.enter(Stage::Database);
     let (mut tx, fence) = fencing::begin(state, settings, sku, guard).await?;
     let holder = deduct::Holder {
         sku,

@@ -11,7 +11,7 @@ use serde_json::json;
 use stocklock_api::{Backend, LockSettingsUpdate};
 use tokio::task::JoinSet;
 
-use crate::helpers::{TestApp, spawn_app_with, unique_sku};
+use crate::helpers::{TestApp, database, spawn_app_with, unique_sku};
 
 /// Sends `count` orders at once; each answer's status, code and time.
 async fn burst(app: &TestApp, sku: &str, count: usize) -> Vec<(StatusCode, String, Duration)> {
@@ -104,4 +104,55 @@ async fn an_order_without_a_connection_is_refused_within_its_acquire_timeout() {
         .filter(|(status, ..)| *status == StatusCode::CREATED)
         .count();
     assert_eq!(app.audit(&sku).await.orders, created as i64);
+}
+
+/// A waiter that gives up because its holder is stuck on the database says
+/// so: the holder's UPDATE waits for a row lock another transaction keeps,
+/// and the waiter's 503 names that stage, as does the timeout metric.
+#[tokio::test]
+async fn a_waiter_behind_a_holder_stuck_on_the_database_says_so() {
+    let app = spawn_app_with(|_| {}).await;
+    app.set_lock(LockSettingsUpdate {
+        backend: Some(Backend::Local),
+        acquire_timeout_ms: Some(300),
+        critical_section_ms: Some(0),
+        ..Default::default()
+    })
+    .await;
+    let sku = unique_sku();
+    app.reset(&sku, 10).await;
+    let db = database().await;
+    let mut blocker = db.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM products WHERE sku = $1 FOR UPDATE")
+        .bind(&sku)
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+
+    let holder = {
+        let (client, url, sku) = (app.client.clone(), app.url("/orders"), sku.clone());
+        tokio::spawn(async move {
+            client
+                .post(url)
+                .json(&json!({"sku": sku, "quantity": 1}))
+                .send()
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let waiter = app.order(&sku, 1).await;
+    assert_eq!(waiter.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let message = waiter.text().await.unwrap();
+    assert!(
+        message.contains("its holder on this instance has been waiting for the database"),
+        "{message}"
+    );
+    blocker.rollback().await.unwrap();
+    assert_eq!(holder.await.unwrap().unwrap().status(), StatusCode::CREATED);
+
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains(r#"stocklock_lock_timeouts_total{backend="local",holder="database"} 1"#),
+        "{metrics}"
+    );
 }
