@@ -62,6 +62,11 @@ pub struct Config {
     #[arg(long, env = "BODY_READ_TIMEOUT_MS", default_value_t = 10_000)]
     pub body_read_timeout_ms: u64,
 
+    /// How long an answer may wait for a client to read it: a client that
+    /// stops reading must not hold its connection forever.
+    #[arg(long, env = "WRITE_TIMEOUT_MS", default_value_t = 10_000)]
+    pub write_timeout_ms: u64,
+
     /// Connections served at once; more wait in the listen backlog. Capped
     /// at start-up below the open-file limit, which is raised to its hard
     /// limit first.

@@ -198,6 +198,7 @@ fn connection_limits(config: &Config) -> serve::Limits {
     tracing::info!(open_files, max_connections, "connection limits");
     serve::Limits {
         header_timeout: Duration::from_millis(config.header_read_timeout_ms),
+        write_timeout: Duration::from_millis(config.write_timeout_ms),
         max_connections,
         shutdown_deadline: Duration::from_millis(config.shutdown_deadline_ms),
     }

@@ -5,8 +5,12 @@
 //! shutdown from finishing.
 //!
 //! * Headers must arrive within the header timeout (hyper's
-//!   `header_read_timeout`), bodies within the body timeout (tower-http's
-//!   `RequestBodyTimeoutLayer`, applied in `http::app`).
+//!   `header_read_timeout`, which also closes a keep-alive connection idle
+//!   that long), bodies within the body timeout (tower-http's
+//!   `RequestBodyTimeoutLayer`, applied in `http::app`), and a client must
+//!   take each write of an answer within the write timeout
+//!   (`tokio-io-timeout`): one that stops reading would otherwise hold its
+//!   connection, and the answer's buffers, forever.
 //! * At most `max_connections` at once: past it we stop accepting, and new
 //!   connections wait in the kernel's backlog instead of failing.
 //! * An accept error (`EMFILE`: out of descriptors) backs off and is logged
@@ -26,11 +30,13 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+use tokio_io_timeout::TimeoutStream;
 
 /// How connections are bounded (see the module documentation).
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub header_timeout: Duration,
+    pub write_timeout: Duration,
     pub max_connections: usize,
     pub shutdown_deadline: Duration,
 }
@@ -64,8 +70,11 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits, shutdown:
                 }
             },
         };
+        let mut stream = TimeoutStream::new(stream);
+        stream.set_write_timeout(Some(limits.write_timeout));
         let service = TowerToHyperService::new(app.clone());
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let io = TokioIo::new(Box::pin(stream));
+        let connection = graceful.watch(http.serve_connection(io, service));
         connections.spawn(async move {
             // Errors here are the client's: a reset, a timeout, bad HTTP.
             if let Err(err) = connection.await {

@@ -1,5 +1,6 @@
 //! Connections that misbehave: headers that never finish, a body shorter
-//! than its `Content-Length`, a half-open connection at shutdown. None may
+//! than its `Content-Length`, a client that stops reading its answers, a
+//! half-open connection at shutdown. None may
 //! hold the instance's resources, or its shutdown, beyond its timeouts.
 
 use std::time::{Duration, Instant};
@@ -15,6 +16,7 @@ use crate::helpers::spawn_app_with;
 fn short_timeouts(config: &mut Config) {
     config.header_read_timeout_ms = 300;
     config.body_read_timeout_ms = 300;
+    config.write_timeout_ms = 300;
 }
 
 /// Sends `partial`, then waits (up to 10 s) for the server to answer or
@@ -46,6 +48,36 @@ async fn a_body_shorter_than_its_length_times_out() {
     let (answer, took) = send_and_wait(&app.address, request).await;
     assert!(took < Duration::from_secs(5), "answered after {took:?}");
     assert!(answer.contains("\"error\""), "not our error shape: {answer}");
+}
+
+/// A client that sends request after request and never reads an answer
+/// fills the socket's buffers; the server must give up on it within its
+/// write timeout rather than keep its connection, and the answers it could
+/// not send, forever. Counted by what the client can read afterwards: fewer
+/// answers than requests means the server hung up.
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_off() {
+    let app = spawn_app_with(short_timeouts).await;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4_096).unwrap();
+    let address = app.address.trim_start_matches("http://").parse().unwrap();
+    let mut stream = socket.connect(address).await.unwrap();
+    let request = b"GET /openapi.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    let mut sent = 0;
+    while sent < 2_000 {
+        match tokio::time::timeout(Duration::from_millis(200), stream.write_all(request)).await {
+            Ok(Ok(())) => sent += 1,
+            _ => break, // the server stopped reading: its answers are stuck
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut answers = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answers)).await;
+    let answered = String::from_utf8_lossy(&answers).matches("HTTP/1.1 200").count();
+    assert!(
+        matches!(read, Ok(Err(_)) | Ok(Ok(_))) && answered < sent,
+        "{answered} of {sent} pipelined requests answered: the server waited for a client that did not read"
+    );
 }
 
 #[tokio::test]
