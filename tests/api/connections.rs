@@ -80,6 +80,42 @@ async fn a_client_that_stops_reading_is_cut_off() {
     );
 }
 
+/// A flood of connections that never finish their headers takes every
+/// slot; while it lasts, those that sent no request head within a second
+/// make room, so `/health` still answers within about a second (per
+/// `max_connections` slow clients queued ahead of it) rather than after the
+/// header timeout.
+#[tokio::test]
+async fn health_answers_through_a_flood_of_slow_connections() {
+    let app = spawn_app_with(|config| {
+        config.max_connections = 32;
+        config.header_read_timeout_ms = 30_000;
+    })
+    .await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut flood = Vec::new();
+    for _ in 0..60 {
+        let mut stream = TcpStream::connect(&address).await.unwrap();
+        stream
+            .write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            .await
+            .unwrap();
+        flood.push(stream);
+    }
+    let started = Instant::now();
+    let health = tokio::time::timeout(Duration::from_secs(10), app.get("/health")).await;
+    let took = started.elapsed();
+    assert!(
+        matches!(&health, Ok(response) if response.status().is_success()),
+        "no answer from /health within 10 s of a flood: {health:?}"
+    );
+    assert!(
+        took < Duration::from_secs(3),
+        "/health took {took:?} under the flood"
+    );
+    drop(flood);
+}
+
 #[tokio::test]
 async fn a_shutdown_is_not_held_up_by_a_half_open_connection() {
     let mut config = Config::defaults();
