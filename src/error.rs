@@ -14,6 +14,7 @@ use stocklock_api::ErrorCode;
 
 use crate::domain::ParseError;
 use crate::lock::LockError;
+use crate::store;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -142,13 +143,13 @@ impl Error {
     }
 }
 
-/// Pool exhaustion and lost connections are outages (retry later), not bugs.
+/// Pool exhaustion, lost connections and a server going down are outages
+/// (retry later), not bugs.
 fn database_code(err: &sqlx::Error) -> ErrorCode {
-    match err {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-            ErrorCode::DatabaseUnavailable
-        }
-        _ => ErrorCode::Internal,
+    if store::is_outage(err) {
+        ErrorCode::DatabaseUnavailable
+    } else {
+        ErrorCode::Internal
     }
 }
 

@@ -85,6 +85,22 @@ pub fn is_lock_timeout(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some(LOCK_NOT_AVAILABLE))
 }
 
+/// Whether `err` means PostgreSQL is (for now) out of reach rather than
+/// that we asked something wrong: no pooled connection in time, a lost
+/// connection, or the server going down under us — SQLSTATE class 08
+/// (connection exception), 57P01–57P03 (shut down by an administrator,
+/// crashed, not yet accepting connections) and 53300 (too many
+/// connections). Those are 503s a client may retry, not 500s.
+pub fn is_outage(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
+    }
+}
+
 /// `SELECT 1`: is PostgreSQL reachable?
 #[tracing::instrument(level = "debug", skip(pool))]
 pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {

@@ -104,6 +104,15 @@ impl TestApp {
             .await
     }
 
+    /// `POST /admin/drain`: waits until no order is in flight.
+    pub async fn drain(&self) -> reqwest::Response {
+        self.client
+            .post(self.url("/admin/drain"))
+            .send()
+            .await
+            .expect("drain")
+    }
+
     pub async fn audit(&self, sku: &str) -> Audit {
         let response = self.get(&format!("/admin/audit/{sku}")).await;
         assert_eq!(response.status(), StatusCode::OK, "audit {sku}");

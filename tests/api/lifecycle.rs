@@ -63,12 +63,7 @@ async fn a_drain_after_etcd_orders_does_not_wait_for_the_session() {
     let sku = unique_sku();
     app.reset(&sku, 5).await;
     assert_eq!(app.order(&sku, 1).await.status(), StatusCode::CREATED);
-    let drained = app
-        .client
-        .post(app.url("/admin/drain"))
-        .send()
-        .await
-        .expect("drain");
+    let drained = app.drain().await;
     assert_eq!(
         drained.status(),
         StatusCode::OK,

@@ -10,7 +10,9 @@ mod servers;
 
 mod access;
 mod api_contract;
+mod bad_input;
 mod connections;
+mod db_outage;
 mod idempotency;
 mod ladder;
 mod lifecycle;
