@@ -35,9 +35,14 @@ impl Access {
         let Some(token) = &self.admin_token else {
             return true;
         };
-        let Some(given) = authorization.and_then(|value| value.strip_prefix("Bearer ")) else {
+        // The scheme is case-insensitive (RFC 9110, 11.1).
+        let Some((scheme, given)) = authorization.and_then(|value| value.split_once(' ')) else {
             return false;
         };
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return false;
+        }
+        let given = given.trim_start_matches(' ');
         given.as_bytes().ct_eq(token.as_bytes()).into()
     }
 }
@@ -73,6 +78,7 @@ mod tests {
             admin_token: Some("s3cret".to_owned()),
         };
         assert!(access.admits_admin(Some("Bearer s3cret")));
+        assert!(access.admits_admin(Some("bearer  s3cret")));
         for wrong in [
             None,
             Some("Bearer s3cre"),

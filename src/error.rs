@@ -39,8 +39,9 @@ pub enum Error {
     #[error("admin routes need `Authorization: Bearer <ADMIN_TOKEN>`")]
     Unauthorized,
 
-    /// 403: a `Host` that is neither an address nor an allowed name.
-    #[error("host `{0}` is not allowed: use an IP address, localhost, or a name in ALLOWED_HOSTS")]
+    /// 403: a `Host` that is neither an address nor an allowed name, or a
+    /// request without exactly one `Host`; the message says which.
+    #[error("{0}")]
     HostNotAllowed(String),
 
     /// 422: the `Idempotency-Key` of an earlier order, with another body.

@@ -1,6 +1,7 @@
 //! The middleware that applies [`crate::access::Access`] to every request:
-//! a `Host` outside the allow-list is 403, an `/admin/` request without the
-//! admin token 401 — before any handler runs, so nothing changes.
+//! a `Host` outside the allow-list (or none, or two) is 403, an `/admin/`
+//! request without the admin token 401 — before any handler runs, so
+//! nothing changes.
 
 use std::sync::Arc;
 
@@ -19,11 +20,21 @@ pub async fn check(
     next: Next,
 ) -> Result<Response, Error> {
     let headers = request.headers();
-    if let Some(host) = headers.get(header::HOST) {
-        let host = host.to_str().unwrap_or_default();
-        if !state.access.allows_host(host) {
-            return Err(Error::HostNotAllowed(host.to_owned()));
+    let mut hosts = headers.get_all(header::HOST).iter();
+    let host = match (hosts.next(), hosts.next()) {
+        (Some(host), None) => host.to_str().unwrap_or_default(),
+        // Which of two would a proxy have routed by? And a request with
+        // none could be anyone's: HTTP/1.1 requires exactly one.
+        _ => {
+            return Err(Error::HostNotAllowed(
+                "a request must have exactly one `Host` header".to_owned(),
+            ));
         }
+    };
+    if !state.access.allows_host(host) {
+        return Err(Error::HostNotAllowed(format!(
+            "host `{host}` is not allowed: use an IP address, localhost, or a name in ALLOWED_HOSTS"
+        )));
     }
     if request.uri().path().starts_with("/admin/") {
         let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());

@@ -6,7 +6,7 @@
 //! can carry SQL, host names and other things clients must not see.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use stocklock_api::{ErrorBody, ErrorCode};
 
@@ -64,7 +64,13 @@ impl IntoResponse for Error {
             _ => self.to_string(),
         };
         let body = ErrorBody { error: code, message };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if code == ErrorCode::Unauthorized {
+            // RFC 9110: a 401 names the scheme it wants.
+            let challenge = HeaderValue::from_static(r#"Bearer realm="stocklock admin""#);
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        response
     }
 }
 

@@ -1,4 +1,5 @@
-//! [`ApiJson`]: axum's `Json` extractor with our error shape and rules.
+//! [`ApiJson`]: axum's `Json` extractor with our error shape and rules;
+//! [`SkuPath`]: a route's `{sku}`, parsed, with the same.
 //!
 //! Plain `Json<T>` rejects a bad body with a plain-text message and a 400 or
 //! 422 depending on the kind of mistake, and — since serde lets a struct be
@@ -11,11 +12,13 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, JsonRejection};
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 use stocklock_api::ErrorCode;
 
+use crate::domain::{ParseError, Sku};
 use crate::error::Error;
 
 pub struct ApiJson<T>(pub T);
@@ -73,4 +76,21 @@ fn body_error(rejection: BytesRejection) -> Error {
 
 fn json_error(rejection: JsonRejection) -> Error {
     Error::invalid(ErrorCode::InvalidBody, rejection.body_text())
+}
+
+/// The `{sku}` of a route, parsed as [`Sku`]. axum's own `Path` refuses a
+/// segment that is not UTF-8 after percent-decoding (`/products/%FF`) with
+/// a plain-text 400; here that is what it is, an invalid SKU: 422
+/// `invalid_sku` in the usual shape.
+pub struct SkuPath(pub Sku);
+
+impl<S: Send + Sync> FromRequestParts<S> for SkuPath {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(raw)) => Ok(SkuPath(Sku::parse(&raw)?)),
+            Err(_) => Err(ParseError::SkuAlphabet.into()),
+        }
+    }
 }

@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use stocklock_api::{Audit, ErrorBody, OrderList, Product, ResetProduct};
 
-use super::extract::ApiJson;
+use super::extract::{ApiJson, SkuPath};
 use crate::domain::{Sku, parse_stock};
 use crate::error::Error;
 use crate::state::AppState;
@@ -33,10 +33,9 @@ pub fn router() -> Router<Arc<AppState>> {
     ))]
 pub(super) async fn reset_product(
     State(state): State<Arc<AppState>>,
-    Path(sku): Path<String>,
+    SkuPath(sku): SkuPath,
     ApiJson(body): ApiJson<ResetProduct>,
 ) -> Result<Json<Product>, Error> {
-    let sku = Sku::parse(&sku)?;
     let stock = parse_stock(body.stock)?;
     Ok(Json(store::reset_product(&state.pool, &sku, stock).await?))
 }
@@ -68,9 +67,8 @@ pub(super) async fn empty_sku() -> Error {
     ))]
 pub(super) async fn product(
     State(state): State<Arc<AppState>>,
-    Path(sku): Path<String>,
+    SkuPath(sku): SkuPath,
 ) -> Result<Json<Product>, Error> {
-    let sku = Sku::parse(&sku)?;
     let product = store::product(&state.pool, &sku).await?;
     product.map(Json).ok_or(Error::ProductNotFound(sku.to_string()))
 }
@@ -85,9 +83,8 @@ pub(super) async fn product(
     ))]
 pub(super) async fn audit(
     State(state): State<Arc<AppState>>,
-    Path(sku): Path<String>,
+    SkuPath(sku): SkuPath,
 ) -> Result<Json<Audit>, Error> {
-    let sku = Sku::parse(&sku)?;
     let audit = store::audit(&state.pool, &sku).await?;
     audit.map(Json).ok_or(Error::ProductNotFound(sku.to_string()))
 }
@@ -102,9 +99,8 @@ pub(super) async fn audit(
     ))]
 pub(super) async fn orders(
     State(state): State<Arc<AppState>>,
-    Path(sku): Path<String>,
+    SkuPath(sku): SkuPath,
 ) -> Result<Json<OrderList>, Error> {
-    let sku = Sku::parse(&sku)?;
     let orders = store::orders(&state.pool, &sku).await?;
     let orders = orders.ok_or(Error::ProductNotFound(sku.to_string()))?;
     Ok(Json(OrderList {

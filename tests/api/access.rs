@@ -18,6 +18,12 @@ async fn with_a_token_configured_admin_routes_need_it_and_orders_do_not() {
             request = request.bearer_auth(token);
         }
         let response = request.send().await.unwrap();
+        let challenge = response.headers().get("www-authenticate").cloned();
+        assert_eq!(
+            challenge.unwrap(),
+            r#"Bearer realm="stocklock admin""#,
+            "RFC 9110's challenge"
+        );
         assert_eq!(
             error_code(response, StatusCode::UNAUTHORIZED).await,
             "unauthorized",

@@ -58,6 +58,9 @@ const NOT_IN_THE_TABLE: [ErrorCode; 8] = [
     ErrorCode::Internal,
 ];
 
+/// In a row's headers: send the request without a `Host` header.
+const NO_HOST: (&str, &str) = ("host", "");
+
 /// The table. The product `sku` has a stock of 9 and one order, placed with
 /// the idempotency key `used`. Where it can, a row sends what would change
 /// something if it were accepted (a valid order, a reset to 0, a switch to
@@ -77,6 +80,8 @@ fn rows<'a>(sku: &str, used: &'a str, fresh: &'a str, too_long_key: &'a str) -> 
         ("65-character SKU in the path",   "PUT",  format!("/admin/products/{too_long}"), vec![ADMIN, JSON], stock_0(), 422, InvalidSku),
         ("space in the path's SKU",        "PUT",  format!("{reset}%20x"),                vec![ADMIN, JSON], stock_0(), 422, InvalidSku),
         ("encoded slash in the SKU",       "PUT",  format!("{reset}%2Fx"),                vec![ADMIN, JSON], stock_0(), 422, InvalidSku),
+        ("non-UTF-8 SKU in a reset",       "PUT",  format!("{reset}%FF"),                 vec![ADMIN, JSON], stock_0(), 422, InvalidSku),
+        ("non-UTF-8 SKU, read",            "GET",  "/products/%FF".into(),               vec![],            vec![],    422, InvalidSku),
         ("`..` as the SKU of a reset",     "PUT",  "/admin/products/..".into(),          vec![ADMIN, JSON], stock_0(), 422, InvalidSku),
         ("`.` as the SKU of a product",    "GET",  "/products/.".into(),                 vec![],            vec![],    422, InvalidSku),
         ("`%2E%2E` as the SKU",            "GET",  "/products/%2E%2E".into(),            vec![],            vec![],    422, InvalidSku),
@@ -161,6 +166,8 @@ fn rows<'a>(sku: &str, used: &'a str, fresh: &'a str, too_long_key: &'a str) -> 
         ("an order from another site",     "POST", "/orders".into(),       vec![("host", "evil.example"), JSON],    order(1),  403, HostNotAllowed),
         ("a reset from a look-alike",      "PUT",  reset.clone(),          vec![("host", "localhost.evil.example"), ADMIN, JSON], stock_0(), 403, HostNotAllowed),
         ("metrics from another site",      "GET",  "/metrics".into(),      vec![("host", "evil.example:8080")],     vec![],    403, HostNotAllowed),
+        ("an order without a Host",        "POST", "/orders".into(),       vec![NO_HOST, JSON],                     order(1),  403, HostNotAllowed),
+        ("an order with two Hosts",        "POST", "/orders".into(),       vec![("host", "127.0.0.1"), ("host", "evil.example"), JSON], order(1), 403, HostNotAllowed),
         ("the contract from another site", "GET",  "/openapi.json".into(), vec![("host", "evil.example")],          vec![],    403, HostNotAllowed),
         ("no route, from another site",    "GET",  "/no/such/route".into(), vec![("host", "evil.example")],         vec![],    403, HostNotAllowed),
 
@@ -302,7 +309,7 @@ struct Answer {
 
 /// Sends one request over a connection of its own, exactly as given but
 /// for `Host`, `Content-Length` (each unless `headers` has it) and
-/// `Connection: close`, and reads the answer.
+/// `Connection: close`, and reads the answer. [`NO_HOST`] sends no `Host`.
 async fn send(app: &TestApp, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
     let authority = app.address.trim_start_matches("http://");
     let has = |name: &str| headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
@@ -313,7 +320,7 @@ async fn send(app: &TestApp, method: &str, path: &str, headers: &[(&str, &str)],
     if !has("content-length") {
         request.extend(format!("content-length: {}\r\n", body.len()).bytes());
     }
-    for (name, value) in headers {
+    for (name, value) in headers.iter().filter(|header| **header != NO_HOST) {
         request.extend([name.as_bytes(), b": ", value.as_bytes(), b"\r\n"].concat());
     }
     request.extend(b"\r\n");
