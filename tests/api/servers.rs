@@ -23,6 +23,11 @@ impl Drop for OwnServer {
 }
 
 impl OwnServer {
+    /// Its process id, to read its memory from `/proc`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.port
@@ -45,6 +50,24 @@ fn spawn(program: &str, args: &[String], dir: Option<PathBuf>, port: u16) -> Own
         .spawn()
         .unwrap_or_else(|err| panic!("could not start {program} (scripts/services installs it): {err}"));
     OwnServer { child, dir, port }
+}
+
+/// A stocklock instance as a process of its own, so that its memory can be
+/// measured apart from the tests': the servers come from the tests' own
+/// environment (`scripts/services env`), `settings` adds to it.
+pub fn start_instance(port: u16, settings: &[(&str, &str)]) -> OwnServer {
+    let child = Command::new(env!("CARGO_BIN_EXE_stocklock"))
+        .env("PORT", port.to_string())
+        .envs(settings.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the stocklock binary starts");
+    OwnServer {
+        child,
+        dir: None,
+        port,
+    }
 }
 
 pub fn start_redis(port: u16) -> OwnServer {
