@@ -285,6 +285,7 @@ async fn the_json_report_keeps_its_field_names() {
         "acked_not_recorded",
         "api_matches_database",
         "orders_match_audit",
+        "overlapping_across_backends",
         "overlapping_holds",
         "oversold_units",
         "quantity_mismatches",
