@@ -9,6 +9,8 @@
 
 use std::fmt::Write;
 
+use unicode_width::UnicodeWidthStr;
+
 use super::model::{PhaseReport, Report};
 use crate::verdict::{self, Assessment, Expectation};
 
@@ -19,33 +21,81 @@ use crate::verdict::{self, Assessment, Expectation};
 /// outage or a switch in progress; "401" a missing admin token; "unsent"
 /// orders never reached a server, "no answer" ones may have;
 /// "retry/replay" the retries sent after an attempt got no answer at all,
-/// and how many of them came back as the first attempt's order. Every column is
-/// printed, zero or not, so that runs line up when compared.
-/// Latency columns are of successful orders (201) only.
-const COLUMNS: [(&str, usize); 22] = [
-    ("verdict", 22),
-    ("phase", 24),
-    ("expected", 13),
-    ("sold/stock", 11),
-    ("oversold", 9),
-    ("overlaps", 9),
-    ("201", 6),
-    ("409", 6),
-    ("lock lost", 10),
-    ("503 lock", 9),
-    ("overloaded", 11),
-    ("503 other", 10),
-    ("401", 5),
-    ("other", 6),
-    ("unsent", 7),
-    ("no answer", 10),
-    ("retry/replay", 13),
-    ("orders/s", 9),
-    ("req/s", 8),
-    ("201 p50 ms", 11),
-    ("201 p99 ms", 11),
-    ("201 max ms", 11),
+/// and how many of them came back as the first attempt's order. Latency
+/// columns are of successful orders (201) only.
+///
+/// The core columns are always printed, so that runs line up when
+/// compared; a column of refusals that is zero in every phase is left out
+/// and named under the table, so that the table fits a 120-column
+/// terminal, and a projector, in the common case. Request rates and every
+/// count are in the JSON report.
+const COLUMNS: [Column; 20] = [
+    Column::words("verdict", |p| verdict::label(&p.verdict, &p.assessment)),
+    Column::words("phase", |p| p.label.clone()),
+    Column::words("expected", |p| match p.expectation {
+        Expectation::MustBeSafe => "must be safe".to_owned(),
+        Expectation::MayOversell => "may oversell".to_owned(),
+    }),
+    Column::figures("sold/stock", |p| {
+        format!("{}/{}", p.ledger.sold, p.ledger.initial_stock)
+    }),
+    Column::figures("oversold", |p| p.verdict.oversold_units.to_string()),
+    Column::figures("overlaps", |p| p.verdict.overlapping_holds.to_string()),
+    Column::figures("201", |p| p.counts.created.to_string()),
+    Column::unless_zero("409", |p| p.counts.sold_out.to_string()),
+    Column::unless_zero("lock lost", |p| p.counts.lock_lost.to_string()),
+    Column::unless_zero("503 lock", |p| p.counts.lock_unavailable.to_string()),
+    Column::unless_zero("overloaded", |p| p.counts.overloaded.to_string()),
+    Column::unless_zero("503 other", |p| p.counts.other_unavailable.to_string()),
+    Column::unless_zero("401", |p| p.counts.unauthorized.to_string()),
+    Column::unless_zero("other", |p| p.counts.other_errors.to_string()),
+    Column::unless_zero("unsent", |p| p.counts.not_sent.to_string()),
+    Column::unless_zero("no answer", |p| p.counts.no_answer.to_string()),
+    Column::unless_zero("retry/replay", |p| {
+        format!("{}/{}", p.retries.sent, p.retries.replayed)
+    }),
+    Column::figures("orders/s", |p| format!("{:.0}", p.orders_per_s)),
+    Column::figures("p50 ms", |p| format!("{:.1}", p.latency.p50_ms)),
+    Column::figures("p99 ms", |p| format!("{:.1}", p.latency.p99_ms)),
 ];
+
+/// One column of the table: words are left-aligned, figures right-aligned;
+/// a column of refusals may be left out when it is zero throughout.
+struct Column {
+    name: &'static str,
+    cell: fn(&PhaseReport) -> String,
+    words: bool,
+    always: bool,
+}
+
+impl Column {
+    const fn words(name: &'static str, cell: fn(&PhaseReport) -> String) -> Self {
+        Column {
+            name,
+            cell,
+            words: true,
+            always: true,
+        }
+    }
+
+    const fn figures(name: &'static str, cell: fn(&PhaseReport) -> String) -> Self {
+        Column {
+            name,
+            cell,
+            words: false,
+            always: true,
+        }
+    }
+
+    const fn unless_zero(name: &'static str, cell: fn(&PhaseReport) -> String) -> Self {
+        Column {
+            name,
+            cell,
+            words: false,
+            always: false,
+        }
+    }
+}
 
 /// The table, then a line per failure or hint.
 pub fn render_table(report: &Report) -> String {
@@ -65,11 +115,8 @@ pub fn render_table(report: &Report) -> String {
         report.quantity,
         report.critical_section_ms
     );
-    let header: Vec<String> = COLUMNS.iter().map(|(name, _)| name.to_string()).collect();
-    out.push_str(&row(&header));
-    for phase in &report.phases {
-        out.push_str(&row(&cells(phase)));
-    }
+    let (grid, left_out) = grid(&report.phases);
+    out.push_str(&grid);
     out.push('\n');
     for phase in &report.phases {
         match &phase.assessment {
@@ -93,6 +140,9 @@ pub fn render_table(report: &Report) -> String {
         out,
         "latency: of successful orders (201) only; every outcome's is in the JSON report"
     );
+    if !left_out.is_empty() {
+        let _ = writeln!(out, "zero in every phase, not shown: {}", left_out.join(", "));
+    }
     let summary = match (report.passed, inconclusive) {
         (false, _) => "a backend that must be safe was not: see FAIL above",
         (true, true) => "no backend failed, but some sold nothing and proved nothing: see note above",
@@ -102,42 +152,109 @@ pub fn render_table(report: &Report) -> String {
     out
 }
 
-fn cells(phase: &PhaseReport) -> Vec<String> {
-    let expected = match phase.expectation {
-        Expectation::MustBeSafe => "must be safe",
-        Expectation::MayOversell => "may oversell",
-    };
-    let counts = &phase.counts;
-    vec![
-        verdict::label(&phase.verdict, &phase.assessment),
-        phase.label.clone(),
-        expected.to_owned(),
-        format!("{}/{}", phase.ledger.sold, phase.ledger.initial_stock),
-        phase.verdict.oversold_units.to_string(),
-        phase.verdict.overlapping_holds.to_string(),
-        counts.created.to_string(),
-        counts.sold_out.to_string(),
-        counts.lock_lost.to_string(),
-        counts.lock_unavailable.to_string(),
-        counts.overloaded.to_string(),
-        counts.other_unavailable.to_string(),
-        counts.unauthorized.to_string(),
-        counts.other_errors.to_string(),
-        counts.not_sent.to_string(),
-        counts.no_answer.to_string(),
-        format!("{}/{}", phase.retries.sent, phase.retries.replayed),
-        format!("{:.0}", phase.orders_per_s),
-        format!("{:.0}", phase.requests_per_s),
-        format!("{:.1}", phase.latency.p50_ms),
-        format!("{:.1}", phase.latency.p99_ms),
-        format!("{:.1}", phase.latency.max_ms),
-    ]
+/// The header and a row per phase, each column as wide as its widest cell
+/// on screen (an emoji takes two cells); and the names of the columns left
+/// out.
+fn grid(phases: &[PhaseReport]) -> (String, Vec<&'static str>) {
+    let mut shown = Vec::new();
+    let mut left_out = Vec::new();
+    for column in &COLUMNS {
+        let cells: Vec<String> = phases.iter().map(column.cell).collect();
+        if column.always || cells.iter().any(|cell| !is_zero(cell)) {
+            shown.push((column, cells));
+        } else {
+            left_out.push(column.name);
+        }
+    }
+    let mut out = String::new();
+    for line in 0..=phases.len() {
+        let mut text = String::new();
+        for (column, cells) in &shown {
+            let width = cells
+                .iter()
+                .map(|c| c.width())
+                .fold(column.name.width(), usize::max);
+            let cell = if line == 0 {
+                column.name
+            } else {
+                cells[line - 1].as_str()
+            };
+            let pad = " ".repeat(width - cell.width());
+            let _ = match column.words {
+                true => write!(text, "{cell}{pad}  "),
+                false => write!(text, "{pad}{cell}  "),
+            };
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+    }
+    (out, left_out)
 }
 
-fn row(cells: &[String]) -> String {
-    let mut line = String::new();
-    for (cell, (_, width)) in cells.iter().zip(COLUMNS) {
-        let _ = write!(line, "{cell:<width$} ");
+/// `0`, or `0/0` for a pair.
+fn is_zero(cell: &str) -> bool {
+    cell.split('/').all(|part| part == "0")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A real basic run's JSON report (two debug-build instances, 64
+    /// buyers, 100 units, 20 ms), as `loadtest run --json` wrote it.
+    fn basic_run() -> Report {
+        serde_json::from_str(include_str!("fixtures/basic-report.json")).expect("a report")
     }
-    line.trim_end().to_owned() + "\n"
+
+    #[test]
+    fn the_basic_run_fits_a_120_column_terminal() {
+        let table = render_table(&basic_run());
+        let grid: Vec<&str> = table
+            .lines()
+            .skip_while(|l| !l.starts_with("verdict"))
+            .take(7)
+            .collect();
+        for line in &grid {
+            assert!(line.width() <= 120, "{} columns: {line}", line.width());
+        }
+    }
+
+    #[test]
+    fn columns_line_up_on_screen_emoji_and_all() {
+        let table = render_table(&basic_run());
+        let grid: Vec<&str> = table
+            .lines()
+            .skip_while(|l| !l.starts_with("verdict"))
+            .take(7)
+            .collect();
+        // Where the phase's name begins, in screen cells: after an emoji
+        // (two cells, three or four bytes) as after plain text.
+        let starts: Vec<usize> = grid
+            .iter()
+            .map(|line| {
+                let names = ["phase", "none", "local", "redis", "etcd", "postgres", "atomic"];
+                let at = names
+                    .iter()
+                    .find_map(|name| line.find(&format!("  {name} ")))
+                    .expect("a phase");
+                line[..at].width()
+            })
+            .collect();
+        assert!(
+            starts.windows(2).all(|w| w[0] == w[1]),
+            "the phase column starts at {starts:?}"
+        );
+    }
+
+    #[test]
+    fn columns_of_refusals_that_are_zero_throughout_are_named_not_printed() {
+        let table = render_table(&basic_run());
+        let header = table.lines().find(|l| l.starts_with("verdict")).unwrap();
+        assert!(header.contains("409"), "409s happened: {header}");
+        assert!(!header.contains("overloaded"), "{header}");
+        assert!(
+            table.contains("zero in every phase, not shown: lock lost, overloaded, 503 other, 401, other, unsent, no answer, retry/replay"),
+            "{table}"
+        );
+    }
 }
