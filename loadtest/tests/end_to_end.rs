@@ -193,6 +193,9 @@ async fn a_retried_order_is_recorded_once_and_counted_once() {
             "1",
             "--acquire-timeout-ms",
             "30000",
+            // Room for the retry that finds the first attempt committed.
+            "--attempts",
+            "5",
         ],
     );
     let report = loadtest::run(&run_args(argv)).await.expect("the run completes");

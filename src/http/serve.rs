@@ -60,6 +60,10 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits, shutdown:
     // Kept to be cut at the deadline; reaped as they end.
     let mut connections = JoinSet::new();
     let mut unserved = Unserved::default();
+    // One ticker for the whole loop: a sleep made anew on every pass would
+    // never fire while connections keep ending and slots keep refilling.
+    let mut shedding = tokio::time::interval(FLOOD_HEADER_TIMEOUT / 10);
+    shedding.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
@@ -69,7 +73,7 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits, shutdown:
             () = &mut shutdown => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
             slot = Arc::clone(&slots).acquire_owned() => slot.expect("the semaphore is never closed"),
-            () = tokio::time::sleep(FLOOD_HEADER_TIMEOUT / 10), if slots.available_permits() == 0 => {
+            _ = shedding.tick(), if slots.available_permits() == 0 => {
                 unserved.shed_older_than(FLOOD_HEADER_TIMEOUT);
                 continue;
             }

@@ -20,9 +20,10 @@ use tokio::time::Instant;
 /// Where a holder is in its critical section.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
-    /// The business work, the lock's own checks, the fence's claim.
+    /// The business work and the lock's own checks.
     Working,
-    /// Waiting for a pooled connection, a statement or `COMMIT`.
+    /// Waiting for a pooled connection, a statement (the fence's claim
+    /// among them) or `COMMIT`.
     Database,
     /// Stalled by an injected `pause_holder` fault.
     Paused,

@@ -151,7 +151,7 @@ pub struct NewOrder<'a> {
     /// The token it wrote under, if fenced.
     pub fence_token: Option<i64>,
     /// Its critical section, read to write, in PostgreSQL's microseconds
-    /// (`None` for `atomic`, which has none).
+    /// (for `atomic`, one instant: `docs/locks.md#a-lock-protects-only-those-who-take-it`).
     pub critical_section_us: Option<(i64, i64)>,
     /// The stock it wrote, for a retry's answer.
     pub remaining: i64,

@@ -139,7 +139,26 @@ async fn a_waiter_behind_a_holder_stuck_on_the_database_says_so() {
                 .await
         })
     };
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The holder's UPDATE is waiting for the row lock: observed, not slept on.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let blocker_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut *blocker)
+        .await
+        .unwrap();
+    let waiting = "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))";
+    while sqlx::query_scalar::<_, i64>(waiting)
+        .bind(blocker_pid)
+        .fetch_one(&db)
+        .await
+        .unwrap()
+        == 0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the holder's write never waited for the row"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let waiter = app.order(&sku, 1).await;
     assert_eq!(waiter.status(), StatusCode::SERVICE_UNAVAILABLE);
     let message = waiter.text().await.unwrap();
