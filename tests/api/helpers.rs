@@ -104,6 +104,20 @@ impl TestApp {
             .await
     }
 
+    /// Places an order in a task of its own, to be awaited later: the
+    /// holder a test then watches others contend with.
+    pub fn order_in_background(
+        &self,
+        sku: &str,
+        quantity: i64,
+    ) -> tokio::task::JoinHandle<reqwest::Result<reqwest::Response>> {
+        let request = self
+            .client
+            .post(self.url("/orders"))
+            .json(&json!({ "sku": sku, "quantity": quantity }));
+        tokio::spawn(request.send())
+    }
+
     /// `POST /admin/drain`: waits until no order is in flight.
     pub async fn drain(&self) -> reqwest::Response {
         self.client

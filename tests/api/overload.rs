@@ -129,16 +129,7 @@ async fn a_waiter_behind_a_holder_stuck_on_the_database_says_so() {
         .await
         .unwrap();
 
-    let holder = {
-        let (client, url, sku) = (app.client.clone(), app.url("/orders"), sku.clone());
-        tokio::spawn(async move {
-            client
-                .post(url)
-                .json(&json!({"sku": sku, "quantity": 1}))
-                .send()
-                .await
-        })
-    };
+    let holder = app.order_in_background(&sku, 1);
     // The holder's UPDATE is waiting for the row lock: observed, not slept on.
     let deadline = Instant::now() + Duration::from_secs(10);
     let blocker_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")

@@ -4,7 +4,6 @@
 //! oversell — and must, reproducibly, or the workshop has nothing to show.
 
 use reqwest::StatusCode;
-use serde_json::json;
 use stocklock_api::{Backend, LockSettingsUpdate};
 
 use crate::helpers::{
@@ -143,16 +142,7 @@ async fn two_instances_on_different_backends_overlap_and_the_audit_says_so() {
     let sku = unique_sku();
     locked.reset(&sku, 10).await;
 
-    let holder = {
-        let (client, url, sku) = (locked.client.clone(), locked.url("/orders"), sku.clone());
-        tokio::spawn(async move {
-            client
-                .post(url)
-                .json(&json!({"sku": sku, "quantity": 1}))
-                .send()
-                .await
-        })
-    };
+    let holder = locked.order_in_background(&sku, 1);
     wait_until_an_order_holds_the_lock(&database().await, &sku).await;
     assert_eq!(atomic.order(&sku, 1).await.status(), StatusCode::CREATED);
     assert_eq!(holder.await.unwrap().unwrap().status(), StatusCode::CREATED);
