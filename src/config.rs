@@ -93,6 +93,13 @@ pub struct Config {
     #[arg(long, env = "REDLOCK_URLS", value_delimiter = ',')]
     pub redlock_urls: Vec<String>,
 
+    /// The longest a `redis` waiter sleeps when no release is announced,
+    /// in milliseconds: what a lost message or a foreign client that never
+    /// publishes costs a waiter at most.
+    #[arg(long, env = "REDIS_WAKEUP_FALLBACK_MS", default_value_t = 100,
+          value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub redis_wakeup_fallback_ms: u64,
+
     /// The name the Sentinels monitor the master under.
     #[arg(long, env = "REDIS_SENTINEL_MASTER", default_value = "stocklock")]
     pub redis_sentinel_master: String,

@@ -45,6 +45,14 @@ struct ByOutcome {
     outcome: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ByWaking {
+    backend: &'static str,
+    /// `release`: an announced release woke the waiter; `timer`: it woke
+    /// because its sleep ran out (the key's TTL, the fallback, a poll).
+    by: &'static str,
+}
+
 type Seconds = Family<ByBackend, Histogram, fn() -> Histogram>;
 
 /// Waits and holds from 0.1 ms to about 26 s, doubling.
@@ -63,6 +71,7 @@ pub struct Metrics {
     hold: Seconds,
     renewals: Family<ByBackend, Counter>,
     renewal_failures: Family<ByBackend, Counter>,
+    wakeups: Family<ByWaking, Counter>,
     orders: Family<ByOutcome, Counter>,
 }
 
@@ -72,6 +81,16 @@ pub struct Metrics {
 pub struct RenewalCounters {
     pub renewed: Counter,
     pub failed: Counter,
+}
+
+/// What a lock's waiters count when they wake: handles into [`Metrics`]
+/// for one backend (unregistered ones by default).
+#[derive(Debug, Clone, Default)]
+pub struct WakeupCounters {
+    /// Woken by an announced release.
+    pub by_release: Counter,
+    /// Woken because the sleep ran out.
+    pub by_timer: Counter,
 }
 
 impl Default for Metrics {
@@ -86,6 +105,7 @@ impl Default for Metrics {
             hold: Seconds::new_with_constructor(seconds),
             renewals: Family::default(),
             renewal_failures: Family::default(),
+            wakeups: Family::default(),
             orders: Family::default(),
         };
         metrics.registered()
@@ -133,6 +153,11 @@ impl Metrics {
             "Failed extensions: the lock was then treated as lost",
             self.renewal_failures.clone(),
         );
+        r.register(
+            "lock_wakeups",
+            "Waiters that woke to try the lock again, by what woke them",
+            self.wakeups.clone(),
+        );
         r.register("orders", "Orders answered, by outcome", self.orders.clone());
         self
     }
@@ -152,6 +177,19 @@ impl Metrics {
             renewed: self.renewals.get_or_create(&label).clone(),
             failed: self.renewal_failures.get_or_create(&label).clone(),
         }
+    }
+
+    /// The counters the waiters of `backend` update when they wake.
+    pub fn wakeup_counters(&self, backend: Backend) -> WakeupCounters {
+        let label = |by| ByWaking {
+            backend: backend.as_str(),
+            by,
+        };
+        // One at a time: `get_or_create` answers with a read guard on the
+        // family, and a second call while it lives would wait for it.
+        let by_release = self.wakeups.get_or_create(&label("release")).clone();
+        let by_timer = self.wakeups.get_or_create(&label("timer")).clone();
+        WakeupCounters { by_release, by_timer }
     }
 
     /// A lock taken, after waiting `waited`.

@@ -153,7 +153,11 @@ fn build_backends(
         )
         .context("invalid REDIS_SENTINELS")?
     }
-    .counting_renewals(metrics.renewal_counters(Backend::Redis));
+    .counting_renewals(metrics.renewal_counters(Backend::Redis))
+    .waking(
+        Duration::from_millis(config.redis_wakeup_fallback_ms),
+        metrics.wakeup_counters(Backend::Redis),
+    );
     let etcd = EtcdLock::new(config.etcd_endpoints.clone(), tasks.clone())
         .counting_renewals(metrics.renewal_counters(Backend::Etcd));
     let mut backends: Vec<Arc<dyn LockBackend>> = vec![

@@ -26,8 +26,11 @@ pub struct LocalLock {
 }
 
 /// One fair async mutex per lock key, created on first use and removed
-/// when nobody holds or waits for it. Also used by `etcd`, whose session
-/// lock is per process and needs this one in front of it
+/// when nobody holds or waits for it. Also the line the orders of one
+/// instance wait in before a distributed lock (`redis`, `redlock`, `etcd`),
+/// so that one of them, not all, competes at the server
+/// (`docs/locks.md#waiting-in-line`); etcd's session lock needs it for
+/// correctness too
 /// (`docs/locks.md#etcds-session-and-why-the-lock-needs-a-local-one-too`).
 ///
 /// Two kinds of mutex, on purpose: the *map* is a `std::sync::Mutex`, held
@@ -59,6 +62,21 @@ impl KeyedMutexes {
                 None
             }
         }
+    }
+
+    /// This instance's turn at `key`, for an order of a distributed lock
+    /// `backend` (`docs/locks.md#waiting-in-line`), or a timeout at
+    /// `deadline`.
+    pub async fn turn(
+        &self,
+        backend: Backend,
+        key: &str,
+        timings: LockTimings,
+        deadline: Instant,
+    ) -> Result<KeyedGuard, LockError> {
+        self.lock(key, deadline)
+            .await
+            .ok_or_else(|| LockError::timeout(backend, key, timings.acquire_timeout))
     }
 
     /// How many keys have a mutex now.

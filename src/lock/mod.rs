@@ -30,6 +30,10 @@
 //!   request changes nothing: a lock we cannot get is never skipped.
 //! * **Release on every path.** See [`LockGuard`].
 //! * **Independence of keys.** Holding `stock:a` never delays `stock:b`.
+//! * **Waiting in line** (not a safety promise): `redis`, `redlock` and
+//!   `etcd` serve an instance's waiters for a key in arrival order, one at a
+//!   time at the server; `redis` and `etcd` are fair between instances too
+//!   (`docs/locks.md#waiting-in-line`).
 //!
 //! `tests/api/lock_contract.rs` runs these promises against every backend
 //! on real servers.

@@ -24,7 +24,8 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use super::redis::{ACQUIRE_SCRIPT, FENCE_KEYS_LIVE_MS, RELEASE_SCRIPT, connection_config};
+use super::local::{KeyedGuard, KeyedMutexes};
+use super::redis::{ACQUIRE_SCRIPT, FENCE_KEYS_LIVE_MS, RELEASE_SCRIPT, SetReply, connection_config};
 use super::retry::Backoff;
 use super::{Acquired, HeldLock, LockBackend, LockError, LockTimings, SERVER_CALL_LIMIT};
 use crate::domain::Fence;
@@ -44,6 +45,9 @@ fn drift(ttl: Duration) -> Duration {
 
 pub struct Redlock {
     masters: Arc<[ConnectionManager]>,
+    /// Whose turn it is, per SKU, among this instance's orders: one of them
+    /// polls the masters at a time (`docs/locks.md#waiting-in-line`).
+    turns: KeyedMutexes,
     acquire_script: redis::Script,
     release_script: redis::Script,
 }
@@ -65,6 +69,7 @@ impl Redlock {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Redlock {
             masters: masters.into(),
+            turns: KeyedMutexes::default(),
             acquire_script: redis::Script::new(ACQUIRE_SCRIPT),
             release_script: redis::Script::new(RELEASE_SCRIPT),
         })
@@ -88,13 +93,17 @@ impl Redlock {
                     .arg(ttl.as_millis() as u64)
                     .arg(Uuid::new_v4().simple().to_string())
                     .arg(FENCE_KEYS_LIVE_MS);
-                invocation
-                    .invoke_async::<Option<(i64, String)>>(&mut master)
-                    .await
+                invocation.invoke_async::<SetReply>(&mut master).await
             }
         })
         .await;
-        let granted = replies.iter().flatten().map(|(count, _epoch)| *count).collect();
+        let granted = replies
+            .iter()
+            .filter_map(|reply| match reply {
+                SetReply::Granted { token, .. } => Some(*token),
+                SetReply::Taken { .. } => None,
+            })
+            .collect();
         (replies.len(), granted)
     }
 }
@@ -135,6 +144,7 @@ impl LockBackend for Redlock {
     #[tracing::instrument(level = "debug", skip(self, timings))]
     async fn acquire(&self, key: &str, timings: LockTimings, _db: &PgPool) -> Result<Acquired, LockError> {
         let deadline = Instant::now() + timings.acquire_timeout;
+        let turn = self.turns.turn(Backend::Redlock, key, timings, deadline).await?;
         let owner = Uuid::new_v4().to_string();
         let mut backoff = Backoff::new(Duration::from_millis(5), Duration::from_millis(100));
         loop {
@@ -151,9 +161,13 @@ impl LockBackend for Redlock {
                 limit: master_timeout(timings.ttl),
                 quorum: self.quorum(),
                 token: granted.iter().copied().max(),
+                _turn: None,
             };
             if granted.len() >= self.quorum() && !validity.is_zero() {
-                return Ok(Acquired::Held(Box::new(held)));
+                return Ok(Acquired::Held(Box::new(RedlockHeld {
+                    _turn: Some(turn),
+                    ..held
+                })));
             }
             held.unlock_everywhere().await;
             if answered < self.quorum() {
@@ -182,6 +196,9 @@ struct RedlockHeld {
     /// The largest grant count of our majority: a weak token
     /// (`docs/fencing.md#where-each-backends-tokens-come-from`).
     token: Option<i64>,
+    /// This instance's turn for the key, until released (`None` in a round
+    /// that did not win).
+    _turn: Option<KeyedGuard>,
 }
 
 impl RedlockHeld {

@@ -1,14 +1,16 @@
 //! Exponential backoff with full jitter, for locks that are polled.
 //!
 //! Redis has no "wait for this key to be deleted" for `SET NX`, so a waiter
-//! must retry. Retrying at a fixed interval makes every waiter wake up
-//! together (a thundering herd) and hammer the server in lock step; pure
+//! that is not woken must retry. Retrying at a fixed interval makes every
+//! waiter wake up together (a thundering herd) and hammer the server in
+//! lock step; pure
 //! exponential backoff still keeps them in step. *Full jitter* — sleep a
 //! random time between zero and the exponential cap — spreads them out
 //! (see the AWS Architecture Blog, "Exponential Backoff And Jitter").
 //!
-//! The caller bounds the total wait by its own deadline; this type only says
-//! how long the next pause is.
+//! Used by `redlock`, and by a `redis` waiter while it has no subscription
+//! to be woken by (`redis/wakeup.rs`). The caller bounds the total wait by
+//! its own deadline; this type only says how long the next pause is.
 
 use std::time::Duration;
 

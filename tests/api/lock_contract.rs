@@ -216,8 +216,14 @@ async fn local_does_not_exclude_across_instances() {
 }
 
 /// A lock with a TTL is lost by a holder that stalls past it; `verify`, run
-/// right before commit, must notice, and the next buyer must get in.
-async fn a_holder_that_outlives_the_ttl_loses_the_lock(lock: Lock, ttl_ms: u64, stall: Duration) {
+/// right before commit, must notice, and the next buyer — on another
+/// instance: on its own, a stalled holder's instance keeps its turn
+/// (`docs/locks.md#waiting-in-line`) — must get in.
+async fn a_holder_that_outlives_the_ttl_loses_the_lock(
+    [lock, other]: [Lock; 2],
+    ttl_ms: u64,
+    stall: Duration,
+) {
     let key = unique_sku();
     let first = lock
         .acquire(&key, timings(ttl_ms, 1_000))
@@ -229,7 +235,7 @@ async fn a_holder_that_outlives_the_ttl_loses_the_lock(lock: Lock, ttl_ms: u64, 
         matches!(first.verify().await, Err(LockError::Lost { .. })),
         "an expired lock verified"
     );
-    let second = lock
+    let second = other
         .acquire(&key, timings(ttl_ms, 1_000))
         .await
         .expect("the expired lock was not free");
@@ -252,14 +258,15 @@ async fn a_holder_that_outlives_the_ttl_loses_the_lock(lock: Lock, ttl_ms: u64, 
 
 #[tokio::test]
 async fn redis_lock_expires_after_its_ttl() {
-    a_holder_that_outlives_the_ttl_loses_the_lock(entry(redis_lock()), 100, Duration::from_millis(300)).await;
+    let instances = [entry(redis_lock()), entry(redis_lock())];
+    a_holder_that_outlives_the_ttl_loses_the_lock(instances, 100, Duration::from_millis(300)).await;
 }
 
 #[tokio::test]
 async fn etcd_lock_expires_after_its_lease() {
     // etcd leases are whole seconds, with a server-side minimum near 2 s.
-    a_holder_that_outlives_the_ttl_loses_the_lock(entry(etcd_lock()), 1_000, Duration::from_millis(3_500))
-        .await;
+    let instances = [entry(etcd_lock()), entry(etcd_lock())];
+    a_holder_that_outlives_the_ttl_loses_the_lock(instances, 1_000, Duration::from_millis(3_500)).await;
 }
 
 /// `none` and `atomic` keep the contract by saying what they are: they take
@@ -320,7 +327,7 @@ async fn redis_a_stale_extension_never_touches_a_newer_holders_lock() {
     // Stalled: no extension for 1.5 s, so the 300 ms lock expires; the
     // newer holder waits for that (no sleep guessing how long it takes).
     stale.suspend_renewal(tokio::time::Instant::now() + Duration::from_millis(1_500));
-    let newer = lock
+    let newer = entry(redis_lock())
         .acquire(&key, timings(10_000, 5_000))
         .await
         .expect("the expired lock was free");

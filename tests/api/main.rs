@@ -24,3 +24,4 @@ mod outage;
 mod overload;
 mod overselling;
 mod switching;
+mod waiting;

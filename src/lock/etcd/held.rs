@@ -22,15 +22,16 @@ pub enum Lease {
         session: Arc<Session>,
         _turn: KeyedGuard,
     },
-    /// `renewal` off: a lease of this lock's own. Released by revoking it.
-    Own { id: i64 },
+    /// `renewal` off: a lease of this lock's own. Released by revoking it;
+    /// the instance's turn for this SKU is ours until then.
+    Own { id: i64, _turn: KeyedGuard },
 }
 
 impl Lease {
     fn id(&self) -> i64 {
         match self {
             Lease::Session { session, .. } => session.lease_id,
-            Lease::Own { id } => *id,
+            Lease::Own { id, .. } => *id,
         }
     }
 }
@@ -132,7 +133,7 @@ impl HeldLock for EtcdHeld {
                 }
                 deleted
             }
-            Lease::Own { id } => self.revoke(*id).await,
+            Lease::Own { id, .. } => self.revoke(*id).await,
         }
     }
 }

@@ -6,9 +6,10 @@
 //! With `renewal` on, every lock lives on the instance's [`session`] lease,
 //! as etcd's own `concurrency` package does, rather than on a lease per lock
 //! (two extra Raft round trips per order); since etcd names the key after
-//! the lease, the orders of one instance first take a per-SKU in-process
-//! mutex (`local`'s). With `renewal` off, each lock has a lease of its own
-//! ([`own_lease`]).
+//! the lease, the orders of one instance must first take a per-SKU
+//! in-process mutex (`local`'s) — which every etcd order does anyway, so
+//! that one per instance, not all, waits in etcd's queue. With `renewal`
+//! off, each lock has a lease of its own ([`own_lease`]).
 //!
 //! How it fails, in plain words: `docs/locks.md#etcd`; why the session needs
 //! the local mutex: `docs/locks.md#etcds-session-and-why-the-lock-needs-a-local-one-too`.
@@ -31,7 +32,7 @@ use tokio_util::task::TaskTracker;
 use self::held::{EtcdHeld, Lease, fence_of};
 use self::lease::LEASE_NOT_FOUND;
 use self::session::{Session, Sessions};
-use super::local::KeyedMutexes;
+use super::local::{KeyedGuard, KeyedMutexes};
 use super::{
     Acquired, LockBackend, LockError, LockTimings, SERVER_CALL_LIMIT, bounded, within, within_deadline,
 };
@@ -46,8 +47,10 @@ pub struct EtcdLock {
     tasks: TaskTracker,
     /// The instance's session lease (`renewal` on).
     sessions: Sessions,
-    /// Whose turn it is, per SKU, among this instance's orders (`renewal`
-    /// on): a session's orders would share one lock key.
+    /// Whose turn it is, per SKU, among this instance's orders: one of them
+    /// waits in etcd's queue at a time (`docs/locks.md#waiting-in-line`),
+    /// and with `renewal` on it must, since a session's orders would share
+    /// one lock key.
     turns: KeyedMutexes,
     /// What the session's watchdog counts (`GET /metrics`).
     renewals: RenewalCounters,
@@ -111,11 +114,14 @@ impl LockBackend for EtcdLock {
     #[tracing::instrument(level = "debug", skip(self, timings))]
     async fn acquire(&self, key: &str, timings: LockTimings, _db: &PgPool) -> Result<Acquired, LockError> {
         let deadline = Instant::now() + timings.acquire_timeout;
+        let turn = self.turns.turn(Backend::Etcd, key, timings, deadline).await?;
         let client = self.client(deadline).await?;
         let held = if timings.renewal {
-            self.acquire_in_session(client, key, timings, deadline).await
+            self.acquire_in_session(client, key, timings, deadline, turn)
+                .await
         } else {
-            self.acquire_on_own_lease(client, key, timings, deadline).await
+            self.acquire_on_own_lease(client, key, timings, deadline, turn)
+                .await
         };
         held.map(|held| Acquired::Held(Box::new(held)))
     }
@@ -162,8 +168,8 @@ async fn queue(
 }
 
 impl EtcdLock {
-    /// `renewal` on: this instance's turn for `key` first, then etcd's lock
-    /// under the session lease. A session whose lease turns out to be gone
+    /// `renewal` on: etcd's lock under the session lease, in this
+    /// instance's `turn` for `key`. A session whose lease turns out to be gone
     /// before its watchdog noticed (a paused instance) is replaced once.
     async fn acquire_in_session(
         &self,
@@ -171,12 +177,8 @@ impl EtcdLock {
         key: &str,
         timings: LockTimings,
         deadline: Instant,
+        turn: KeyedGuard,
     ) -> Result<EtcdHeld, LockError> {
-        let turn = self
-            .turns
-            .lock(key, deadline)
-            .await
-            .ok_or_else(|| LockError::timeout(Backend::Etcd, key, timings.acquire_timeout))?;
         let server = (timings.server_timeout(), &self.renewals);
         let mut session = self
             .sessions
@@ -231,7 +233,7 @@ impl EtcdLock {
         mut client: Client,
         key: &str,
         session: std::sync::Arc<Session>,
-        turn: super::local::KeyedGuard,
+        turn: KeyedGuard,
         limit: Duration,
     ) {
         // etcd names the key `<name>/<lease id in hex>`.

@@ -18,6 +18,7 @@ use super::lease::lease_seconds;
 use super::lease::{keep_alive_every, refresh};
 use super::{EtcdLock, QueueError, queue};
 use crate::domain::Fence;
+use crate::lock::local::KeyedGuard;
 use crate::lock::{LockError, LockTimings, bounded, within, within_deadline};
 
 impl EtcdLock {
@@ -30,6 +31,7 @@ impl EtcdLock {
         key: &str,
         timings: LockTimings,
         deadline: Instant,
+        turn: KeyedGuard,
     ) -> Result<EtcdHeld, LockError> {
         let grant = client.lease_grant(lease_seconds(timings.ttl), None);
         let lease = within_deadline(Backend::Etcd, deadline, grant).await?;
@@ -43,7 +45,10 @@ impl EtcdLock {
                 client,
                 key: lock_key,
                 fence,
-                lease: Lease::Own { id: lease_id },
+                lease: Lease::Own {
+                    id: lease_id,
+                    _turn: turn,
+                },
                 server_timeout: timings.server_timeout(),
             }),
             Err(err) => {

@@ -1,7 +1,9 @@
 //! `redis`: the classic single-instance Redis lock.
 //!
-//! `SET stock:{sku} <owner> NX PX <ttl>` takes the lock, retried with backoff
-//! and jitter ([`super::retry`]) while it is taken. The random owner id says
+//! `SET stock:{sku} <owner> NX PX <ttl>` takes the lock. While it is taken,
+//! one order per instance and SKU waits at the server (the others queue in
+//! the instance: `docs/locks.md#waiting-in-line`) and tries again when the
+//! release is announced ([`wakeup`]). The random owner id says
 //! *who* holds it, so that release and renewal are compare-and-act Lua
 //! scripts ([`scripts`]) rather than a plain `DEL` or `PEXPIRE`, which could
 //! touch a lock that expired and was taken by someone else meanwhile. The
@@ -15,8 +17,12 @@
 
 mod scripts;
 mod target;
+mod wakeup;
 
-pub(in crate::lock) use scripts::{ACQUIRE_SCRIPT, EXTEND_SCRIPT, FENCE_KEYS_LIVE_MS, RELEASE_SCRIPT};
+pub(in crate::lock) use scripts::{
+    ACQUIRE_SCRIPT, EXTEND_SCRIPT, FENCE_KEYS_LIVE_MS, RELEASE_SCRIPT, SetReply,
+};
+use scripts::{FAIR_ACQUIRE_SCRIPT, LEAVE_LINE_SCRIPT};
 pub(in crate::lock) use target::connection_config;
 
 use std::sync::Arc;
@@ -30,18 +36,31 @@ use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
+use super::local::{KeyedGuard, KeyedMutexes};
 use super::renew::{Renew, Watchdog};
 use super::retry::Backoff;
 use super::{Acquired, HeldLock, LockBackend, LockError, LockTimings, within, within_deadline};
 use crate::domain::Fence;
-use crate::metrics::RenewalCounters;
+use crate::metrics::{RenewalCounters, WakeupCounters};
 use target::RedisTarget;
+use wakeup::{CHANNEL_PREFIX, Wakeups};
+
+/// The longest a waiter sleeps when no release is announced, unless told
+/// otherwise (`REDIS_WAKEUP_FALLBACK_MS`).
+const WAKEUP_FALLBACK: Duration = Duration::from_millis(100);
 
 pub struct RedisLock {
     /// The server: fixed, or the master the Sentinels name ([`target`]).
-    target: RedisTarget,
-    /// The set-and-count script, hashed once (Redis runs it by SHA).
+    target: Arc<RedisTarget>,
+    /// Whose turn it is, per SKU, among this instance's orders.
+    turns: KeyedMutexes,
+    /// Wakes this instance's waiters when a lock is released.
+    wakeups: Wakeups,
+    /// The set-and-count script, with its line, hashed once (Redis runs it
+    /// by SHA).
     acquire_script: redis::Script,
+    /// The script a waiter that gives up leaves the line with.
+    leave_line_script: Arc<redis::Script>,
     /// The compare-and-extend script, likewise.
     extend_script: Arc<redis::Script>,
     /// The compare-and-delete script, likewise.
@@ -82,8 +101,11 @@ impl RedisLock {
 
     fn on(target: RedisTarget, tasks: TaskTracker) -> Self {
         RedisLock {
-            target,
-            acquire_script: redis::Script::new(ACQUIRE_SCRIPT),
+            target: Arc::new(target),
+            turns: KeyedMutexes::default(),
+            wakeups: Wakeups::new(WAKEUP_FALLBACK, WakeupCounters::default()),
+            acquire_script: redis::Script::new(FAIR_ACQUIRE_SCRIPT),
+            leave_line_script: Arc::new(redis::Script::new(LEAVE_LINE_SCRIPT)),
             extend_script: Arc::new(redis::Script::new(EXTEND_SCRIPT)),
             release_script: Arc::new(redis::Script::new(RELEASE_SCRIPT)),
             tasks,
@@ -96,30 +118,37 @@ impl RedisLock {
         RedisLock { renewals, ..self }
     }
 
+    /// Waiters sleep at most `fallback` when no release is announced, and
+    /// count what woke them in `counters`.
+    pub fn waking(self, fallback: Duration, counters: WakeupCounters) -> Self {
+        RedisLock {
+            wakeups: Wakeups::new(fallback, counters),
+            ..self
+        }
+    }
+
     /// One attempt, answered before `deadline`: the fencing token if we now
-    /// hold the lock, `None` if it is taken.
+    /// hold the lock, or how long its holder may keep it.
     async fn try_set(
         &self,
         held: &RedisHeld,
         ttl: Duration,
         deadline: Instant,
-    ) -> Result<Option<Fence>, LockError> {
+    ) -> Result<SetReply, LockError> {
         let mut connection = held.connection.clone();
         let mut invocation = self.acquire_script.key(&held.key);
         invocation
             .key(format!("fence:{}", held.key))
             .key(format!("fence-epoch:{}", held.key))
+            .key(line_keys(&held.key).0)
+            .key(line_keys(&held.key).1)
             .arg(&held.owner)
             .arg(ttl.as_millis() as u64)
             .arg(Uuid::new_v4().simple().to_string())
-            .arg(FENCE_KEYS_LIVE_MS);
-        let reply = invocation.invoke_async::<Option<(i64, String)>>(&mut connection);
-        let reply = within_deadline(Backend::Redis, deadline, reply).await?;
-        Ok(reply.map(|(token, epoch)| Fence {
-            epoch: format!("redis/{epoch}"),
-            token,
-            holder: held.owner.clone(),
-        }))
+            .arg(FENCE_KEYS_LIVE_MS)
+            .arg(self.stay_in_line().as_millis() as u64);
+        let reply = invocation.invoke_async::<SetReply>(&mut connection);
+        within_deadline(Backend::Redis, deadline, reply).await
     }
 }
 
@@ -132,6 +161,7 @@ impl LockBackend for RedisLock {
     #[tracing::instrument(level = "debug", skip(self, timings))]
     async fn acquire(&self, key: &str, timings: LockTimings, _db: &PgPool) -> Result<Acquired, LockError> {
         let deadline = Instant::now() + timings.acquire_timeout;
+        let turn = self.turns.turn(Backend::Redis, key, timings, deadline).await?;
         let connection = self
             .target
             .connection(deadline)
@@ -145,18 +175,26 @@ impl LockBackend for RedisLock {
             watchdog: None,
             server_timeout: timings.server_timeout(),
             release_script: self.release_script.clone(),
+            _turn: turn,
         };
+        let mut waiter = self.wakeups.waiter(key, &self.target);
+        // Without a subscription (Redis just restarted, say), poll as
+        // before: with backoff and jitter (`retry.rs`).
         let mut backoff = Backoff::new(Duration::from_millis(2), Duration::from_millis(50));
         loop {
-            match self.try_set(&held, timings.ttl, deadline).await {
-                Ok(Some(fence)) => {
-                    held.fence = Some(fence);
+            let expires_in = match self.try_set(&held, timings.ttl, deadline).await {
+                Ok(SetReply::Granted { token, epoch }) => {
+                    held.fence = Some(Fence {
+                        epoch: format!("redis/{epoch}"),
+                        token,
+                        holder: held.owner.clone(),
+                    });
                     if timings.renewal {
                         held.watchdog = Some(self.watchdog(&held, timings));
                     }
                     return Ok(Acquired::Held(Box::new(held)));
                 }
-                Ok(None) => {}
+                Ok(SetReply::Taken { expires_in }) => expires_in,
                 Err(err) => {
                     // A master that fails may be failing over: ask again.
                     self.target.forget();
@@ -164,14 +202,16 @@ impl LockBackend for RedisLock {
                     self.release_later(held);
                     return Err(err);
                 }
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(LockError::timeout(Backend::Redis, key, timings.acquire_timeout));
-            }
-            tokio::time::sleep(backoff.next_pause().min(deadline - now)).await;
-            if Instant::now() >= deadline {
+            };
+            let pause = async {
+                match waiter.is_subscribed() {
+                    true => waiter.sleep(expires_in).await,
+                    false => tokio::time::sleep(backoff.next_pause()).await,
+                }
+            };
+            if tokio::time::timeout_at(deadline, pause).await.is_err() || Instant::now() >= deadline {
                 // No time left for another attempt: the lock stayed busy.
+                self.leave_line_later(&held);
                 return Err(LockError::timeout(Backend::Redis, key, timings.acquire_timeout));
             }
         }
@@ -192,6 +232,28 @@ impl RedisLock {
         Watchdog::start(timings.ttl / 3, renewer, self.renewals.clone())
     }
 
+    /// How long a waiter stays in Redis's line after its last attempt: three
+    /// of its longest sleeps and a second for a busy machine.
+    fn stay_in_line(&self) -> Duration {
+        self.wakeups.fallback() * 3 + Duration::from_secs(1)
+    }
+
+    /// Takes a waiter that gave up out of Redis's line, in the background:
+    /// its answer does not change ours. If it fails, the waiter goes stale.
+    fn leave_line_later(&self, held: &RedisHeld) {
+        let (mut connection, script) = (held.connection.clone(), self.leave_line_script.clone());
+        let (key, owner, limit) = (held.key.clone(), held.owner.clone(), held.server_timeout);
+        self.tasks.spawn(async move {
+            let (line, deadlines) = line_keys(&key);
+            let mut invocation = script.key(line);
+            invocation.key(deadlines).arg(owner);
+            let left = invocation.invoke_async::<i64>(&mut connection);
+            if let Err(err) = within(Backend::Redis, limit, left).await {
+                tracing::debug!(error = %err, "leaving the Redis line failed: the waiter will go stale");
+            }
+        });
+    }
+
     /// Releases, in the background, a lock we may hold without knowing it.
     fn release_later(&self, held: RedisHeld) {
         self.tasks.spawn(async move {
@@ -200,6 +262,12 @@ impl RedisLock {
             }
         });
     }
+}
+
+/// Redis's line for `key` and its waiters' deadlines
+/// ([`scripts::FAIR_ACQUIRE_SCRIPT`]).
+fn line_keys(key: &str) -> (String, String) {
+    (format!("line:{key}"), format!("line-deadlines:{key}"))
 }
 
 struct RedisHeld {
@@ -214,6 +282,9 @@ struct RedisHeld {
     /// The bound of each call made while held, from the request's settings.
     server_timeout: Duration,
     release_script: Arc<redis::Script>,
+    /// This instance's turn for the key: the next order in line starts
+    /// once this one has released (or given up on) the lock.
+    _turn: KeyedGuard,
 }
 
 #[async_trait]
@@ -247,7 +318,9 @@ impl HeldLock for RedisHeld {
         self.watchdog = None;
         let mut connection = self.connection.clone();
         let mut invocation = self.release_script.key(&self.key);
-        invocation.arg(&self.owner);
+        invocation
+            .arg(&self.owner)
+            .arg(format!("{CHANNEL_PREFIX}{}", self.key));
         // 0 means the key had expired or belonged to someone else: nothing
         // of ours to delete, which is fine for a release.
         within(

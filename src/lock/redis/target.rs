@@ -27,7 +27,10 @@ use crate::lock::{LockError, SERVER_CALL_LIMIT, within_deadline};
 const ASK_AGAIN_AFTER: Duration = Duration::from_secs(1);
 
 pub enum RedisTarget {
-    Fixed(ConnectionManager),
+    Fixed {
+        client: redis::Client,
+        connection: ConnectionManager,
+    },
     Sentinel(SentinelTarget),
 }
 
@@ -42,6 +45,8 @@ pub struct SentinelTarget {
 /// without asking again.
 struct Master {
     address: String,
+    /// For connections of other kinds (the waiters' subscription).
+    client: redis::Client,
     connection: ConnectionManager,
     trusted_until: Instant,
 }
@@ -59,9 +64,8 @@ impl RedisTarget {
     /// A Redis at `url`, connected on first use.
     pub fn fixed(url: &str) -> Result<Self, redis::RedisError> {
         let client = redis::Client::open(url)?;
-        Ok(RedisTarget::Fixed(
-            client.get_connection_manager_lazy(connection_config())?,
-        ))
+        let connection = client.get_connection_manager_lazy(connection_config())?;
+        Ok(RedisTarget::Fixed { client, connection })
     }
 
     /// The master the Sentinels at `sentinels` name `master_name`.
@@ -76,8 +80,36 @@ impl RedisTarget {
     /// A connection to the master, before `deadline`.
     pub async fn connection(&self, deadline: Instant) -> Result<ConnectionManager, LockError> {
         match self {
-            RedisTarget::Fixed(connection) => Ok(connection.clone()),
+            RedisTarget::Fixed { connection, .. } => Ok(connection.clone()),
             RedisTarget::Sentinel(target) => target.master(deadline).await,
+        }
+    }
+
+    /// The master's address and a client for it, asking the Sentinels first
+    /// if what we know is stale, before `deadline`: for the subscription
+    /// that wakes waiters (`wakeup.rs`), which must follow a failover.
+    pub async fn client(&self, deadline: Instant) -> Result<(String, redis::Client), LockError> {
+        match self {
+            RedisTarget::Fixed { client, .. } => Ok((address_of(client), client.clone())),
+            RedisTarget::Sentinel(target) => {
+                target.master(deadline).await?;
+                let current = target.current.lock().unwrap_or_else(|p| p.into_inner());
+                let master = current
+                    .as_ref()
+                    .ok_or_else(|| LockError::unavailable(Backend::Redis, "no master named"))?;
+                Ok((master.address.clone(), master.client.clone()))
+            }
+        }
+    }
+
+    /// The address of the master as last named, without asking anyone.
+    pub fn address(&self) -> Option<String> {
+        match self {
+            RedisTarget::Fixed { client, .. } => Some(address_of(client)),
+            RedisTarget::Sentinel(target) => {
+                let current = target.current.lock().unwrap_or_else(|p| p.into_inner());
+                current.as_ref().map(|master| master.address.clone())
+            }
         }
     }
 
@@ -90,6 +122,10 @@ impl RedisTarget {
             master.trusted_until = Instant::now();
         }
     }
+}
+
+fn address_of(client: &redis::Client) -> String {
+    client.get_connection_info().addr().to_string()
 }
 
 /// Why asking the Sentinels named no master.
@@ -178,7 +214,7 @@ impl SentinelTarget {
             // failover under way): not a reason to trust the old one.
             Ok(Err(err)) => return Err(Unanswered::NoMaster(LockError::unavailable(Backend::Redis, err))),
         };
-        let address = client.get_connection_info().addr().to_string();
+        let address = address_of(&client);
         let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
         let connection = match current.take() {
             Some(known) if known.address == address => known.connection,
@@ -191,6 +227,7 @@ impl SentinelTarget {
         };
         *current = Some(Master {
             address,
+            client,
             connection: connection.clone(),
             trusted_until: Instant::now() + ASK_AGAIN_AFTER,
         });
