@@ -13,10 +13,11 @@ use etcd_client::Client;
 use stocklock_api::Backend;
 use tokio::time::Instant;
 
+use super::EtcdLock;
 use super::held::{EtcdHeld, Lease, fence_of};
 use super::lease::lease_seconds;
 use super::lease::{keep_alive_every, refresh};
-use super::{EtcdLock, QueueError, queue};
+use super::queue::{QueueError, queue};
 use crate::domain::Fence;
 use crate::lock::local::KeyedGuard;
 use crate::lock::{LockError, LockTimings, bounded, within, within_deadline};
@@ -59,8 +60,7 @@ impl EtcdLock {
     }
 
     /// Queues under our own lease, keeping it alive while we wait, and
-    /// refreshes it once more when the lock is ours. Returns the key etcd
-    /// created for us and its fencing token.
+    /// refreshes it once more when the lock is ours. Returns our key and its fencing token.
     async fn queue_on_own_lease(
         &self,
         client: &mut Client,
@@ -75,7 +75,7 @@ impl EtcdLock {
             .await
             .map_err(failed)?;
         let mut locker = client.clone();
-        let response = tokio::select! {
+        let lock_key = tokio::select! {
             queued = queue(&mut locker, key, lease_id, deadline) => queued?,
             lost = keep_alive_every(ttl / 3, &mut keeper, &mut replies) => return Err(failed(lost)),
         };
@@ -83,7 +83,6 @@ impl EtcdLock {
         // stream — `select!` may have cut a refresh short after its request
         // was sent, and its late reply would then be read as this one's.
         drop((keeper, replies));
-        let lock_key = response.key().to_vec();
         let restart = async {
             let unavailable = |err| LockError::unavailable(Backend::Etcd, err);
             let (mut keeper, mut replies) = client.lease_keep_alive(lease_id).await.map_err(unavailable)?;
