@@ -1,4 +1,5 @@
-//! The deduction's transaction: read, check, work, (verify,) write, record.
+//! The deduction's transaction: read, check, work, (verify,) write and
+//! record (one statement), commit.
 //!
 //! Any early return drops the transaction, which rolls it back: an order
 //! that fails at any step changes nothing. Past `COMMIT`'s start that no
@@ -23,9 +24,30 @@ pub struct Holder<'a> {
     pub guard: &'a LockGuard,
     /// The token the write must carry, if fenced.
     pub fence: Option<&'a Fence>,
+    /// The stock the fence's claim found, and when: the read, already done.
+    pub claimed: Option<(i64, i64)>,
     pub faults: &'a FaultInjector,
     /// The client's idempotency key, recorded with the order.
     pub key: Option<&'a IdempotencyKey>,
+    /// The order's id in the ledger.
+    pub order_id: Uuid,
+}
+
+impl Holder<'_> {
+    /// The order as the ledger records it, having left `remaining` after a
+    /// critical section that started at `started_us`.
+    fn new_order(&self, remaining: i64, started_us: Option<i64>) -> NewOrder<'_> {
+        NewOrder {
+            order_id: self.order_id,
+            sku: self.sku,
+            quantity: self.quantity,
+            backend: self.settings.backend,
+            fence_token: self.fence.map(|f| f.token),
+            critical_section_us: started_us.map(|started| (started, started)),
+            remaining,
+            idempotency_key: self.key,
+        }
+    }
 }
 
 /// The stock written, and the critical section, read to write, by
@@ -36,12 +58,16 @@ pub struct Holder<'a> {
 /// (`docs/locks.md#a-lock-protects-only-those-who-take-it`).
 pub type Written = (i64, Option<(i64, i64)>);
 
-/// Read, check, simulate work, (verify,) write.
+/// Read (unless the fence's claim did), check, simulate work, (verify,)
+/// write and record.
 pub async fn read_check_write(tx: &mut PgConnection, holder: &Holder<'_>) -> Result<Written, Error> {
     let (sku, settings) = (holder.sku, holder.settings);
-    let (stock, started_us) = store::read_stock(tx, sku)
-        .await?
-        .ok_or_else(|| Error::ProductNotFound(sku.to_string()))?;
+    let (stock, started_us) = match holder.claimed {
+        Some(claimed) => claimed,
+        None => store::read_stock(tx, sku)
+            .await?
+            .ok_or_else(|| Error::ProductNotFound(sku.to_string()))?,
+    };
     ensure_covers(sku, stock, holder.quantity)?;
     holder.guard.enter(Stage::Working);
     // The race window: without a lock, other buyers read the same `stock`.
@@ -54,20 +80,25 @@ pub async fn read_check_write(tx: &mut PgConnection, holder: &Holder<'_>) -> Res
     holder.faults.at(PausePoint::BeforeWrite, sku, holder.guard).await;
     let remaining = stock - holder.quantity.get();
     holder.guard.enter(Stage::Database);
-    let Some(ended_us) = store::write_stock(tx, sku, remaining, holder.fence).await? else {
+    let order = holder.new_order(remaining, Some(started_us));
+    let written = store::write_stock(tx, holder.fence, order)
+        .await
+        .map_err(recording)?;
+    let Some(ended_us) = written else {
         // PostgreSQL refused our token: a newer holder claimed the product.
         return Err(LockError::lost(settings.backend, &sku.lock_key()).into());
     };
     Ok((remaining, Some((started_us, ended_us))))
 }
 
-/// One conditional UPDATE; on a miss, tell "unknown SKU" from "sold out".
-pub async fn conditional_update(
-    tx: &mut PgConnection,
-    sku: &Sku,
-    quantity: Quantity,
-) -> Result<Written, Error> {
-    if let Some((remaining, at_us)) = store::take_stock(tx, sku, quantity).await? {
+/// One conditional UPDATE with its row; on a miss, tell "unknown SKU" from
+/// "sold out".
+pub async fn conditional_update(tx: &mut PgConnection, holder: &Holder<'_>) -> Result<Written, Error> {
+    let (sku, quantity) = (holder.sku, holder.quantity);
+    let taken = store::take_stock(tx, holder.new_order(0, None))
+        .await
+        .map_err(recording)?;
+    if let Some((remaining, at_us)) = taken {
         return Ok((remaining, Some((at_us, at_us))));
     }
     match store::read_stock(tx, sku).await? {
@@ -76,34 +107,26 @@ pub async fn conditional_update(
     }
 }
 
-/// Records the order in the ledger and commits.
-pub async fn record(
-    mut tx: Transaction<'static, Postgres>,
+/// An error of the statement that records the order: the unique index
+/// says another attempt with this key committed first.
+fn recording(err: sqlx::Error) -> Error {
+    if store::is_key_taken(&err) {
+        Error::IdempotencyKeyTaken
+    } else {
+        Error::Database(err)
+    }
+}
+
+/// Commits the order written and recorded.
+pub async fn commit(
+    tx: Transaction<'static, Postgres>,
     holder: &Holder<'_>,
-    (remaining, critical_section_us): Written,
+    (remaining, _): Written,
 ) -> Result<Order, Error> {
-    let order = NewOrder {
-        order_id: Uuid::new_v4(),
-        sku: holder.sku,
-        quantity: holder.quantity,
-        backend: holder.settings.backend,
-        fence_token: holder.fence.map(|f| f.token),
-        critical_section_us,
-        remaining,
-        idempotency_key: holder.key,
-    };
-    store::insert_order(&mut tx, order).await.map_err(|err| {
-        // The unique index: another attempt with this key committed first.
-        if store::is_key_taken(&err) {
-            Error::IdempotencyKeyTaken
-        } else {
-            Error::Database(err)
-        }
-    })?;
     // Past this point a failure no longer means "nothing changed".
     tx.commit().await.map_err(Error::CommitOutcomeUnknown)?;
     Ok(Order {
-        order_id: order.order_id,
+        order_id: holder.order_id,
         sku: holder.sku.to_string(),
         quantity: holder.quantity.get(),
         remaining,

@@ -18,35 +18,37 @@ use crate::state::AppState;
 use crate::store::{self, Claim};
 use crate::switch::Settings;
 
+/// The order's transaction, the fence its write must carry, and the stock
+/// the fence's claim found (and when): the read, done.
+type Begun = (Transaction<'static, Postgres>, Option<Fence>, Option<(i64, i64)>);
+
 /// Begins the order's transaction and, with `fencing`, claims the product
-/// for the lock's token; returns the fence the write must carry.
+/// for the lock's token, reading its stock in the same statement.
 pub async fn begin(
     state: &AppState,
     settings: &Settings,
     sku: &Sku,
     guard: &mut LockGuard,
-) -> Result<(Transaction<'static, Postgres>, Option<Fence>), Error> {
+) -> Result<Begun, Error> {
     if let Some((mut tx, fence)) = guard.take_transaction() {
         // The lock lives in this transaction: the claim joins it, and the
         // product row stays locked by it until we commit, so other
         // instances' claims queue behind it (bounded by `lock_timeout`).
         if !settings.fencing {
-            return Ok((tx, None));
+            return Ok((tx, None, None));
         }
-        claim(&mut tx, sku, &fence, settings.backend).await?;
-        return Ok((tx, Some(fence)));
+        let read = claim(&mut tx, sku, &fence, settings.backend).await?;
+        return Ok((tx, Some(fence), Some(read)));
     }
-    let fence = match guard.token() {
+    let (fence, read) = match guard.token() {
         Some(fence) if settings.fencing => {
-            claim_on_its_own(state, settings, sku, &fence).await?;
-            Some(fence)
+            let read = claim_on_its_own(state, settings, sku, &fence).await?;
+            (Some(fence), Some(read))
         }
-        _ => None,
+        _ => (None, None),
     };
-    Ok((
-        store::begin_within(&state.pool, settings.acquire_timeout).await?,
-        fence,
-    ))
+    let tx = store::begin_within(&state.pool, settings.acquire_timeout).await?;
+    Ok((tx, fence, read))
 }
 
 /// A claim committed on its own, bounded by the acquire timeout like every
@@ -56,17 +58,23 @@ async fn claim_on_its_own(
     settings: &Settings,
     sku: &Sku,
     fence: &Fence,
-) -> Result<(), Error> {
+) -> Result<(i64, i64), Error> {
     let mut tx = store::begin_within(&state.pool, settings.acquire_timeout).await?;
     store::set_lock_timeout(&mut tx, settings.acquire_timeout).await?;
-    claim(&mut tx, sku, fence, settings.backend).await?;
+    let read = claim(&mut tx, sku, fence, settings.backend).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(read)
 }
 
-async fn claim(conn: &mut PgConnection, sku: &Sku, fence: &Fence, backend: Backend) -> Result<(), Error> {
+/// Claims the product; answers with its stock, and when it was read.
+async fn claim(
+    conn: &mut PgConnection,
+    sku: &Sku,
+    fence: &Fence,
+    backend: Backend,
+) -> Result<(i64, i64), Error> {
     match store::claim_fence(conn, sku, fence).await {
-        Ok(Claim::Claimed) => Ok(()),
+        Ok(Claim::Claimed { stock, at_us }) => Ok((stock, at_us)),
         Ok(Claim::Stale) => Err(LockError::lost(backend, &sku.lock_key()).into()),
         Ok(Claim::NoProduct) => Err(Error::ProductNotFound(sku.to_string())),
         // The product row is held by a transaction that claimed or wrote it

@@ -1,8 +1,8 @@
 //! Placing an order: the critical section under study.
 //!
 //! ```text
-//! pin backend ─ known product? ─ acquire lock ─ [claim fence] ─ BEGIN ─ read ─ check ─ (work)
-//!             ─ [verify lock] ─ write [if fence still ours] ─ insert order ─ COMMIT ─ release
+//! pin backend ─ known product? ─ acquire lock ─ [claim fence, reading the stock] ─ BEGIN ─ [read] ─ check
+//!             ─ (work) ─ [verify lock] ─ write [if fence still ours] + insert order ─ COMMIT ─ release
 //! ```
 //!
 //! Naive on purpose: the lock is all that keeps two buyers from both selling
@@ -209,20 +209,22 @@ async fn under_lock(
         tokio::time::sleep(settings.critical_section).await;
     }
     guard.enter(Stage::Database);
-    let (mut tx, fence) = fencing::begin(state, settings, sku, guard).await?;
+    let (mut tx, fence, claimed) = fencing::begin(state, settings, sku, guard).await?;
     let holder = deduct::Holder {
         sku,
         quantity,
         settings,
         guard,
         fence: fence.as_ref(),
+        claimed,
         faults: &state.faults,
         key,
+        order_id: uuid::Uuid::new_v4(),
     };
     let written = if atomic {
-        deduct::conditional_update(&mut tx, sku, quantity).await?
+        deduct::conditional_update(&mut tx, &holder).await?
     } else {
         deduct::read_check_write(&mut tx, &holder).await?
     };
-    deduct::record(tx, &holder, written).await
+    deduct::commit(tx, &holder, written).await
 }

@@ -1,11 +1,14 @@
 //! The deduction's statements, in the order an order runs them: the
-//! `postgres` lock, the fence's claim, read, write (or the atomic take),
-//! and the ledger's row. Why the claim and the conditional write look as
-//! they do: `docs/fencing.md`.
+//! `postgres` lock, the fence's claim (which reads the stock too), read,
+//! and the write (or the atomic take) together with the ledger's row. Each
+//! statement is a round trip made while the lock is held, so the claim
+//! returns what the read would, and the write and its row are one
+//! statement (`docs/locks.md#waiting-in-line`). Why the claim and the
+//! conditional write look as they do: `docs/fencing.md`.
 
 use std::time::Duration;
 
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Row};
 use stocklock_api::Backend;
 use uuid::Uuid;
 
@@ -35,8 +38,10 @@ pub async fn advisory_xact_lock(
 /// What a fence's claim found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Claim {
-    /// The product is ours: no newer token of the epoch was claimed.
-    Claimed,
+    /// The product is ours: no newer token of the epoch was claimed. With
+    /// the stock as the claim found it, and when, as [`read_stock`] would
+    /// answer: a later fenced write succeeds only if nobody wrote since.
+    Claimed { stock: i64, at_us: i64 },
     /// A newer token of the same epoch was claimed already: ours is stale.
     Stale,
     /// No product has this SKU.
@@ -47,19 +52,20 @@ pub enum Claim {
 /// one of the same, takes it over.
 #[tracing::instrument(level = "debug", skip(conn))]
 pub async fn claim_fence(conn: &mut PgConnection, sku: &Sku, fence: &Fence) -> Result<Claim, sqlx::Error> {
-    let claimed = sqlx::query(
+    let claimed: Option<(i64, i64)> = sqlx::query_as(
         "UPDATE products SET fence_epoch = $2, fence = $3, fence_holder = $4
          WHERE sku = $1
-           AND (fence_epoch IS DISTINCT FROM $2 OR fence IS NULL OR fence < $3)",
+           AND (fence_epoch IS DISTINCT FROM $2 OR fence IS NULL OR fence < $3)
+         RETURNING stock, (extract(epoch FROM clock_timestamp()) * 1000000)::BIGINT",
     )
     .bind(sku.as_str())
     .bind(&fence.epoch)
     .bind(fence.token)
     .bind(&fence.holder)
-    .execute(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    if claimed.rows_affected() == 1 {
-        return Ok(Claim::Claimed);
+    if let Some((stock, at_us)) = claimed {
+        return Ok(Claim::Claimed { stock, at_us });
     }
     // Nothing claimed: a stale token, or no such product at all.
     let exists = sqlx::query("SELECT 1 FROM products WHERE sku = $1")
@@ -90,56 +96,96 @@ pub async fn read_stock(tx: &mut PgConnection, sku: &Sku) -> Result<Option<(i64,
     .await
 }
 
-/// Step 3 of the naive deduction: write what step 1 read, minus the order;
-/// returns when. If another request wrote in between, its update is lost.
-/// Under a fence the write only happens while `fence` is still the one
-/// claimed last (see `docs/fencing.md`): `None` means fenced out. A write
-/// without a fence clears the product's: a fenced holder that read before
-/// it must not write after it.
+/// The ledger's row: the columns, in the order [`bind_order`] binds them as
+/// $1–$9; the statement goes on with the `SELECT` of their values.
+macro_rules! record {
+    () => {
+        "
+         INSERT INTO orders (order_id, sku, quantity, lock_backend, fence_token, cs_started_us, cs_ended_us,
+                             remaining, idempotency_key)
+         "
+    };
+}
+
+/// Step 3 of the naive deduction, and the ledger's row, in one statement:
+/// write what step 1 read, minus the order, and record the order
+/// (`order.remaining` is what is written); returns when the write
+/// happened. If another request wrote in between, its update is lost.
+/// Under a fence the write — and so the row — only happens while `fence` is
+/// still the one claimed last (see `docs/fencing.md`): `None` means fenced
+/// out. A write without a fence clears the product's: a fenced holder that
+/// read before it must not write after it.
 #[tracing::instrument(level = "debug", skip(tx))]
 pub async fn write_stock(
     tx: &mut PgConnection,
-    sku: &Sku,
-    stock: i64,
     fence: Option<&Fence>,
+    order: NewOrder<'_>,
 ) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar(
-        "UPDATE products
-         SET stock = $2,
-             fence_epoch = $3, fence = $4, fence_holder = $5
-         WHERE sku = $1
-           AND ($3::TEXT IS NULL OR (fence_epoch = $3 AND fence = $4 AND fence_holder = $5))
-         RETURNING (extract(epoch FROM clock_timestamp()) * 1000000)::BIGINT",
-    )
-    .bind(sku.as_str())
-    .bind(stock)
-    .bind(fence.map(|f| f.epoch.as_str()))
-    .bind(fence.map(|f| f.token))
-    .bind(fence.map(|f| f.holder.as_str()))
-    .fetch_optional(tx)
-    .await
+    let written = sqlx::query(concat!(
+        "WITH written AS (
+             UPDATE products
+             SET stock = $8,
+                 fence_epoch = $10, fence = $5, fence_holder = $11
+             WHERE sku = $2
+               AND ($10::TEXT IS NULL OR (fence_epoch = $10 AND fence = $5 AND fence_holder = $11))
+             RETURNING (extract(epoch FROM clock_timestamp()) * 1000000)::BIGINT AS at_us
+         )",
+        record!(),
+        // $7, the end, is the write's own: bound, unused.
+        "SELECT $1, $2, $3, $4, $5, $6, at_us, $8, $9 FROM written RETURNING cs_ended_us"
+    ));
+    let written = bind_order(written, order)
+        .bind(fence.map(|f| f.epoch.as_str()))
+        .bind(fence.map(|f| f.holder.as_str()));
+    written
+        .fetch_optional(tx)
+        .await?
+        .map(|row| row.try_get(0))
+        .transpose()
 }
 
-/// The atomic deduction: check and write in one statement (and, being a
-/// write without a fence, clear the product's: see `write_stock`). `None` when the
-/// product is missing or the stock does not cover the quantity.
+/// The atomic deduction, and the ledger's row, in one statement: check and
+/// write at once (and, being a write without a fence, clear the product's:
+/// see `write_stock`); returns the stock left and when. `None` when the
+/// product is missing or the stock does not cover the quantity. The row's
+/// remaining stock and instant are the statement's own, not `order`'s.
 #[tracing::instrument(level = "debug", skip(tx))]
 pub async fn take_stock(
     tx: &mut PgConnection,
-    sku: &Sku,
-    quantity: Quantity,
+    order: NewOrder<'_>,
 ) -> Result<Option<(i64, i64)>, sqlx::Error> {
-    sqlx::query_as(
-        "UPDATE products
-         SET stock = stock - $2, fence_epoch = NULL, fence = NULL, fence_holder = NULL
-         WHERE sku = $1 AND stock >= $2
-         RETURNING stock, (extract(epoch FROM clock_timestamp()) * 1000000)::BIGINT",
-    )
-    .bind(sku.as_str())
-    .bind(quantity.get())
-    .fetch_optional(tx)
-    .await
+    let taken = sqlx::query(concat!(
+        "WITH taken AS (
+             UPDATE products
+             SET stock = stock - $3, fence_epoch = NULL, fence = NULL, fence_holder = NULL
+             WHERE sku = $2 AND stock >= $3
+             RETURNING stock, (extract(epoch FROM clock_timestamp()) * 1000000)::BIGINT AS at_us
+         )",
+        record!(),
+        // $6–$8 are the statement's own: bound, unused.
+        "SELECT $1, $2, $3, $4, $5, at_us, at_us, stock, $9 FROM taken RETURNING remaining, cs_ended_us"
+    ));
+    let taken = bind_order(taken, order).fetch_optional(tx).await?;
+    taken
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .transpose()
 }
+
+/// Binds `order` as $1–$9 of a statement that records it ([`record`]).
+fn bind_order<'q>(query: PgQuery<'q>, order: NewOrder<'q>) -> PgQuery<'q> {
+    query
+        .bind(order.order_id)
+        .bind(order.sku.as_str())
+        .bind(order.quantity.get())
+        .bind(order.backend.as_str())
+        .bind(order.fence_token)
+        .bind(order.critical_section_us.map(|(started, _)| started))
+        .bind(order.critical_section_us.map(|(_, ended)| ended))
+        .bind(order.remaining)
+        .bind(order.idempotency_key.map(IdempotencyKey::as_str))
+}
+
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
 
 /// An order as the ledger records it.
 #[derive(Debug, Clone, Copy)]
@@ -157,26 +203,4 @@ pub struct NewOrder<'a> {
     pub remaining: i64,
     /// The client's key, if it sent one: unique among live orders.
     pub idempotency_key: Option<&'a IdempotencyKey>,
-}
-
-/// Records the order in the ledger, in the same transaction as the stock.
-#[tracing::instrument(level = "debug", skip(tx))]
-pub async fn insert_order(tx: &mut PgConnection, order: NewOrder<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO orders (order_id, sku, quantity, lock_backend, fence_token, cs_started_us, cs_ended_us,
-                             remaining, idempotency_key)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(order.order_id)
-    .bind(order.sku.as_str())
-    .bind(order.quantity.get())
-    .bind(order.backend.as_str())
-    .bind(order.fence_token)
-    .bind(order.critical_section_us.map(|(started, _)| started))
-    .bind(order.critical_section_us.map(|(_, ended)| ended))
-    .bind(order.remaining)
-    .bind(order.idempotency_key.map(IdempotencyKey::as_str))
-    .execute(tx)
-    .await
-    .map(|_| ())
 }

@@ -20,9 +20,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Postgres, Transaction};
 
-pub use deduction::{
-    Claim, NewOrder, advisory_xact_lock, claim_fence, insert_order, read_stock, take_stock, write_stock,
-};
+pub use deduction::{Claim, NewOrder, advisory_xact_lock, claim_fence, read_stock, take_stock, write_stock};
 pub use keys::{KEY_LIFETIME_HOURS, KeyedOrder, is_key_taken, order_by_key};
 pub use known::KnownProducts;
 pub use products::{audit, orders, product, reset_product};

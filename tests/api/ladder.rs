@@ -238,8 +238,8 @@ async fn the_check_before_commit_refuses_a_holder_whose_lock_expired_before_it()
 /// The fence's rules, straight against PostgreSQL (`docs/fencing.md`).
 #[tokio::test]
 async fn a_fence_admits_only_the_newest_claim_and_its_own_holder() {
-    use stocklock::domain::{Fence, Sku};
-    use stocklock::store::{self, Claim};
+    use stocklock::domain::{Fence, Quantity, Sku};
+    use stocklock::store::{self, Claim, NewOrder};
 
     let pool = crate::helpers::database().await;
     let sku = Sku::parse(&unique_sku()).unwrap();
@@ -250,7 +250,10 @@ async fn a_fence_admits_only_the_newest_claim_and_its_own_holder() {
         holder: holder.into(),
     };
     let mut conn = pool.acquire().await.unwrap();
-    let mut claim = async |f: &Fence| store::claim_fence(&mut conn, &sku, f).await.unwrap() == Claim::Claimed;
+    let mut claim = async |f: &Fence| {
+        let claimed = store::claim_fence(&mut conn, &sku, f).await.unwrap();
+        matches!(claimed, Claim::Claimed { stock: 10, .. })
+    };
     assert!(claim(&fence("redis/a", 5, "x")).await, "a first claim");
     assert!(!claim(&fence("redis/a", 5, "y")).await, "the same token twice");
     assert!(!claim(&fence("redis/a", 4, "y")).await, "an older token");
@@ -260,22 +263,27 @@ async fn a_fence_admits_only_the_newest_claim_and_its_own_holder() {
     );
 
     let mut tx = pool.begin().await.unwrap();
-    let stale = store::write_stock(&mut tx, &sku, 9, Some(&fence("redis/a", 5, "x")))
-        .await
-        .unwrap();
+    let mut write = async |stock, f: Option<&Fence>| {
+        let order = NewOrder {
+            order_id: uuid::Uuid::new_v4(),
+            sku: &sku,
+            quantity: Quantity::parse(1).unwrap(),
+            backend: Backend::Redis,
+            fence_token: f.map(|f| f.token),
+            critical_section_us: Some((0, 0)),
+            remaining: stock,
+            idempotency_key: None,
+        };
+        store::write_stock(&mut tx, f, order).await.unwrap()
+    };
+    let stale = write(9, Some(&fence("redis/a", 5, "x"))).await;
     assert_eq!(stale, None, "a write under a superseded claim");
-    let imposter = store::write_stock(&mut tx, &sku, 9, Some(&fence("etcd/b", 1, "w")))
-        .await
-        .unwrap();
+    let imposter = write(9, Some(&fence("etcd/b", 1, "w"))).await;
     assert_eq!(imposter, None, "the newest token, another holder");
-    let newest = store::write_stock(&mut tx, &sku, 9, Some(&fence("etcd/b", 1, "z")))
-        .await
-        .unwrap();
+    let newest = write(9, Some(&fence("etcd/b", 1, "z"))).await;
     assert!(newest.is_some(), "the newest claim's own write");
     // A write without a fence clears it: no fenced holder writes after it.
-    store::write_stock(&mut tx, &sku, 8, None).await.unwrap();
-    let after = store::write_stock(&mut tx, &sku, 7, Some(&fence("etcd/b", 1, "z")))
-        .await
-        .unwrap();
+    write(8, None).await;
+    let after = write(7, Some(&fence("etcd/b", 1, "z"))).await;
     assert_eq!(after, None, "a fenced write after an unfenced one");
 }
