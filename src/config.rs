@@ -141,6 +141,10 @@ pub struct Config {
     #[arg(long, env = "RENEWAL", default_value_t = true, action = clap::ArgAction::Set)]
     pub renewal: bool,
 
+    /// `batch`: the most orders one batch applies and commits together.
+    #[arg(long, env = "BATCH_SIZE", default_value_t = 100)]
+    pub batch_size: u64,
+
     /// Fencing tokens: PostgreSQL refuses a write under a stale lock.
     #[arg(long, env = "FENCING", default_value_t = true, action = clap::ArgAction::Set)]
     pub fencing: bool,

@@ -101,6 +101,12 @@ pub enum Error {
     #[error("the commit's outcome is unknown")]
     CommitOutcomeUnknown(#[source] sqlx::Error),
 
+    /// The batch an order was in (`batch`) failed as a whole: the order is
+    /// told what it would have been told alone (`code`). Logged once, by the
+    /// batch; the message is never sent.
+    #[error("its batch failed: {message}")]
+    BatchFailed { code: ErrorCode, message: String },
+
     /// 503 when the pool or the server is unreachable, 500 otherwise. The
     /// details are logged, never sent to clients.
     #[error("database error")]
@@ -138,6 +144,7 @@ impl Error {
             Error::Overloaded => ErrorCode::Overloaded,
             Error::DrainTimedOut { .. } => ErrorCode::DrainTimedOut,
             Error::CommitOutcomeUnknown(_) => ErrorCode::CommitOutcomeUnknown,
+            Error::BatchFailed { code, .. } => *code,
             Error::IdempotencyKeyReused(_) => ErrorCode::IdempotencyKeyReused,
             Error::Internal(_) | Error::IdempotencyKeyTaken => ErrorCode::Internal,
         }

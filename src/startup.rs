@@ -22,11 +22,12 @@ use crate::faults::FaultInjector;
 use crate::http;
 use crate::http::serve;
 use crate::lock::{
-    AtomicUpdate, EtcdLock, LocalLock, Lock, LockBackend, NoLock, PostgresAdvisoryLock, RedisLock, Redlock,
+    AtomicUpdate, EtcdLock, GroupCommit, LocalLock, Lock, LockBackend, NoLock, PostgresAdvisoryLock,
+    RedisLock, Redlock,
 };
 use crate::metrics::Metrics;
 use crate::state::AppState;
-use crate::store::{self, KnownProducts};
+use crate::store::{self, Batches, KnownProducts};
 use crate::switch::{LockSwitch, Settings};
 
 pub struct Application {
@@ -73,6 +74,7 @@ impl Application {
             tasks,
             faults: FaultInjector::default(),
             products: KnownProducts::default(),
+            batches: Batches::default(),
             access: Access {
                 allowed_hosts: config
                     .allowed_hosts
@@ -167,6 +169,7 @@ fn build_backends(
         Arc::new(etcd),
         Arc::new(PostgresAdvisoryLock),
         Arc::new(AtomicUpdate),
+        Arc::new(GroupCommit),
     ];
     if !config.redlock_urls.is_empty() {
         backends.push(Arc::new(
@@ -215,6 +218,7 @@ fn initial_settings(config: &Config) -> anyhow::Result<Settings> {
         ttl: Duration::from_millis(config.lock_ttl_ms),
         acquire_timeout: Duration::from_millis(config.lock_acquire_timeout_ms),
         critical_section: Duration::from_millis(config.critical_section_ms),
+        batch_size: config.batch_size,
         check_before_commit: config.check_before_commit,
         renewal: config.renewal,
         fencing: config.fencing,

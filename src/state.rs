@@ -10,7 +10,7 @@ use tokio_util::task::TaskTracker;
 use crate::access::Access;
 use crate::faults::FaultInjector;
 use crate::metrics::Metrics;
-use crate::store::KnownProducts;
+use crate::store::{Batches, KnownProducts};
 use crate::switch::LockSwitch;
 
 #[derive(Debug)]
@@ -27,6 +27,8 @@ pub struct AppState {
     pub tasks: TaskTracker,
     /// Faults injected for teaching (off unless `PUT /admin/faults`).
     pub faults: FaultInjector,
+    /// `batch`'s queues, per SKU (`store/batch.rs`).
+    pub batches: Batches,
     /// The products known to exist: unknown SKUs are refused before a lock.
     pub products: KnownProducts,
     /// Who may call: the Host allow-list and the admin token.

@@ -27,6 +27,7 @@ use crate::lock::{Lock, LockTimings};
 const TTL_MS: std::ops::RangeInclusive<u64> = 10..=600_000;
 const ACQUIRE_TIMEOUT_MS: std::ops::RangeInclusive<u64> = 1..=60_000;
 const CRITICAL_SECTION_MS: std::ops::RangeInclusive<u64> = 0..=60_000;
+const BATCH_SIZE: std::ops::RangeInclusive<u64> = 1..=1_000;
 
 /// The backend every new request runs under, and its settings.
 #[derive(Debug, Clone)]
@@ -46,6 +47,8 @@ pub struct Settings {
     pub check_before_commit: bool,
     pub renewal: bool,
     pub fencing: bool,
+    /// `batch`: the most orders in one batch.
+    pub batch_size: u64,
 }
 
 impl Settings {
@@ -80,6 +83,9 @@ impl Settings {
         if let Some(on) = update.fencing {
             self.fencing = on;
         }
+        if let Some(size) = update.batch_size {
+            self.batch_size = checked("batch_size", size, BATCH_SIZE)?;
+        }
         Ok(self)
     }
 }
@@ -96,18 +102,23 @@ impl Settings {
             ms(self.critical_section),
             CRITICAL_SECTION_MS,
         )?;
+        checked("batch_size", self.batch_size, BATCH_SIZE)?;
         Ok(self)
     }
 }
 
 fn checked_ms(field: &str, ms: u64, range: std::ops::RangeInclusive<u64>) -> Result<Duration, Error> {
-    if range.contains(&ms) {
-        Ok(Duration::from_millis(ms))
+    checked(field, ms, range).map(Duration::from_millis)
+}
+
+fn checked(field: &str, value: u64, range: std::ops::RangeInclusive<u64>) -> Result<u64, Error> {
+    if range.contains(&value) {
+        Ok(value)
     } else {
         Err(Error::invalid(
             ErrorCode::InvalidSettings,
             format!(
-                "{field} must be between {} and {}, got {ms}",
+                "{field} must be between {} and {}, got {value}",
                 range.start(),
                 range.end()
             ),
@@ -207,6 +218,7 @@ impl LockSwitch {
             check_before_commit: settings.check_before_commit,
             renewal: settings.renewal,
             fencing: settings.fencing,
+            batch_size: settings.batch_size,
             available,
         }
     }
@@ -225,6 +237,7 @@ mod tests {
             check_before_commit: true,
             renewal: true,
             fencing: true,
+            batch_size: 100,
         }
     }
 

@@ -116,6 +116,7 @@ fn settings(args: &RunArgs) -> LockSettingsUpdate {
         check_before_commit: args.check_before_commit,
         renewal: args.renewal,
         fencing: args.fencing,
+        batch_size: args.batch_size,
         available: None,
     }
 }

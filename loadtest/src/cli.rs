@@ -44,7 +44,7 @@ pub struct RunArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "none,local,redis,etcd,postgres,atomic"
+        default_value = "none,local,redis,etcd,postgres,atomic,batch"
     )]
     pub backends: Vec<Backend>,
 
@@ -130,6 +130,11 @@ pub struct RunArgs {
     /// service's setting, true).
     #[arg(long)]
     pub fencing: Option<bool>,
+
+    /// `batch`: the most orders one batch applies and commits together
+    /// (default: the service's setting, 100).
+    #[arg(long)]
+    pub batch_size: Option<u64>,
 
     /// Also read the ledger straight from PostgreSQL, and compare order ids.
     #[arg(long, env = "LOADTEST_DATABASE_URL")]

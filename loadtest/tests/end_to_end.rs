@@ -42,7 +42,7 @@ async fn the_report_shows_none_and_local_overselling_and_the_rest_safe() {
         assert!(phase.verdict.oversold_units > 0, "{phase:#?}");
         assert_eq!(phase.assessment, Assessment::ExpectedFailure, "{phase:#?}");
     }
-    for safe_backend in ["redis", "etcd", "postgres", "atomic"] {
+    for safe_backend in ["redis", "etcd", "postgres", "atomic", "batch"] {
         let phase = phase(&report, safe_backend);
         assert_eq!(phase.verdict.oversold_units, 0, "{phase:#?}");
         assert_eq!(phase.verdict.stock_drift, 0, "{phase:#?}");

@@ -19,7 +19,7 @@
 //!   the release of what it returned, no other holder of the same key exists
 //!   — within its *scope*: one process for `local`, every process sharing
 //!   the server(s) for `redis`, `etcd`, `postgres` and `redlock`. `none` and
-//!   `atomic` take no lock at all and say so through
+//!   `atomic` and `batch` take no lock at all and say so through
 //!   [`LockBackend::deduction`].
 //! * **Bounded waiting.** Acquisition gives up after the acquire timeout
 //!   with [`LockError::Timeout`]; a server that is down or hangs gives
@@ -39,6 +39,7 @@
 //! on real servers.
 
 mod atomic;
+mod batch;
 mod entry;
 mod error;
 mod etcd;
@@ -63,6 +64,7 @@ use tokio::time::Instant;
 use crate::domain::Fence;
 
 pub use atomic::AtomicUpdate;
+pub use batch::GroupCommit;
 pub use entry::Lock;
 pub use error::LockError;
 pub use etcd::EtcdLock;
@@ -112,6 +114,9 @@ pub enum Deduction {
     /// One `UPDATE … SET stock = stock - q WHERE stock >= q`: the database
     /// checks and writes in a single atomic step, no lock needed.
     ConditionalUpdate,
+    /// The conditional update for a batch of orders at once
+    /// (`store/batch.rs`).
+    Batched,
 }
 
 /// Runs one call to a lock server with a time limit. Any failure — an error

@@ -6,14 +6,15 @@
 //! longer holds, and the error says so (`commit_outcome_unknown`).
 
 use sqlx::{PgConnection, Postgres, Transaction};
-use stocklock_api::{Order, PausePoint};
+use stocklock_api::{ErrorCode, Order, PausePoint};
 use uuid::Uuid;
 
 use crate::domain::{Fence, IdempotencyKey, Quantity, Sku};
 use crate::error::Error;
 use crate::faults::FaultInjector;
 use crate::lock::{LockError, LockGuard, Stage};
-use crate::store::{self, NewOrder};
+use crate::state::AppState;
+use crate::store::{self, BatchOrder, NewOrder, Sale, Writer};
 use crate::switch::Settings;
 
 /// One order under its lock: what the critical section works with.
@@ -104,6 +105,47 @@ pub async fn conditional_update(tx: &mut PgConnection, holder: &Holder<'_>) -> R
     match store::read_stock(tx, sku).await? {
         None => Err(Error::ProductNotFound(sku.to_string())),
         Some((stock, _)) => Err(out_of_stock(sku, stock, quantity)),
+    }
+}
+
+/// `batch`: the order joins its SKU's next batch (`store/batch.rs`) and
+/// gets its own answer when that batch is written.
+pub async fn batched(
+    state: &AppState,
+    settings: &Settings,
+    (sku, quantity, key): (&Sku, Quantity, Option<&IdempotencyKey>),
+) -> Result<Order, Error> {
+    let writer = Writer {
+        pool: state.pool.clone(),
+        tasks: state.tasks.clone(),
+        acquire_timeout: settings.acquire_timeout,
+        batch_size: settings.batch_size as usize,
+    };
+    let order = BatchOrder {
+        order_id: Uuid::new_v4(),
+        quantity,
+        key: key.cloned(),
+    };
+    let order_id = order.order_id;
+    match state.batches.submit(&writer, sku, order).await {
+        Ok(Sale::Sold { remaining, .. }) => Ok(Order {
+            order_id,
+            sku: sku.to_string(),
+            quantity: quantity.get(),
+            remaining,
+            lock_backend: settings.backend,
+        }),
+        Ok(Sale::SoldOut { available }) => Err(out_of_stock(sku, available, quantity)),
+        Ok(Sale::NoProduct) => Err(Error::ProductNotFound(sku.to_string())),
+        Ok(Sale::KeyTaken) => Err(Error::IdempotencyKeyTaken),
+        Err(failed) => Err(Error::BatchFailed {
+            code: match (failed.commit_unknown, failed.outage) {
+                (true, _) => ErrorCode::CommitOutcomeUnknown,
+                (false, true) => ErrorCode::DatabaseUnavailable,
+                (false, false) => ErrorCode::Internal,
+            },
+            message: failed.message,
+        }),
     }
 }
 

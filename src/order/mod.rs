@@ -201,13 +201,17 @@ async fn under_lock(
 ) -> Result<Order, Error> {
     let settings = &active.settings;
     state.faults.at(PausePoint::AfterAcquire, sku, guard).await;
-    let atomic = active.lock.deduction() == Deduction::ConditionalUpdate;
-    if atomic {
+    let deduction = active.lock.deduction();
+    if deduction != Deduction::ReadCheckWrite {
         // The business work happens before a connection is taken: the
         // atomic baseline holds nothing while it works, so its throughput
         // is not capped at pool size ÷ critical section.
         tokio::time::sleep(settings.critical_section).await;
     }
+    if deduction == Deduction::Batched {
+        return deduct::batched(state, settings, (sku, quantity, key)).await;
+    }
+    let atomic = deduction == Deduction::ConditionalUpdate;
     guard.enter(Stage::Database);
     let (mut tx, fence, claimed) = fencing::begin(state, settings, sku, guard).await?;
     let holder = deduct::Holder {

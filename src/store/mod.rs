@@ -10,6 +10,7 @@
 //! caller's open transaction — so the order in which they run stays visible
 //! in `order/`. This layer knows only `domain`: it returns `sqlx::Error`.
 
+mod batch;
 mod deduction;
 mod keys;
 mod known;
@@ -20,6 +21,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Postgres, Transaction};
 
+pub use batch::{BatchFailed, BatchOrder, Batches, Sale, Writer};
 pub use deduction::{Claim, NewOrder, advisory_xact_lock, claim_fence, read_stock, take_stock, write_stock};
 pub use keys::{KEY_LIFETIME_HOURS, KeyedOrder, is_key_taken, order_by_key};
 pub use known::KnownProducts;

@@ -64,6 +64,11 @@ async fn a_postgres_restarted_mid_load_leaves_no_partial_order_under_atomic_and_
 }
 
 #[tokio::test]
+async fn a_postgres_restarted_mid_load_leaves_no_partial_order_under_batch_and_the_service_recovers() {
+    restart_mid_load(Backend::Batch).await;
+}
+
+#[tokio::test]
 async fn a_postgres_restarted_mid_load_leaves_no_partial_order_under_postgres_and_the_service_recovers() {
     restart_mid_load(Backend::Postgres).await;
 }

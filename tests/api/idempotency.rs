@@ -87,10 +87,21 @@ async fn a_retry_behind_its_first_attempt_for_the_last_units_gets_that_order() {
 
 #[tokio::test]
 async fn concurrent_duplicates_on_two_instances_are_one_order() {
+    concurrent_duplicates_are_one_order(Backend::None, 300).await;
+}
+
+/// Under `batch` the duplicates can meet in one batch, or in two: the
+/// batch that finds the key taken applies its orders one at a time.
+#[tokio::test]
+async fn concurrent_duplicates_under_batch_are_one_order() {
+    concurrent_duplicates_are_one_order(Backend::Batch, 0).await;
+}
+
+async fn concurrent_duplicates_are_one_order(backend: Backend, critical_ms: u64) {
     let (one, two) = (spawn_app().await, spawn_app().await);
     // No lock at all: only the key keeps the two attempts from both selling.
     for app in [&one, &two] {
-        app.use_backend(Backend::None, 300).await;
+        app.use_backend(backend, critical_ms).await;
     }
     let (sku, key) = (unique_sku(), unique_sku());
     one.reset(&sku, 10).await;

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use sqlx::PgPool;
 use stocklock::config::Config;
 use stocklock::lock::{
-    Acquired, AtomicUpdate, Deduction, LocalLock, Lock, LockBackend, LockError, LockGuard, LockTimings,
-    NoLock, PostgresAdvisoryLock, Redlock,
+    Acquired, AtomicUpdate, Deduction, GroupCommit, LocalLock, Lock, LockBackend, LockError, LockGuard,
+    LockTimings, NoLock, PostgresAdvisoryLock, Redlock,
 };
 use stocklock::metrics::RenewalCounters;
 
@@ -296,6 +296,12 @@ async fn none_takes_no_lock_and_runs_the_naive_deduction() {
 async fn atomic_takes_no_lock_and_deducts_in_one_statement() {
     a_lockless_backend_admits_every_holder(entry(AtomicUpdate)).await;
     assert_eq!(AtomicUpdate.deduction(), Deduction::ConditionalUpdate);
+}
+
+#[tokio::test]
+async fn batch_takes_no_lock_and_deducts_in_batches() {
+    a_lockless_backend_admits_every_holder(entry(GroupCommit)).await;
+    assert_eq!(GroupCommit.deduction(), Deduction::Batched);
 }
 
 #[tokio::test]

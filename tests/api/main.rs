@@ -11,6 +11,7 @@ mod servers;
 mod access;
 mod api_contract;
 mod bad_input;
+mod batch;
 mod connections;
 mod db_outage;
 mod idempotency;

@@ -70,6 +70,29 @@ async fn atomic_never_oversells() {
 }
 
 #[tokio::test]
+async fn batch_never_oversells() {
+    assert_never_oversells(Backend::Batch).await;
+}
+
+/// `batch` is correct across instances for `atomic`'s reason: each batch's
+/// write is conditional on the stock it walked from.
+#[tokio::test]
+async fn batch_never_oversells_across_two_instances() {
+    let (first, second) = (spawn_app().await, spawn_app().await);
+    let audit = hammer(&[&first, &second], Backend::Batch, 0).await;
+    assert_eq!(
+        (
+            audit.sold,
+            audit.oversold,
+            audit.overlapping_holds,
+            audit.consistent
+        ),
+        (STOCK, 0, 0, true),
+        "{audit:?}"
+    );
+}
+
+#[tokio::test]
 async fn redis_never_oversells_across_two_instances() {
     let (first, second) = (spawn_app().await, spawn_app().await);
     let audit = hammer(&[&first, &second], Backend::Redis, 10).await;

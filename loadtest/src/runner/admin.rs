@@ -79,6 +79,7 @@ pub fn overlay(base: &LockSettingsUpdate, phase: &LockSettingsUpdate) -> LockSet
         check_before_commit: phase.check_before_commit.or(base.check_before_commit),
         renewal: phase.renewal.or(base.renewal),
         fencing: phase.fencing.or(base.fencing),
+        batch_size: phase.batch_size.or(base.batch_size),
         available: None,
     }
 }

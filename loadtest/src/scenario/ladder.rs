@@ -66,7 +66,8 @@ pub fn phases() -> Vec<PhaseSpec> {
     }
     let mut control = rung_phase(Backend::Postgres, &RUNGS[3], 500, 800);
     control.label = "postgres control".to_owned();
-    control.question = "The same pauses under PostgreSQL's own row lock, which has no TTL. What changes?";
+    control.question =
+        "The same pauses under PostgreSQL's own advisory lock, which has no TTL. What changes?";
     phases.push(control);
     phases.extend([long_work(false), long_work(true)]);
     phases

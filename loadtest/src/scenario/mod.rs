@@ -103,9 +103,10 @@ fn basic(backend: Backend) -> PhaseSpec {
             Backend::Local => "A mutex inside each instance. With two instances, is that a lock?",
             Backend::Redis => "One Redis, SET NX with a TTL. Safe? And what does it cost?",
             Backend::Etcd => "etcd's lock is a key in a replicated log. Faster or slower than Redis?",
-            Backend::Postgres => "The database's own row lock. What does it cost next to Redis?",
+            Backend::Postgres => "The database's own advisory lock. What does it cost next to Redis?",
             Backend::Redlock => "Five independent Redis masters, a majority needed. Safer than one?",
             Backend::Atomic => "No lock at all: one conditional UPDATE. Safe? Faster?",
+            Backend::Batch => "The same UPDATE, for many orders at once. Faster than one at a time?",
         },
     }
 }
