@@ -23,7 +23,7 @@ use tokio::sync::oneshot;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-use super::{begin_within, is_key_taken};
+use super::{begin_within, is_key_taken, set_lock_timeout};
 use crate::domain::{IdempotencyKey, Quantity, Sku};
 
 /// How often a batch walks again after another instance's batch changed the
@@ -68,7 +68,8 @@ pub struct BatchFailed {
 impl BatchFailed {
     fn from(err: &sqlx::Error) -> Self {
         BatchFailed {
-            outage: super::is_outage(err),
+            // A row lock held too long by someone else is a 503 too.
+            outage: super::is_outage(err) || super::is_lock_timeout(err),
             commit_unknown: false,
             message: err.to_string(),
         }
@@ -77,13 +78,17 @@ impl BatchFailed {
 
 type Answer = oneshot::Sender<Result<Sale, BatchFailed>>;
 
+/// An order in a queue: with its answer, and the batch size in force when
+/// it came (a `PUT /admin/lock` applies to the next batch).
+type Queued = (BatchOrder, Answer, usize);
+
 /// Every SKU's queue of this instance.
 #[derive(Debug, Default, Clone)]
 pub struct Batches(Arc<Mutex<HashMap<Sku, Queue>>>);
 
 #[derive(Debug, Default)]
 struct Queue {
-    waiting: VecDeque<(BatchOrder, Answer)>,
+    waiting: VecDeque<Queued>,
     /// A writer is running for this SKU: it takes the next batch itself.
     writing: bool,
 }
@@ -96,6 +101,7 @@ pub struct Writer {
     pub tasks: TaskTracker,
     /// The longest wait for a pooled connection.
     pub acquire_timeout: Duration,
+    /// The batch size in force for this order.
     pub batch_size: usize,
 }
 
@@ -106,7 +112,7 @@ impl Batches {
         let start = {
             let mut queues = self.queues();
             let queue = queues.entry(sku.clone()).or_default();
-            queue.waiting.push_back((order, answer));
+            queue.waiting.push_back((order, answer, writer.batch_size));
             !std::mem::replace(&mut queue.writing, true)
         };
         if start {
@@ -130,27 +136,51 @@ impl Batches {
 
     /// Writes batches for `sku` until its queue is empty.
     async fn write(&self, writer: &Writer, sku: &Sku) {
-        while let Some(batch) = self.next_batch(sku, writer.batch_size) {
-            let (orders, answers): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        let mut unwedge = Unwedge {
+            batches: self,
+            sku,
+            done: false,
+        };
+        while let Some(batch) = self.next_batch(sku) {
+            let (orders, answers): (Vec<_>, Vec<_>) = batch.into_iter().map(|(o, a, _)| (o, a)).unzip();
             let sales = apply(writer, sku, &orders).await;
             for (answer, sale) in answers.into_iter().zip(sales) {
                 // A client that went away is no reason to stop.
                 let _ = answer.send(sale);
             }
         }
+        unwedge.done = true;
     }
 
-    /// Up to `size` orders, oldest first; `None` (and the writer stops) once
-    /// none is left.
-    fn next_batch(&self, sku: &Sku, size: usize) -> Option<Vec<(BatchOrder, Answer)>> {
+    /// Up to the oldest order's batch size of orders, oldest first; `None`
+    /// (and the writer stops) once none is left.
+    fn next_batch(&self, sku: &Sku) -> Option<Vec<Queued>> {
         let mut queues = self.queues();
         let queue = queues.get_mut(sku)?;
-        if queue.waiting.is_empty() {
+        let Some((_, _, size)) = queue.waiting.front() else {
             queues.remove(sku);
             return None;
-        }
-        let take = queue.waiting.len().min(size.max(1));
+        };
+        let take = queue.waiting.len().min((*size).max(1));
         Some(queue.waiting.drain(..take).collect())
+    }
+}
+
+/// A writer that stops without emptying its queue (it panicked) must not
+/// leave the SKU marked as being written, with orders nobody will take:
+/// those are dropped, so each is answered with an error, and the next order
+/// starts a new writer.
+struct Unwedge<'a> {
+    batches: &'a Batches,
+    sku: &'a Sku,
+    done: bool,
+}
+
+impl Drop for Unwedge<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.batches.queues().remove(self.sku);
+        }
     }
 }
 
@@ -193,6 +223,9 @@ async fn apply_together(
 ) -> Result<Result<Vec<Sale>, BatchFailed>, sqlx::Error> {
     for _ in 0..WALKS {
         let mut tx = begin_within(&writer.pool, writer.acquire_timeout).await?;
+        // A row held by someone else's transaction is waited for no longer
+        // than an order waits for a lock.
+        set_lock_timeout(&mut tx, writer.acquire_timeout).await?;
         let Some(sales) = walk_and_write(&mut tx, sku, orders).await? else {
             tx.rollback().await?;
             continue;

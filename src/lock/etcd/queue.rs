@@ -67,8 +67,8 @@ pub async fn queue(
 ) -> Result<Vec<u8>, QueueError> {
     let waited = async {
         let (key, revision) = join(client, name, lease_id).await?;
-        while let Some(before) = predecessor(client, name, revision).await? {
-            wait_for_deletion(client, before).await?;
+        while let Some((before, created)) = predecessor(client, name, revision).await? {
+            wait_for_deletion(client, before, created).await?;
         }
         Ok(key)
     };
@@ -102,8 +102,13 @@ async fn join(client: &mut Client, name: &str, lease_id: i64) -> Result<(Vec<u8>
     Ok((key, revision))
 }
 
-/// The key just before ours in the queue, if any is left.
-async fn predecessor(client: &mut Client, name: &str, revision: i64) -> Result<Option<Vec<u8>>, QueueError> {
+/// The key just before ours in the queue, if any is left, and its create
+/// revision.
+async fn predecessor(
+    client: &mut Client,
+    name: &str,
+    revision: i64,
+) -> Result<Option<(Vec<u8>, i64)>, QueueError> {
     let options = GetOptions::new()
         .with_prefix()
         .with_max_create_revision(revision - 1)
@@ -111,30 +116,33 @@ async fn predecessor(client: &mut Client, name: &str, revision: i64) -> Result<O
         .with_limit(1)
         .with_keys_only();
     let found = client.get(format!("{name}/"), Some(options)).await?;
-    Ok(found.kvs().first().map(|kv| kv.key().to_vec()))
+    Ok(found
+        .kvs()
+        .first()
+        .map(|kv| (kv.key().to_vec(), kv.create_revision())))
 }
 
-/// Watches `key` from now on, then checks it is still there, and waits
-/// until it is deleted.
-async fn wait_for_deletion(client: &mut Client, key: Vec<u8>) -> Result<(), QueueError> {
+/// Watches `key` from now on, then checks it is still the one created at
+/// `created`, and waits until it is deleted. A key of the same name created
+/// again since (an instance's next order, on the same session lease) is a
+/// newer waiter, behind us: waiting for it would deadlock.
+async fn wait_for_deletion(client: &mut Client, key: Vec<u8>, created: i64) -> Result<(), QueueError> {
     let mut watch = client.watch(key.clone(), None).await?;
     // The first answer says the watch exists: from here on, no deletion
     // can slip past it.
     watch.message().await?;
-    if client
-        .get(key, Some(GetOptions::new().with_count_only()))
-        .await?
-        .count()
-        == 0
-    {
+    let now = client.get(key, None).await?;
+    if now.kvs().first().is_none_or(|kv| kv.create_revision() != created) {
         return Ok(());
     }
     while let Some(response) = watch.message().await? {
-        if response
+        // A watch the server cancelled (a compaction, a lost leader) says
+        // nothing more: look at the queue again.
+        let deleted = response
             .events()
             .iter()
-            .any(|event| event.event_type() == EventType::Delete)
-        {
+            .any(|event| event.event_type() == EventType::Delete);
+        if deleted || response.canceled() {
             return Ok(());
         }
     }

@@ -196,6 +196,8 @@ impl LockBackend for RedisLock {
                 }
                 Ok(SetReply::Taken { expires_in }) => expires_in,
                 Err(err) => {
+                    // The script may have put us in line: leave it.
+                    self.leave_line_later(&held);
                     // A master that fails may be failing over: ask again.
                     self.target.forget();
                     // The SET may have landed without its answer reaching us.
@@ -233,9 +235,10 @@ impl RedisLock {
     }
 
     /// How long a waiter stays in Redis's line after its last attempt: three
-    /// of its longest sleeps and a second for a busy machine.
+    /// of its longest sleeps and a second for a busy machine, at most 10 s
+    /// — what a waiter whose instance died costs the others at worst.
     fn stay_in_line(&self) -> Duration {
-        self.wakeups.fallback() * 3 + Duration::from_secs(1)
+        (self.wakeups.fallback() * 3 + Duration::from_secs(1)).min(Duration::from_secs(10))
     }
 
     /// Takes a waiter that gave up out of Redis's line, in the background:

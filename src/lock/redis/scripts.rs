@@ -41,7 +41,8 @@ return redis.call("PTTL", KEYS[1])
 /// order). KEYS[4] is the line (a list of owner ids), KEYS[5] when each
 /// waiter in it must have asked again (a sorted set, by the server's
 /// clock): a waiter that stops asking — it gave up, or its instance died —
-/// leaves the line ARGV[5] ms after its last attempt. A waiter not yet in
+/// leaves the line ARGV[5] ms after its last attempt (or at once, if its
+/// deadline lies further ahead than that: a clock that stepped back). A waiter not yet in
 /// line joins its end. The answer when the lock is taken, or free but
 /// promised to the first in line, is the lock's `PTTL` (-2: free).
 pub(in crate::lock) const FAIR_ACQUIRE_SCRIPT: &str = concat!(
@@ -51,7 +52,10 @@ local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local first = redis.call("LINDEX", KEYS[4], 0)
 while first do
     local ask_by = redis.call("ZSCORE", KEYS[5], first)
-    if ask_by and tonumber(ask_by) > now_ms then
+    -- (A deadline further ahead than anyone sets one came from a clock
+    -- that has since stepped back, as after a failover: not trusted.)
+    if ask_by and tonumber(ask_by) > now_ms
+        and tonumber(ask_by) <= now_ms + tonumber(ARGV[5]) then
         break
     end
     redis.call("LPOP", KEYS[4])
