@@ -185,10 +185,10 @@ impl EtcdLock {
     }
 
     /// Deletes our key in the background after we stopped waiting for it, or
-    /// could not use it: etcd deletes a waiter's key when its `Lock` call is
-    /// cancelled, but not one it granted just as we gave up. Our turn is
-    /// kept until then, so this instance's next order cannot be handed the
-    /// same key meanwhile. A delete that fails abandons the session.
+    /// could not use it: a waiter that gives up leaves its key in the queue
+    /// ([`queue`]). Our turn is kept until then, so this instance's next
+    /// order cannot be handed the same key meanwhile. A delete that fails
+    /// abandons the session.
     fn withdraw(
         &self,
         mut client: Client,
@@ -197,8 +197,7 @@ impl EtcdLock {
         turn: KeyedGuard,
         limit: Duration,
     ) {
-        // etcd names the key `<name>/<lease id in hex>`.
-        let lock_key = format!("{key}/{:x}", session.lease_id);
+        let lock_key = queue::key_of(key, session.lease_id);
         self.tasks.spawn(async move {
             if let Err(err) = within(Backend::Etcd, limit, client.delete(lock_key, None)).await {
                 tracing::warn!(error = %err, "deleting an abandoned etcd lock key failed: abandoning the session");

@@ -79,8 +79,14 @@ pub async fn queue(
 
 /// Creates our key, if it is not there yet, and answers with its create
 /// revision: our place in the queue.
+/// A waiter's key in the queue for `name`: `<name>/<lease id in hex>`, as
+/// etcd's own `Lock` names it.
+pub fn key_of(name: &str, lease_id: i64) -> String {
+    format!("{name}/{lease_id:x}")
+}
+
 async fn join(client: &mut Client, name: &str, lease_id: i64) -> Result<(Vec<u8>, i64), QueueError> {
-    let key = format!("{name}/{lease_id:x}").into_bytes();
+    let key = key_of(name, lease_id).into_bytes();
     let txn = Txn::new()
         .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
         .and_then([TxnOp::put(

@@ -136,12 +136,13 @@ impl RedisLock {
         deadline: Instant,
     ) -> Result<SetReply, LockError> {
         let mut connection = held.connection.clone();
+        let (line, deadlines) = line_keys(&held.key);
         let mut invocation = self.acquire_script.key(&held.key);
         invocation
             .key(format!("fence:{}", held.key))
             .key(format!("fence-epoch:{}", held.key))
-            .key(line_keys(&held.key).0)
-            .key(line_keys(&held.key).1)
+            .key(line)
+            .key(deadlines)
             .arg(&held.owner)
             .arg(ttl.as_millis() as u64)
             .arg(Uuid::new_v4().simple().to_string())
