@@ -14,6 +14,8 @@
 //! watchdog its extensions, `order/` the answers. It imports nothing of the
 //! service, so every layer may count.
 
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -53,6 +55,57 @@ struct ByWaking {
     by: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ByPlace {
+    backend: &'static str,
+    /// [`Place::as_str`], or `ours`: the rest of the hold.
+    at: &'static str,
+    /// Whether the hold ended in a sale (`true`) or not (sold out, lost, …).
+    sold: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ByEnd {
+    backend: &'static str,
+    sold: &'static str,
+}
+
+/// Where a holder spends the time it holds a lock: what the per-order
+/// breakdown of the serialized section is made of (`docs/bench.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// Requests to the lock server: the check before the write, the release.
+    LockServer,
+    /// Statements, `BEGIN`, `COMMIT`, and waits for a pooled connection.
+    Database,
+    /// The simulated business work (`critical_section_ms`).
+    Work,
+}
+
+impl Place {
+    const ALL: [Place; 3] = [Place::LockServer, Place::Database, Place::Work];
+
+    /// The metrics' `at` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Place::LockServer => "lock_server",
+            Place::Database => "database",
+            Place::Work => "work",
+        }
+    }
+}
+
+type FloatCounter = Counter<f64, AtomicU64>;
+
+/// The breakdown of holds (`stocklock_holds`, `stocklock_held_*`): what
+/// every [`Holding`] adds to when it ends. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+struct Held {
+    holds: Family<ByEnd, Counter>,
+    trips: Family<ByPlace, Counter>,
+    seconds: Family<ByPlace, FloatCounter>,
+}
+
 type Seconds = Family<ByBackend, Histogram, fn() -> Histogram>;
 
 /// Waits and holds from 0.1 ms to about 26 s, doubling.
@@ -72,6 +125,7 @@ pub struct Metrics {
     renewals: Family<ByBackend, Counter>,
     renewal_failures: Family<ByBackend, Counter>,
     wakeups: Family<ByWaking, Counter>,
+    held: Held,
     orders: Family<ByOutcome, Counter>,
 }
 
@@ -106,6 +160,7 @@ impl Default for Metrics {
             renewals: Family::default(),
             renewal_failures: Family::default(),
             wakeups: Family::default(),
+            held: Held::default(),
             orders: Family::default(),
         };
         metrics.registered()
@@ -157,6 +212,22 @@ impl Metrics {
             "lock_wakeups",
             "Waiters that woke to try the lock again, by what woke them",
             self.wakeups.clone(),
+        );
+        r.register(
+            "holds",
+            "Holds of a lock, by whether they ended in a sale",
+            self.held.holds.clone(),
+        );
+        r.register(
+            "held_round_trips",
+            "Round trips made while holding a lock, by where they went (at: lock_server, database)",
+            self.held.trips.clone(),
+        );
+        r.register_with_unit(
+            "held",
+            "Time spent while holding a lock, by where (at: lock_server, database, work, and ours: the rest)",
+            Unit::Seconds,
+            self.held.seconds.clone(),
         );
         r.register("orders", "Orders answered, by outcome", self.orders.clone());
         self
@@ -220,6 +291,10 @@ impl Metrics {
         Holding {
             hold: self.hold.get_or_create(&by(backend)).clone(),
             since: Instant::now(),
+            backend: backend.as_str(),
+            spent: Default::default(),
+            sold: AtomicBool::new(false),
+            held: self.held.clone(),
         }
     }
 
@@ -243,11 +318,56 @@ impl Metrics {
 pub struct Holding {
     hold: Histogram,
     since: Instant,
+    backend: &'static str,
+    /// Per [`Place`] (as indexed by its discriminant): round trips, and
+    /// nanoseconds, so far.
+    spent: [(AtomicU64, AtomicU64); 3],
+    sold: AtomicBool,
+    held: Held,
+}
+
+impl Holding {
+    /// Runs `call`, which makes `trips` round trips to `place` (0 for
+    /// work), and adds them with the time it took.
+    pub async fn at<F: Future>(&self, place: Place, trips: u64, call: F) -> F::Output {
+        let started = Instant::now();
+        let output = call.await;
+        let (round_trips, nanos) = &self.spent[place as usize];
+        round_trips.fetch_add(trips, Ordering::Relaxed);
+        nanos.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        output
+    }
+
+    /// The hold ends in a sale: its figures count under `sold="true"`.
+    pub fn sold(&self) {
+        self.sold.store(true, Ordering::Relaxed);
+    }
 }
 
 impl Drop for Holding {
     fn drop(&mut self) {
-        self.hold.observe(self.since.elapsed().as_secs_f64());
+        let hold = self.since.elapsed();
+        self.hold.observe(hold.as_secs_f64());
+        let (backend, sold) = (self.backend, if *self.sold.get_mut() { "true" } else { "false" });
+        self.held.holds.get_or_create(&ByEnd { backend, sold }).inc();
+        let label = |at| ByPlace { backend, at, sold };
+        let mut rest = hold;
+        for place in Place::ALL {
+            let (trips, nanos) = &mut self.spent[place as usize];
+            let spent = Duration::from_nanos(*nanos.get_mut());
+            rest = rest.saturating_sub(spent);
+            // One family lookup at a time (see `wakeup_counters`).
+            let label = label(place.as_str());
+            self.held.trips.get_or_create(&label).inc_by(*trips.get_mut());
+            self.held
+                .seconds
+                .get_or_create(&label)
+                .inc_by(spent.as_secs_f64());
+        }
+        self.held
+            .seconds
+            .get_or_create(&label("ours"))
+            .inc_by(rest.as_secs_f64());
     }
 }
 

@@ -27,6 +27,9 @@ pub enum Command {
     Run(RunArgs),
     /// Measure raw request capacity with GETs on one URL (compare with wrk).
     Raw(RawArgs),
+    /// Benchmark every backend beside PostgreSQL's own rate for the same SQL
+    /// (pgbench) and the lock servers' own (`docs/bench.md`).
+    Bench(BenchArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -188,6 +191,66 @@ pub struct RunArgs {
     /// No progress bars (they are also off when stderr is not a terminal).
     #[arg(long)]
     pub no_progress: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Two service instances; the one-instance settings use the first.
+    #[arg(
+        long,
+        env = "LOADTEST_TARGETS",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:58081,http://127.0.0.1:58082"
+    )]
+    pub targets: Vec<String>,
+
+    /// Backends to measure, in order (comma-separated).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "none,local,redis,etcd,postgres,atomic,batch"
+    )]
+    pub backends: Vec<Backend>,
+
+    /// The targets' PostgreSQL, for pgbench (`postgres://…`).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+
+    /// The targets' Redis, for its own lock rate.
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:56379")]
+    pub redis_url: String,
+
+    /// The targets' etcd (comma-separated), for its own lock rate.
+    #[arg(
+        long,
+        env = "ETCD_ENDPOINTS",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:52379"
+    )]
+    pub etcd_endpoints: Vec<String>,
+
+    /// The pgbench to run (Debian's postgresql-15 package ships it).
+    #[arg(long, default_value = "pgbench")]
+    pub pgbench: PathBuf,
+
+    /// Rounds: every measurement once per round, in turn; the report shows
+    /// each figure's median over the rounds.
+    #[arg(long, default_value_t = 2)]
+    pub rounds: usize,
+
+    /// The least each measurement lasts, in seconds: a phase's stock is what
+    /// the backend sold in that long in the round before (or, in the first,
+    /// what PostgreSQL's own rate would sell).
+    #[arg(long, default_value_t = 10.0)]
+    pub seconds: f64,
+
+    /// The targets' admin token (their `ADMIN_TOKEN`).
+    #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+
+    /// Write the whole benchmark as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

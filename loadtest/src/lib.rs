@@ -12,6 +12,7 @@
 //! The layers, row by row: `docs/architecture.md#the-load-tester-loadtestsrc`.
 
 pub mod app;
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod dashboard;

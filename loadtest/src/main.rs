@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use loadtest::cli::{Cli, Command, RunArgs};
+use loadtest::cli::{BenchArgs, Cli, Command, RunArgs};
 use loadtest::{raw, report};
 
 #[tokio::main]
@@ -14,6 +14,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(&args).await,
+        Command::Bench(args) => bench(&args).await,
         Command::Raw(args) => match raw::run(&args).await {
             None => Err(anyhow::anyhow!("--url must be a plain http://host:port/path URL")),
             Some(result) => {
@@ -37,6 +38,21 @@ async fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// A benchmark: whatever its targets, it fails only when it cannot run or
+/// its figures are not of working locks (see `BenchReport::passed`).
+async fn bench(args: &BenchArgs) -> anyhow::Result<bool> {
+    let bench = loadtest::bench::run(args)
+        .await
+        .context("the benchmark could not run")?;
+    print!("{}", loadtest::bench::render(&bench));
+    if let Some(path) = &args.json {
+        let json = serde_json::to_string_pretty(&bench)?;
+        std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(bench.passed)
 }
 
 /// Returns whether the run passed.

@@ -31,8 +31,8 @@ impl LockBackend for PostgresAdvisoryLock {
     async fn acquire(&self, key: &str, timings: LockTimings, db: &PgPool) -> Result<Acquired, LockError> {
         // The wait for a connection is bounded by the acquire timeout too
         // (and the pool's 5 s); the wait for the lock then gets its own.
-        let mut tx = store::begin_within(db, timings.acquire_timeout).await?;
-        match store::advisory_xact_lock(&mut tx, key, timings.acquire_timeout).await {
+        let mut tx = store::begin_limited(db, timings.acquire_timeout).await?;
+        match store::advisory_xact_lock(&mut tx, key).await {
             Ok(token) => {
                 let fence = Fence {
                     epoch: "postgres".to_owned(),

@@ -14,6 +14,7 @@ use stocklock_api::Backend;
 use crate::domain::{Fence, Sku};
 use crate::error::Error;
 use crate::lock::{LockError, LockGuard};
+use crate::metrics::Place;
 use crate::state::AppState;
 use crate::store::{self, Claim};
 use crate::switch::Settings;
@@ -37,17 +38,19 @@ pub async fn begin(
         if !settings.fencing {
             return Ok((tx, None, None));
         }
-        let read = claim(&mut tx, sku, &fence, settings.backend).await?;
+        let claimed = guard.at(Place::Database, 1, claim(&mut tx, sku, &fence, settings.backend));
+        let read = claimed.await?;
         return Ok((tx, Some(fence), Some(read)));
     }
     let (fence, read) = match guard.token() {
         Some(fence) if settings.fencing => {
-            let read = claim_on_its_own(state, settings, sku, &fence).await?;
+            let read = claim_on_its_own(state, settings, sku, &fence, guard).await?;
             (Some(fence), Some(read))
         }
         _ => (None, None),
     };
-    let tx = store::begin_within(&state.pool, settings.acquire_timeout).await?;
+    let begun = store::begin_within(&state.pool, settings.acquire_timeout);
+    let tx = guard.at(Place::Database, store::BEGIN_TRIPS, begun).await?;
     Ok((tx, fence, read))
 }
 
@@ -58,11 +61,14 @@ async fn claim_on_its_own(
     settings: &Settings,
     sku: &Sku,
     fence: &Fence,
+    guard: &LockGuard,
 ) -> Result<(i64, i64), Error> {
-    let mut tx = store::begin_within(&state.pool, settings.acquire_timeout).await?;
-    store::set_lock_timeout(&mut tx, settings.acquire_timeout).await?;
-    let read = claim(&mut tx, sku, fence, settings.backend).await?;
-    tx.commit().await?;
+    let begun = store::begin_limited(&state.pool, settings.acquire_timeout);
+    let mut tx = guard.at(Place::Database, store::BEGIN_TRIPS, begun).await?;
+    let read = guard
+        .at(Place::Database, 1, claim(&mut tx, sku, fence, settings.backend))
+        .await?;
+    guard.at(Place::Database, 1, tx.commit()).await?;
     Ok(read)
 }
 

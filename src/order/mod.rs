@@ -206,12 +206,13 @@ async fn under_lock(
         // The business work happens before a connection is taken: the
         // atomic baseline holds nothing while it works, so its throughput
         // is not capped at pool size ÷ critical section.
-        tokio::time::sleep(settings.critical_section).await;
+        deduct::work(settings.critical_section).await;
     }
-    if deduction == Deduction::Batched {
-        return deduct::batched(state, settings, (sku, quantity, key)).await;
+    match deduction {
+        Deduction::Batched => return deduct::batched(state, settings, (sku, quantity, key)).await,
+        Deduction::ConditionalUpdate => return deduct::at_once(state, settings, (sku, quantity, key)).await,
+        Deduction::ReadCheckWrite => {}
     }
-    let atomic = deduction == Deduction::ConditionalUpdate;
     guard.enter(Stage::Database);
     let (mut tx, fence, claimed) = fencing::begin(state, settings, sku, guard).await?;
     let holder = deduct::Holder {
@@ -225,10 +226,6 @@ async fn under_lock(
         key,
         order_id: uuid::Uuid::new_v4(),
     };
-    let written = if atomic {
-        deduct::conditional_update(&mut tx, &holder).await?
-    } else {
-        deduct::read_check_write(&mut tx, &holder).await?
-    };
+    let written = deduct::read_check_write(&mut tx, &holder).await?;
     deduct::commit(tx, &holder, written).await
 }

@@ -23,7 +23,7 @@ use tokio::sync::oneshot;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-use super::{begin_within, is_key_taken, set_lock_timeout};
+use super::{begin_limited, is_key_taken};
 use crate::domain::{IdempotencyKey, Quantity, Sku};
 
 /// How often a batch walks again after another instance's batch changed the
@@ -222,10 +222,9 @@ async fn apply_together(
     orders: &[BatchOrder],
 ) -> Result<Result<Vec<Sale>, BatchFailed>, sqlx::Error> {
     for _ in 0..WALKS {
-        let mut tx = begin_within(&writer.pool, writer.acquire_timeout).await?;
         // A row held by someone else's transaction is waited for no longer
         // than an order waits for a lock.
-        set_lock_timeout(&mut tx, writer.acquire_timeout).await?;
+        let mut tx = begin_limited(&writer.pool, writer.acquire_timeout).await?;
         let Some(sales) = walk_and_write(&mut tx, sku, orders).await? else {
             tx.rollback().await?;
             continue;

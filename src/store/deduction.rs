@@ -6,33 +6,28 @@
 //! statement (`docs/locks.md#waiting-in-line`). Why the claim and the
 //! conditional write look as they do: `docs/fencing.md`.
 
-use std::time::Duration;
-
 use sqlx::{PgConnection, Row};
 use stocklock_api::Backend;
 use uuid::Uuid;
 
-use super::set_lock_timeout;
 use crate::domain::{Fence, IdempotencyKey, Quantity, Sku};
 
 /// `postgres`' lock: a transaction-scoped advisory lock on the key's
-/// 64-bit hash, waited for at most `limit` (then [`super::is_lock_timeout`]).
+/// 64-bit hash, waited for as long as the transaction's `lock_timeout`
+/// ([`super::begin_limited`]; then [`super::is_lock_timeout`]).
 /// Returns the transaction's id — assigned once the lock is held, so ids
 /// follow the lock's order: its fencing token.
 #[tracing::instrument(level = "debug", skip(tx))]
-pub async fn advisory_xact_lock(
-    tx: &mut PgConnection,
-    key: &str,
-    limit: Duration,
-) -> Result<i64, sqlx::Error> {
-    set_lock_timeout(&mut *tx, limit).await?;
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-        .bind(key)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query_scalar::<_, i64>("SELECT txid_current()")
-        .fetch_one(&mut *tx)
-        .await
+pub async fn advisory_xact_lock(tx: &mut PgConnection, key: &str) -> Result<i64, sqlx::Error> {
+    // One round trip. The id is asked for only once the subquery has a
+    // row, that is once the lock is held: PostgreSQL does not pull a
+    // subquery with a volatile function up into its parent.
+    sqlx::query_scalar::<_, i64>(
+        "SELECT txid_current() FROM (SELECT pg_advisory_xact_lock(hashtextextended($1, 0))) AS locked",
+    )
+    .bind(key)
+    .fetch_one(&mut *tx)
+    .await
 }
 
 /// What a fence's claim found.

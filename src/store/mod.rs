@@ -18,8 +18,10 @@ mod products;
 
 use std::time::Duration;
 
+use sqlx::Connection;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::{PgConnection, Postgres, Transaction};
+use sqlx::{Postgres, Transaction};
 
 pub use batch::{BatchFailed, BatchOrder, Batches, Sale, Writer};
 pub use deduction::{Claim, NewOrder, advisory_xact_lock, claim_fence, read_stock, take_stock, write_stock};
@@ -37,6 +39,20 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
         // The outer bound for reads outside an order; an order's own waits
         // for a connection follow its acquire timeout ([`begin_within`]).
         .acquire_timeout(POOL_WAIT_LIMIT)
+        // sqlx pings every connection it lends (and every one returned to
+        // it): a round trip on every order's path, under its lock. A
+        // connection returned moments ago was just pinged, so only one
+        // idle for a while is pinged again: one that died with a restarted
+        // server is then replaced, not lent.
+        .test_before_acquire(false)
+        .before_acquire(|conn, idle| {
+            Box::pin(async move {
+                if idle.idle_for >= PING_IDLE_AFTER {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect(url)
         .await?;
     sqlx::migrate!().run(&pool).await?;
@@ -51,6 +67,13 @@ pub fn connect_probe(url: &str) -> anyhow::Result<PgPool> {
         .acquire_timeout(Duration::from_secs(1))
         .connect_lazy(url)?)
 }
+
+/// A pooled connection idle this long is pinged before it is lent.
+const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
+
+/// The round trips of [`begin_within`] and [`begin_limited`]: `BEGIN`
+/// (with `SET LOCAL`, one message), and no ping under load ([`connect`]).
+pub const BEGIN_TRIPS: u64 = 1;
 
 /// Begins a transaction, waiting for a pooled connection at most `limit`
 /// (then `PoolTimedOut`: a 503), so an order that cannot get a connection
@@ -68,16 +91,29 @@ pub async fn begin_within(
 /// SQLSTATE `lock_not_available`, raised when `lock_timeout` expires.
 const LOCK_NOT_AVAILABLE: &str = "55P03";
 
-/// Bounds every lock wait of the transaction on `tx` (a row lock, an
-/// advisory lock) by `limit`; past it PostgreSQL raises
-/// [`is_lock_timeout`]. `set_config(…, true)` applies to this transaction
-/// only, and unlike `SET LOCAL` takes a bind parameter.
-pub async fn set_lock_timeout(tx: &mut PgConnection, limit: Duration) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT set_config('lock_timeout', $1, true)")
-        .bind(format!("{}ms", limit.as_millis()))
-        .execute(tx)
+/// A pooled connection, waited for at most `limit` as in [`begin_within`]:
+/// for a statement that is its own transaction.
+pub async fn acquire_within(pool: &PgPool, limit: Duration) -> Result<PoolConnection<Postgres>, sqlx::Error> {
+    tokio::time::timeout(limit.min(POOL_WAIT_LIMIT), pool.acquire())
         .await
-        .map(|_| ())
+        .map_err(|_elapsed| sqlx::Error::PoolTimedOut)?
+}
+
+/// [`begin_within`], and every lock wait of the transaction (a row lock,
+/// an advisory lock) bounded by `limit` too; past it PostgreSQL raises
+/// [`is_lock_timeout`]. `BEGIN` and `SET LOCAL` go as one simple query:
+/// one round trip, not two. The value is a number we format, never input.
+pub async fn begin_limited(
+    pool: &PgPool,
+    limit: Duration,
+) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    let statement = format!("BEGIN; SET LOCAL lock_timeout = '{}ms'", limit.as_millis());
+    tokio::time::timeout(
+        limit.min(POOL_WAIT_LIMIT),
+        pool.begin_with(sqlx::AssertSqlSafe(statement)),
+    )
+    .await
+    .map_err(|_elapsed| sqlx::Error::PoolTimedOut)?
 }
 
 /// Whether `err` is a lock wait that ran out of `lock_timeout`.

@@ -78,3 +78,56 @@ async fn metrics_count_a_lock_taken_inside_the_transaction() {
         0.0
     );
 }
+
+/// The breakdown of a hold: a fenced Redis sale makes its round trips to
+/// the lock server (the check before the write, the release) and to the
+/// database (the fence's claim in its own transaction, then the write's),
+/// and works for as long as asked, all while holding the lock; the rest of
+/// the hold is ours. Holds that sell nothing are counted apart.
+#[tokio::test]
+async fn metrics_break_a_hold_down_by_where_its_time_and_round_trips_went() {
+    let app = spawn_app().await;
+    app.use_backend(Backend::Redis, 100).await;
+    let sku = unique_sku();
+    app.reset(&sku, 1).await;
+    assert_eq!(app.order(&sku, 1).await.status(), StatusCode::CREATED);
+    assert_eq!(app.order(&sku, 1).await.status(), StatusCode::CONFLICT);
+    let text = scrape(&app).await;
+    let at = |name: &str, at: &str| {
+        sample(
+            &text,
+            &format!("stocklock_held_{name}{{backend=\"redis\",at=\"{at}\",sold=\"true\"}}"),
+        )
+    };
+    let holds = |sold: &str| {
+        sample(
+            &text,
+            &format!("stocklock_holds_total{{backend=\"redis\",sold=\"{sold}\"}}"),
+        )
+    };
+    assert_eq!((holds("true"), holds("false")), (1.0, 1.0), "{text}");
+    assert_eq!(at("round_trips_total", "lock_server"), 2.0, "{text}");
+    // The claim: BEGIN + SET LOCAL, UPDATE … RETURNING, COMMIT; the write:
+    // BEGIN, UPDATE + INSERT, COMMIT.
+    assert_eq!(at("round_trips_total", "database"), 6.0, "{text}");
+    let work = at("seconds_total", "work");
+    assert!((0.1..0.15).contains(&work), "work took {work} s: {text}");
+    let parts: f64 = ["lock_server", "database", "work", "ours"]
+        .iter()
+        .map(|place| at("seconds_total", place))
+        .sum();
+    let hold = sample(&text, "stocklock_lock_hold_seconds_sum{backend=\"redis\"}");
+    let unsold: f64 = ["lock_server", "database", "work", "ours"]
+        .iter()
+        .map(|place| {
+            sample(
+                &text,
+                &format!("stocklock_held_seconds_total{{backend=\"redis\",at=\"{place}\",sold=\"false\"}}"),
+            )
+        })
+        .sum();
+    assert!(
+        (parts + unsold - hold).abs() < 1e-3,
+        "{parts} + {unsold} s of {hold} s held: {text}"
+    );
+}

@@ -50,7 +50,7 @@ where
 {
     match Cli::parse_from(argv).command {
         Command::Run(args) => args,
-        Command::Raw(_) => unreachable!("a run, not raw"),
+        Command::Raw(_) | Command::Bench(_) => unreachable!("a run"),
     }
 }
 
