@@ -31,26 +31,37 @@ pub use scrape::Breakdown;
 pub use targets::{TargetCheck, render};
 
 /// Where a backend is measured: how long an order works under the lock,
-/// on how many instances, with how many buyers.
+/// on how many instances, with how many buyers, on how many SKUs.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Setting {
     pub work_ms: u64,
     pub instances: usize,
     pub buyers: usize,
+    pub skus: usize,
 }
 
-/// The two settings of the targets: the lock's own cost (no work,
-/// one instance), and the workshop's (20 ms of work, two instances).
-pub const SETTINGS: [Setting; 2] = [
+/// The settings of the targets: the lock's own cost (no work, one
+/// instance), the workshop's (20 ms of work, two instances), and the same
+/// on ten SKUs — locks are per SKU, so ten should sell about ten times as
+/// fast (only the locks are measured there, and no reference).
+pub const SETTINGS: [Setting; 3] = [
     Setting {
         work_ms: 0,
         instances: 1,
         buyers: 16,
+        skus: 1,
     },
     Setting {
         work_ms: 20,
         instances: 2,
         buyers: 64,
+        skus: 1,
+    },
+    Setting {
+        work_ms: 20,
+        instances: 2,
+        buyers: 64,
+        skus: 10,
     },
 ];
 
@@ -64,7 +75,11 @@ impl std::fmt::Display for Setting {
             self.instances,
             s(self.instances),
             self.buyers
-        )
+        )?;
+        if self.skus > 1 {
+            write!(f, ", {} SKUs", self.skus)?;
+        }
+        Ok(())
     }
 }
 
@@ -141,21 +156,24 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<BenchReport> {
     pgbench::prepare(&pool).await?;
     let mut reports: Vec<SettingReport> = SETTINGS.iter().map(|&s| SettingReport::new(s, args)).collect();
     for round in 1..=args.rounds {
-        for report in &mut reports {
-            eprintln!("round {round}/{}: {}", args.rounds, report.setting);
-            report.measure_references(args).await?;
-            for i in 0..report.backends.len() {
-                let stock = report.stock_for(i, args.seconds);
-                let (command, measured) =
-                    phase(args, &http, report.setting, report.backends[i].backend, stock).await?;
+        for r in 0..reports.len() {
+            let setting = reports[r].setting;
+            eprintln!("round {round}/{}: {setting}", args.rounds);
+            reports[r].measure_references(args).await?;
+            for i in 0..reports[r].backends.len() {
+                let backend = reports[r].backends[i].backend;
+                let twin = one_sku_twin(&reports, setting).and_then(|twin| twin.last_rate(backend));
+                let stock =
+                    reports[r].stock_for(i, args.seconds, twin.map(|rate| rate * setting.skus as f64));
+                let (command, measured) = phase(args, &http, setting, backend, stock).await?;
                 eprintln!(
-                    "  {:<9} {:>8.0} orders/s  ({} sold of {stock})",
-                    report.backends[i].backend.as_str(),
+                    "  {:<9} {:>8.0} orders/s  ({} sold, {stock} per SKU)",
+                    backend.as_str(),
                     measured.orders_per_s,
                     (measured.orders_per_s * measured.elapsed_s).round()
                 );
-                report.backends[i].command = command;
-                report.backends[i].rounds.push(measured);
+                reports[r].backends[i].command = command;
+                reports[r].backends[i].rounds.push(measured);
             }
         }
     }
@@ -177,11 +195,15 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<BenchReport> {
 
 impl SettingReport {
     fn new(setting: Setting, args: &BenchArgs) -> Self {
-        let uses = |script| {
-            args.backends
-                .iter()
-                .any(|&b| Script::for_backend(b) == Some(script))
+        let backends = args.backends.iter().copied();
+        let backends: Vec<Backend> = if setting.skus > 1 {
+            backends.filter(|&b| targets::is_lock(b)).collect()
+        } else {
+            backends.collect()
         };
+        // On several SKUs only the locks are measured, beside themselves on one.
+        let references = setting.skus == 1;
+        let uses = |script| references && backends.iter().any(|&b| Script::for_backend(b) == Some(script));
         let servers = [Backend::Redis, Backend::Etcd];
         SettingReport {
             setting,
@@ -192,11 +214,10 @@ impl SettingReport {
                 .collect(),
             lock_servers: servers
                 .into_iter()
-                .filter(|b| args.backends.contains(b))
+                .filter(|b| references && backends.contains(b))
                 .map(|b| (b, Rate::default()))
                 .collect(),
-            backends: args
-                .backends
+            backends: backends
                 .iter()
                 .map(|&backend| BackendReport {
                     backend,
@@ -236,21 +257,32 @@ impl SettingReport {
         Ok(())
     }
 
-    /// A stock that lasts `seconds` at the rate the backend had last round
-    /// (or, in the first, at PostgreSQL's rate for its reference).
-    fn stock_for(&self, i: usize, seconds: f64) -> i64 {
+    /// A stock per SKU that lasts `seconds` at the rate the backend had
+    /// last round, or else at `estimate`, or else at PostgreSQL's rate for
+    /// its reference (for `none`, which has none, for the atomic update).
+    fn stock_for(&self, i: usize, seconds: f64, estimate: Option<f64>) -> i64 {
         let backend = &self.backends[i];
-        let reference = backend
-            .reference
-            .and_then(|script| self.pgbench.iter().find(|(s, _)| *s == script))
+        let script = backend.reference.unwrap_or(Script::Atomic);
+        let reference = self
+            .pgbench
+            .iter()
+            .find(|(s, _)| *s == script)
             .and_then(|(_, rate)| rate.rounds.last().copied());
         let rate = backend
             .rounds
             .last()
             .map(|round| round.orders_per_s)
+            .or(estimate)
             .or(reference)
             .unwrap_or(50.0);
-        ((rate * seconds).ceil() as i64).max(2 * self.setting.buyers as i64)
+        let per_sku = rate * seconds / self.setting.skus as f64;
+        (per_sku.ceil() as i64).max(2 * self.setting.buyers as i64)
+    }
+
+    /// What `backend` sold per second in the last round measured.
+    fn last_rate(&self, backend: Backend) -> Option<f64> {
+        let measured = self.backends.iter().find(|b| b.backend == backend)?;
+        measured.rounds.last().map(|round| round.orders_per_s)
     }
 
     fn conclude(&mut self) {
@@ -268,6 +300,14 @@ impl SettingReport {
                 .map(|(_, rate)| backend.median.orders_per_s / rate.median);
         }
     }
+}
+
+/// For a setting on several SKUs, the same setting on one.
+pub fn one_sku_twin(settings: &[SettingReport], setting: Setting) -> Option<&SettingReport> {
+    let twin = |s: &Setting| s.skus == 1 && s.work_ms == setting.work_ms && s.instances == setting.instances;
+    (setting.skus > 1)
+        .then(|| settings.iter().find(|r| twin(&r.setting)))
+        .flatten()
 }
 
 /// One `loadtest run` phase, as a user would type it, with the targets'
@@ -289,8 +329,12 @@ async fn phase(
         format!("--backends={}", backend.as_str()),
         format!("--buyers={}", setting.buyers),
         format!("--critical-section-ms={}", setting.work_ms),
+        format!("--skus={}", setting.skus),
         format!("--stock={stock}"),
-        format!("--requests={}", 4 * stock + 100 * setting.buyers as i64),
+        format!(
+            "--requests={}",
+            4 * stock * setting.skus as i64 + 100 * setting.buyers as i64
+        ),
         format!("--duration={duration}"),
         "--check-before-commit=true".to_owned(),
         "--renewal=true".to_owned(),

@@ -10,7 +10,7 @@ use std::fmt::Write;
 use serde::Serialize;
 use stocklock_api::Backend;
 
-use super::{BenchReport, Script, SettingReport};
+use super::{BenchReport, Script, SettingReport, one_sku_twin};
 
 /// One target, what was measured, and whether it was met.
 #[derive(Debug, Clone, Serialize)]
@@ -25,7 +25,23 @@ pub fn check(settings: &[SettingReport]) -> Vec<TargetCheck> {
     let mut checks = Vec::new();
     for report in settings {
         let at = |b: Backend| report.backends.iter().find(|r| r.backend == b);
-        if report.setting.work_ms == 0 {
+        if let Some(twin) = one_sku_twin(settings, report.setting) {
+            for backend in &report.backends {
+                let Some(one) = twin.backends.iter().find(|b| b.backend == backend.backend) else {
+                    continue;
+                };
+                let times = backend.median.orders_per_s / one.median.orders_per_s.max(f64::MIN_POSITIVE);
+                checks.push(TargetCheck {
+                    target: format!(
+                        "{}, {}: ≥ 8 × its one-SKU rate",
+                        backend.backend.as_str(),
+                        report.setting
+                    ),
+                    measured: format!("{times:.1} × ({:.0} orders/s)", backend.median.orders_per_s),
+                    met: times >= 8.0,
+                });
+            }
+        } else if report.setting.work_ms == 0 {
             for backend in report.backends.iter().filter(|r| is_lock(r.backend)) {
                 let Some(share) = backend.share else { continue };
                 let goal = if backend.backend == Backend::Etcd {
@@ -88,7 +104,8 @@ pub fn check(settings: &[SettingReport]) -> Vec<TargetCheck> {
     checks
 }
 
-fn is_lock(backend: Backend) -> bool {
+/// A backend that takes a lock (not `none`, `atomic` or `batch`).
+pub fn is_lock(backend: Backend) -> bool {
     !matches!(backend, Backend::None | Backend::Atomic | Backend::Batch)
 }
 
@@ -123,11 +140,13 @@ fn render_setting(out: &mut String, report: &SettingReport, bench: &BenchReport)
         .iter()
         .map(|(script, rate)| format!("{} {} tps", script.as_str(), thousands(rate.median)))
         .collect();
-    let _ = writeln!(
-        out,
-        "PostgreSQL on its own (pgbench, same SQL): {}",
-        pgbench.join(" · ")
-    );
+    if !pgbench.is_empty() {
+        let _ = writeln!(
+            out,
+            "PostgreSQL on its own (pgbench, same SQL): {}",
+            pgbench.join(" · ")
+        );
+    }
     let servers: Vec<String> = report
         .lock_servers
         .iter()
