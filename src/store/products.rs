@@ -62,13 +62,20 @@ pub async fn audit(pool: &PgPool, sku: &Sku) -> Result<Option<Audit>, sqlx::Erro
          -- write, not the commit a moment later: a read in that moment sees
          -- the old stock without being counted, so this can undercount,
          -- never overcount.
+         -- LATERAL: for each order, an index range scan of the orders that
+         -- started inside its section (orders_sku_cs_idx), so the work
+         -- grows with the orders and the pairs found. A plain join of one
+         -- SKU's orders with themselves may be planned as a hash join on
+         -- the SKU — every row against every row: 16,000 orders took 20 s.
          overlapping AS (
              SELECT COUNT(*) AS pairs,
                     COUNT(*) FILTER (WHERE a.lock_backend <> b.lock_backend) AS across
-             FROM orders a JOIN orders b
-               ON b.sku = a.sku AND b.order_id <> a.order_id
-              AND b.cs_started_us >= a.cs_started_us AND b.cs_started_us < a.cs_ended_us
-              AND (b.cs_started_us > a.cs_started_us OR b.order_id > a.order_id)
+             FROM orders a CROSS JOIN LATERAL (
+                 SELECT b.lock_backend FROM orders b
+                 WHERE b.sku = a.sku AND b.order_id <> a.order_id
+                   AND b.cs_started_us >= a.cs_started_us AND b.cs_started_us < a.cs_ended_us
+                   AND (b.cs_started_us > a.cs_started_us OR b.order_id > a.order_id)
+             ) b
              WHERE a.sku = $1
          )
          SELECT initial_stock, stock, sold, orders,
