@@ -16,6 +16,7 @@ mod keys;
 mod known;
 mod products;
 
+use std::future::Future;
 use std::time::Duration;
 
 use sqlx::Connection;
@@ -83,20 +84,13 @@ pub async fn begin_within(
     pool: &PgPool,
     limit: Duration,
 ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-    tokio::time::timeout(limit.min(POOL_WAIT_LIMIT), pool.begin())
-        .await
-        .map_err(|_elapsed| sqlx::Error::PoolTimedOut)?
+    within_pool_wait(limit, pool.begin()).await
 }
-
-/// SQLSTATE `lock_not_available`, raised when `lock_timeout` expires.
-const LOCK_NOT_AVAILABLE: &str = "55P03";
 
 /// A pooled connection, waited for at most `limit` as in [`begin_within`]:
 /// for a statement that is its own transaction.
 pub async fn acquire_within(pool: &PgPool, limit: Duration) -> Result<PoolConnection<Postgres>, sqlx::Error> {
-    tokio::time::timeout(limit.min(POOL_WAIT_LIMIT), pool.acquire())
-        .await
-        .map_err(|_elapsed| sqlx::Error::PoolTimedOut)?
+    within_pool_wait(limit, pool.acquire()).await
 }
 
 /// [`begin_within`], and every lock wait of the transaction (a row lock,
@@ -108,13 +102,22 @@ pub async fn begin_limited(
     limit: Duration,
 ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
     let statement = format!("BEGIN; SET LOCAL lock_timeout = '{}ms'", limit.as_millis());
-    tokio::time::timeout(
-        limit.min(POOL_WAIT_LIMIT),
-        pool.begin_with(sqlx::AssertSqlSafe(statement)),
-    )
-    .await
-    .map_err(|_elapsed| sqlx::Error::PoolTimedOut)?
+    within_pool_wait(limit, pool.begin_with(sqlx::AssertSqlSafe(statement))).await
 }
+
+/// `taking`, a wait for a pooled connection, given up after `limit` (and
+/// never later than [`POOL_WAIT_LIMIT`]) as `PoolTimedOut`.
+async fn within_pool_wait<T>(
+    limit: Duration,
+    taking: impl Future<Output = Result<T, sqlx::Error>>,
+) -> Result<T, sqlx::Error> {
+    tokio::time::timeout(limit.min(POOL_WAIT_LIMIT), taking)
+        .await
+        .map_err(|_elapsed| sqlx::Error::PoolTimedOut)?
+}
+
+/// SQLSTATE `lock_not_available`, raised when `lock_timeout` expires.
+const LOCK_NOT_AVAILABLE: &str = "55P03";
 
 /// Whether `err` is a lock wait that ran out of `lock_timeout`.
 pub fn is_lock_timeout(err: &sqlx::Error) -> bool {

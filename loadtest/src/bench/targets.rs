@@ -10,7 +10,7 @@ use std::fmt::Write;
 use serde::Serialize;
 use stocklock_api::Backend;
 
-use super::{BenchReport, Script, SettingReport, one_sku_twin};
+use super::{BenchReport, Rate, Script, SettingReport, one_sku_twin};
 
 /// One target, what was measured, and whether it was met.
 #[derive(Debug, Clone, Serialize)]
@@ -135,30 +135,13 @@ fn render_setting(out: &mut String, report: &SettingReport, bench: &BenchReport)
         "\n{} — medians of {} round(s), each measurement ≥ {} s",
         report.setting, bench.rounds, bench.seconds
     );
-    let pgbench: Vec<String> = report
-        .pgbench
-        .iter()
-        .map(|(script, rate)| format!("{} {} tps", script.as_str(), thousands(rate.median)))
-        .collect();
-    if !pgbench.is_empty() {
-        let _ = writeln!(
-            out,
-            "PostgreSQL on its own (pgbench, same SQL): {}",
-            pgbench.join(" · ")
-        );
-    }
-    let servers: Vec<String> = report
+    let pgbench = report.pgbench.iter().map(|(s, rate)| (s.as_str(), rate, "tps"));
+    rates_line(out, "PostgreSQL on its own (pgbench, same SQL)", pgbench);
+    let servers = report
         .lock_servers
         .iter()
-        .map(|(server, rate)| format!("{} {} locks/s", server.as_str(), thousands(rate.median)))
-        .collect();
-    if !servers.is_empty() {
-        let _ = writeln!(
-            out,
-            "lock servers on their own (acquire, release): {}",
-            servers.join(" · ")
-        );
-    }
+        .map(|(b, rate)| (b.as_str(), rate, "locks/s"));
+    rates_line(out, "lock servers on their own (acquire, release)", servers);
     let _ = writeln!(
         out,
         "{:<9} {:>9} {:>7} {:>8} {:>8} {:>8} {:>5} │ per hold: {:>6} {:>13} {:>13} {:>6} {:>6} {:>8}",
@@ -209,6 +192,16 @@ fn render_setting(out: &mut String, report: &SettingReport, bench: &BenchReport)
             ),
             None => writeln!(out, "          (holds no lock)"),
         };
+    }
+}
+
+/// `title: a 1,234 tps · b 56 tps`, the median of each; nothing if none.
+fn rates_line<'a>(out: &mut String, title: &str, rates: impl Iterator<Item = (&'a str, &'a Rate, &'a str)>) {
+    let rates: Vec<String> = rates
+        .map(|(name, rate, unit)| format!("{name} {} {unit}", thousands(rate.median)))
+        .collect();
+    if !rates.is_empty() {
+        let _ = writeln!(out, "{title}: {}", rates.join(" · "));
     }
 }
 
