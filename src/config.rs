@@ -31,6 +31,13 @@ pub struct Config {
     #[arg(long, env = "ALLOWED_HOSTS", value_delimiter = ',')]
     pub allowed_hosts: Vec<String>,
 
+    /// This instance's name, recorded on every order it commits, so the
+    /// dashboard's timeline can give each instance its own lane: 1 to 63 of
+    /// `A-Z a-z 0-9 . _ : -`. Default: the host's name and the port bound,
+    /// e.g. `laptop:8080`.
+    #[arg(long, env = "INSTANCE_NAME")]
+    pub instance_name: Option<String>,
+
     /// Port to listen on; 0 picks a free one (the tests do).
     #[arg(long, env = "PORT", default_value_t = 8080)]
     pub port: u16,

@@ -53,7 +53,10 @@ impl Application {
                 config.host
             );
         }
-        let pool = store::connect(&config.database_url, config.db_max_connections)
+        let listener =
+            listen(config).with_context(|| format!("could not listen on {}:{}", config.host, config.port))?;
+        let instance = instance_name(config, &listener)?;
+        let pool = store::connect(&config.database_url, config.db_max_connections, &instance)
             .await
             .context("could not connect to PostgreSQL (DATABASE_URL) and migrate it")?;
         let tasks = TaskTracker::new();
@@ -63,10 +66,9 @@ impl Application {
             .map(|backend| Lock::new(backend, pool.clone(), tasks.clone(), metrics.clone()))
             .collect();
         let locks = LockSwitch::new(locks, initial_settings(config)?)?;
-        let listener =
-            listen(config).with_context(|| format!("could not listen on {}:{}", config.host, config.port))?;
         let probe = store::connect_probe(&config.database_url).context("invalid DATABASE_URL")?;
         let state = Arc::new(AppState {
+            instance,
             pool,
             probe,
             admission: Arc::new(Semaphore::new(config.max_orders_in_flight)),
@@ -114,6 +116,33 @@ impl Application {
         tracing::info!("stopped cleanly");
         Ok(())
     }
+}
+
+/// `INSTANCE_NAME`, checked, or the host's name and the port bound. It
+/// goes to PostgreSQL as each connection's `application_name`, which keeps
+/// at most 63 bytes and turns anything but printable ASCII into `?`: a name
+/// it would mangle is refused here instead.
+fn instance_name(config: &Config, listener: &TcpListener) -> anyhow::Result<String> {
+    if let Some(name) = &config.instance_name {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || "._:-".contains(c);
+        if name.is_empty() || name.len() > 63 || !name.chars().all(allowed) {
+            anyhow::bail!("INSTANCE_NAME `{name}`: use 1 to 63 of A-Z a-z 0-9 . _ : -");
+        }
+        return Ok(name.clone());
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let host: String = host
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "._-".contains(*c))
+        .take(40)
+        .collect();
+    let host = if host.is_empty() {
+        "stocklock".to_owned()
+    } else {
+        host
+    };
+    Ok(format!("{host}:{}", listener.local_addr()?.port()))
 }
 
 /// An application serving in the background, as tests and the load

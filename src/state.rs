@@ -15,6 +15,8 @@ use crate::switch::LockSwitch;
 
 #[derive(Debug)]
 pub struct AppState {
+    /// This instance's name (`INSTANCE_NAME`), as the ledger records it.
+    pub instance: String,
     /// The ledger: products and orders.
     pub pool: PgPool,
     /// `/health`'s own connection to the ledger (see `store::connect_probe`).

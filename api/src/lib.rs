@@ -123,6 +123,11 @@ impl FromStr for Backend {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     pub status: String,
+    /// This instance's name (`INSTANCE_NAME`), as the ledger records it on
+    /// each order it commits: how the load tester knows which lane of the
+    /// timeline is which target.
+    #[serde(default)]
+    pub instance: String,
 }
 
 /// `PUT /admin/products/{sku}`: create the product or reset it to `stock`.
@@ -357,6 +362,13 @@ pub struct Audit {
     /// excludes only those who take it.
     #[serde(default)]
     pub overlapping_across_backends: i64,
+    /// The most critical sections open at one instant: 1 when the lock
+    /// excluded every holder, more when it did not (0: no order had a
+    /// section — `atomic` and `batch` read and write in one statement).
+    /// Beside, not instead of, the pairs: 3,000 orders all open together
+    /// make 4.5 million pairs but 3,000 holders at once.
+    #[serde(default)]
+    pub most_holders_at_once: i64,
 }
 
 /// The longest `POST /admin/drain` waits before a 503 `drain_timed_out`:
@@ -366,22 +378,58 @@ pub struct Audit {
 /// tester's own timeout for the call is never the shorter one.
 pub const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(200);
 
-/// `GET /admin/orders/{sku}`: every order the ledger holds for the SKU. The
-/// load tester compares these ids one by one with the 201s its buyers were
-/// given: counts alone would let a lost order and a phantom one cancel out.
+/// `GET /admin/orders/{sku}`: every order the ledger holds for the SKU,
+/// and every order refused for a lost lock. The load tester compares these
+/// ids one by one with the 201s its buyers were given (counts alone would
+/// let a lost order and a phantom one cancel out), and draws from the rest
+/// who held the lock when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderList {
     pub sku: String,
+    /// In the order their critical sections began.
     pub orders: Vec<RecordedOrder>,
+    /// In the order they were refused.
+    #[serde(default)]
+    pub refusals: Vec<Refusal>,
 }
 
 /// One row of the ledger.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordedOrder {
     pub order_id: Uuid,
     pub quantity: i64,
+    /// The instance that committed it ([`Health::instance`]); absent for
+    /// orders recorded before the ledger named instances.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// The backend it was placed under.
+    pub backend: Backend,
+    /// The fencing token it wrote under, if fenced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fence_token: Option<i64>,
+    /// Its critical section, read to write, in microseconds since the epoch
+    /// by PostgreSQL's clock (one instant for `atomic` and `batch`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cs_started_us: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cs_ended_us: Option<i64>,
+}
+
+/// An order answered 409 `lock_lost`: it changed nothing and left no order,
+/// so this is all that remains of it — who was refused, holding which
+/// token, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Refusal {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    pub backend: Backend,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fence_token: Option<i64>,
+    /// By PostgreSQL's clock, as [`RecordedOrder::cs_started_us`].
+    pub refused_us: i64,
 }
 
 /// Every error response: a stable machine-readable `error` code and a

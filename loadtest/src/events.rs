@@ -1,6 +1,6 @@
 //! What happened in a run, as a list of events — the plan, each phase's
 //! start, a tick twice a second while it runs, each fault as it happens,
-//! each verdict, the end — and the [`EventLog`] the runner emits them into.
+//! each phase's timeline and verdict, the end — and the [`EventLog`] the runner emits them into.
 //!
 //! The runner only emits; whoever wants to watch subscribes: the dashboard's
 //! server streams them to the live page (server-sent events), and `--chart`
@@ -15,6 +15,7 @@ use stocklock_api::Backend;
 use tokio::sync::broadcast;
 
 use crate::report::model::PhaseReport;
+use crate::timeline::Timeline;
 use crate::verdict::Expectation;
 
 /// One thing that happened in the run. Serialized with a `type` tag:
@@ -46,6 +47,12 @@ pub enum Event {
         phase: usize,
         t: f64,
         kind: String,
+    },
+    /// Phase `phase`'s critical sections, once its load ended: who held the
+    /// lock when (`timeline.rs`). Sent before its verdict.
+    Timeline {
+        phase: usize,
+        timeline: Box<Timeline>,
     },
     /// Phase `phase` is judged: its row of the table, its part of the JSON.
     Verdict {

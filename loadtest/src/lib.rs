@@ -31,6 +31,7 @@ pub mod retry;
 pub mod runner;
 pub mod scenario;
 pub mod stats;
+pub mod timeline;
 pub mod verdict;
 
 pub use app::{run, run_with_events};

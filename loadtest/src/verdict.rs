@@ -113,6 +113,11 @@ pub struct Verdict {
     /// those who take it.
     #[serde(default)]
     pub overlapping_across_backends: i64,
+    /// The most critical sections open at one instant, on any one SKU: 1
+    /// when the lock excluded every holder (0 without sections: `atomic`,
+    /// `batch`). A count of holders, where the pairs grow as their square.
+    #[serde(default)]
+    pub most_holders_at_once: i64,
     /// `|stock − (initial − sold)|`, summed per SKU: updates lost (or
     /// invented) anywhere. Per SKU, so one SKU's loss cannot cancel
     /// another's gain.
@@ -184,6 +189,7 @@ pub fn judge(audits: &[Audit], listed: &OrderBook, client: &ClientTally, db: Opt
         oversold_units,
         overlapping_holds: audits.iter().map(|a| a.overlapping_holds).sum(),
         overlapping_across_backends: audits.iter().map(|a| a.overlapping_across_backends).sum(),
+        most_holders_at_once: audits.iter().map(|a| a.most_holders_at_once).max().unwrap_or(0),
         stock_drift,
         acked_not_recorded: missing.len() as i64,
         recorded_not_acked: unacked.len() as i64,

@@ -3,8 +3,9 @@
 //! real run of two instances in this process and the real servers.
 //!
 //! Live: the page waits with the question for the room, its button starts
-//! each phase (`--pace`), the numbers move while a phase runs, and the
-//! verdict board ends equal to the JSON report. Then the exported report is
+//! each phase (`--pace`), the numbers move while a phase runs, the verdict
+//! board ends equal to the JSON report, and the timeline shows both
+//! instances holding at once under `none`, never under `postgres`. Then the exported report is
 //! opened from a file with the network off and must show the same verdicts.
 //! Screenshots go to `target/browser-screenshots/`.
 
@@ -139,6 +140,76 @@ async fn board(browser: &Client) -> Vec<String> {
     serde_json::from_value(rows).expect("a list of verdicts")
 }
 
+/// The timeline's lanes of phase `index` (shown by clicking its row of the
+/// board): per instance, its holds and how many of them overlapped another.
+async fn lanes(browser: &Client, index: usize) -> Vec<(String, u64, u64)> {
+    let lanes = browser
+        .execute(
+            "document.querySelector(`#board tr[data-phase='${arguments[0]}']`).click();
+             return [...document.querySelectorAll('#timeline-lanes li')]
+                 .map(l => [l.dataset.instance, +l.dataset.sections, +l.dataset.overlapping])",
+            vec![json!(index)],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(lanes).expect("a list of lanes")
+}
+
+/// The overview is on show, with a line per phase and a bar of each cost
+/// per phase, as the report says; the arrow keys move to the first phase
+/// and back.
+async fn assert_overview(browser: &Client, report: &Report) {
+    let shown = browser
+        .execute(
+            "return [!document.getElementById('overview').hidden,
+                     +document.getElementById('chart-overview').dataset.series,
+                     [...document.querySelectorAll('#costs tr[data-phase] td.rate .figure')].map(f => f.textContent)]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let rates: Vec<String> = report
+        .phases
+        .iter()
+        .map(|p| format!("{}", p.orders_per_s.round() as i64))
+        .collect();
+    assert_eq!(shown, json!([true, report.phases.len(), rates]), "the overview");
+    let views = browser
+        .execute(
+            "const key = (k) => document.dispatchEvent(new KeyboardEvent('keydown', { key: k }));
+             key('ArrowRight'); const first = document.getElementById('phase-title').textContent;
+             const overview = document.getElementById('overview').hidden;
+             key('ArrowLeft'); return [first, overview, document.getElementById('overview').hidden];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        views,
+        json!([report.phases[0].label, true, false]),
+        "← → between views"
+    );
+}
+
+/// `none` on two instances: both lanes hold overlapping sections; the
+/// lock that holds (`postgres`): none, and every sale is a bar.
+async fn assert_timelines(browser: &Client, report: &Report) {
+    let none = lanes(browser, 0).await;
+    assert_eq!(none.len(), 2, "one lane per instance: {none:?}");
+    assert!(
+        none.iter().all(|(_, _, overlapping)| *overlapping > 0),
+        "{none:?}"
+    );
+    let locked = lanes(browser, 1).await;
+    assert_eq!(locked.len(), 2, "{locked:?}");
+    assert!(
+        locked.iter().all(|(_, _, overlapping)| *overlapping == 0),
+        "{locked:?}"
+    );
+    let bars: u64 = locked.iter().map(|(_, sections, _)| sections).sum();
+    assert_eq!(bars as i64, report.phases[1].ledger.orders, "one bar per order");
+}
+
 async fn screenshot(browser: &Client, name: &str) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/browser-screenshots");
     std::fs::create_dir_all(&dir).unwrap();
@@ -239,6 +310,8 @@ async fn the_dashboard_shows_the_run_live_and_the_report_replays_it_offline() {
         expected[0].starts_with("❌ oversold"),
         "none must oversell: {expected:?}"
     );
+    assert_timelines(&browser, &report).await;
+    screenshot(&browser, "live-timeline-postgres.png").await;
     browser.close().await.unwrap();
 
     let file = std::env::temp_dir().join(format!("stocklock-report-{}.html", uuid::Uuid::new_v4().simple()));
@@ -256,7 +329,10 @@ async fn the_dashboard_shows_the_run_live_and_the_report_replays_it_offline() {
     );
     assert!(text(&offline, "status").await.starts_with("replay"));
     // uPlot ran from inside the page: its charts are there.
-    assert_eq!(offline.find_all(Locator::Css(".uplot")).await.unwrap().len(), 3);
+    assert_eq!(offline.find_all(Locator::Css(".uplot")).await.unwrap().len(), 4);
+    assert_overview(&offline, &report).await;
+    screenshot(&offline, "report-overview.png").await;
+    assert_timelines(&offline, &report).await;
     screenshot(&offline, "report-offline.png").await;
     offline.close().await.unwrap();
     let _ = std::fs::remove_file(file);

@@ -28,5 +28,6 @@ pub(super) async fn health(State(state): State<Arc<AppState>>) -> Result<Json<He
     store::ping(&state.probe).await?;
     Ok(Json(Health {
         status: "ok".to_owned(),
+        instance: state.instance.clone(),
     }))
 }

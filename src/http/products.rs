@@ -89,7 +89,8 @@ pub(super) async fn audit(
     audit.map(Json).ok_or(Error::ProductNotFound(sku.to_string()))
 }
 
-/// Every order the ledger holds for a product.
+/// Every order the ledger holds for a product, with its critical section,
+/// and every order refused for a lost lock.
 #[utoipa::path(get, path = "/admin/orders/{sku}", tag = "admin", params(SkuParam),
     responses(
         (status = 200, description = "The orders", body = OrderList),
@@ -106,5 +107,6 @@ pub(super) async fn orders(
     Ok(Json(OrderList {
         sku: sku.to_string(),
         orders,
+        refusals: store::refusals(&state.pool, &sku).await?,
     }))
 }

@@ -19,12 +19,12 @@ mod fencing;
 use std::sync::Arc;
 use std::time::Duration;
 
-use stocklock_api::{Drained, Order, PausePoint};
+use stocklock_api::{Backend, Drained, Order, PausePoint};
 use tokio::time::Instant;
 
 use crate::domain::{IdempotencyKey, Quantity, Sku};
 use crate::error::Error;
-use crate::lock::{Deduction, LockGuard, Stage};
+use crate::lock::{Deduction, LockError, LockGuard, Stage};
 use crate::state::AppState;
 use crate::store::{self, KeyedOrder};
 use crate::switch::ActiveLock;
@@ -185,11 +185,24 @@ async fn place_pinned(state: &AppState, active: &ActiveLock, asked: Asked<'_>) -
     }
     let key = sku.lock_key();
     let mut guard = active.lock.acquire(&key, active.settings.timings()).await?;
+    let token = guard.token().map(|fence| fence.token);
     let placed = under_lock(state, active, asked, &mut guard).await;
     if let Err(err) = guard.release().await {
         tracing::warn!(error = %err, %key, "releasing the lock failed; it will expire by its TTL");
     }
+    if let Err(Error::Lock(LockError::Lost { .. })) = &placed {
+        record_refusal(state, sku, active.settings.backend, token).await;
+    }
     placed
+}
+
+/// Writes down an order refused for a lost lock (`store/refusals.rs` says
+/// why), once its lock is released. The answer stays 409 `lock_lost`
+/// whether or not this succeeds: the record only feeds the timeline.
+async fn record_refusal(state: &AppState, sku: &Sku, backend: Backend, token: Option<i64>) {
+    if let Err(err) = store::record_refusal(&state.pool, sku, backend, token).await {
+        tracing::warn!(error = %err, %sku, "could not record a refused order for the timeline");
+    }
 }
 
 /// Everything the lock protects: the fence's claim and the transaction.

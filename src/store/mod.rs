@@ -1,7 +1,8 @@
 //! Every SQL statement of the service, one small function each, grouped
 //! by what they serve: the products and the ledger's audit
 //! (`products.rs`), the deduction and the locks that live in PostgreSQL
-//! (`deduction.rs`), and the pool itself (here).
+//! (`deduction.rs`), the record of refused orders (`refusals.rs`), and the
+//! pool itself (here).
 //!
 //! Statements are checked at runtime (`sqlx::query_as`), not with the
 //! compile-time `query!` macros: those need a live database (or committed
@@ -15,13 +16,15 @@ mod deduction;
 mod keys;
 mod known;
 mod products;
+mod refusals;
 
 use std::future::Future;
+use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::Connection;
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
 pub use batch::{BatchFailed, BatchOrder, Batches, Sale, Writer};
@@ -29,12 +32,17 @@ pub use deduction::{Claim, NewOrder, advisory_xact_lock, claim_fence, read_stock
 pub use keys::{KEY_LIFETIME_HOURS, KeyedOrder, is_key_taken, order_by_key};
 pub use known::KnownProducts;
 pub use products::{audit, orders, product, reset_product};
+pub use refusals::{record_refusal, refusals};
 
 /// The longest anyone waits for a pooled connection: past it, a 503.
 pub const POOL_WAIT_LIMIT: Duration = Duration::from_secs(5);
 
 /// Opens the pool and applies the embedded migrations (`migrations/`).
-pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+/// Every connection introduces itself as `instance`: PostgreSQL records it
+/// on each order and refusal ([`refusals`]) and shows it in
+/// `pg_stat_activity`.
+pub async fn connect(url: &str, max_connections: u32, instance: &str) -> anyhow::Result<PgPool> {
+    let options = PgConnectOptions::from_str(url)?.application_name(instance);
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)
         // The outer bound for reads outside an order; an order's own waits
@@ -54,7 +62,7 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
                 Ok(true)
             })
         })
-        .connect(url)
+        .connect_with(options)
         .await?;
     sqlx::migrate!().run(&pool).await?;
     Ok(pool)
@@ -138,6 +146,12 @@ pub fn is_outage(err: &sqlx::Error) -> bool {
         }),
         _ => false,
     }
+}
+
+/// A `lock_backend` column's value as a [`Backend`]: only the service
+/// writes it, so another value means the table was edited by hand.
+fn backend_named(name: &str) -> Result<stocklock_api::Backend, sqlx::Error> {
+    name.parse().map_err(|err| sqlx::Error::Decode(Box::new(err)))
 }
 
 /// `SELECT 1`: is PostgreSQL reachable?

@@ -22,10 +22,13 @@ pub async fn reset_product(pool: &PgPool, sku: &Sku, stock: i64) -> Result<Produ
     .bind(stock)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("DELETE FROM orders WHERE sku = $1")
-        .bind(sku.as_str())
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "WITH refusals AS (DELETE FROM lock_refusals WHERE sku = $1)
+         DELETE FROM orders WHERE sku = $1",
+    )
+    .bind(sku.as_str())
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(Product {
         sku: sku.to_string(),
@@ -48,7 +51,7 @@ pub async fn product(pool: &PgPool, sku: &Sku) -> Result<Option<Product>, sqlx::
 /// The ledger's verdict, computed by PostgreSQL from the rows themselves.
 #[tracing::instrument(level = "debug", skip(pool))]
 pub async fn audit(pool: &PgPool, sku: &Sku) -> Result<Option<Audit>, sqlx::Error> {
-    let row = sqlx::query_as::<_, (i64, i64, i64, i64, i64, bool, i64, i64)>(
+    let row = sqlx::query_as::<_, (i64, i64, i64, i64, i64, bool, i64, i64, i64)>(
         "WITH ledger AS (
              SELECT p.initial_stock, p.stock,
                     COALESCE(SUM(o.quantity), 0)::BIGINT AS sold,
@@ -77,19 +80,34 @@ pub async fn audit(pool: &PgPool, sku: &Sku) -> Result<Option<Audit>, sqlx::Erro
                    AND (b.cs_started_us > a.cs_started_us OR b.order_id > a.order_id)
              ) b
              WHERE a.sku = $1
+         ),
+         -- The most critical sections open at one instant: a sweep over
+         -- every start (+1) and end (-1) in time order, an end first when
+         -- one section ends as another starts (they touch, they do not
+         -- overlap: the same rule as above). One order's worth of work per
+         -- order, unlike the pairs, which can grow as their square.
+         holders AS (
+             SELECT COALESCE(MAX(open), 0)::BIGINT AS most
+             FROM (
+                 SELECT SUM(step) OVER (ORDER BY at, step) AS open
+                 FROM orders o
+                 CROSS JOIN LATERAL (VALUES (o.cs_started_us, 1), (o.cs_ended_us, -1)) AS e (at, step)
+                 WHERE o.sku = $1 AND o.cs_started_us < o.cs_ended_us
+             ) sweep
          )
          SELECT initial_stock, stock, sold, orders,
                 GREATEST(sold - initial_stock, 0) AS oversold,
                 stock = initial_stock - sold AS consistent,
                 (SELECT pairs FROM overlapping) AS overlapping_holds,
-                (SELECT across FROM overlapping) AS overlapping_across_backends
+                (SELECT across FROM overlapping) AS overlapping_across_backends,
+                (SELECT most FROM holders) AS most_holders_at_once
          FROM ledger",
     )
     .bind(sku.as_str())
     .fetch_optional(pool)
     .await?;
     Ok(row.map(
-        |(initial_stock, stock, sold, orders, oversold, consistent, overlapping_holds, across)| Audit {
+        |(initial_stock, stock, sold, orders, oversold, consistent, overlapping_holds, across, most)| Audit {
             sku: sku.to_string(),
             initial_stock,
             stock,
@@ -99,26 +117,53 @@ pub async fn audit(pool: &PgPool, sku: &Sku) -> Result<Option<Audit>, sqlx::Erro
             consistent,
             overlapping_holds,
             overlapping_across_backends: across,
+            most_holders_at_once: most,
         },
     ))
 }
 
-/// Every order of the SKU, for comparing one by one with what clients were
-/// told; `None` if there is no such product.
+/// Every order of the SKU, in the order their sections began (for
+/// comparing one by one with what clients were told, and for the
+/// timeline); `None` if there is no such product.
 #[tracing::instrument(level = "debug", skip(pool))]
 pub async fn orders(pool: &PgPool, sku: &Sku) -> Result<Option<Vec<RecordedOrder>>, sqlx::Error> {
     if product(pool, sku).await?.is_none() {
         return Ok(None);
     }
-    let rows = sqlx::query_as::<_, (Uuid, i64)>(
-        "SELECT order_id, quantity FROM orders WHERE sku = $1 ORDER BY created_at, order_id",
+    let rows = sqlx::query_as::<_, OrderRow>(
+        "SELECT order_id, quantity, instance, lock_backend, fence_token, cs_started_us, cs_ended_us
+         FROM orders WHERE sku = $1 ORDER BY cs_started_us, created_at, order_id",
     )
     .bind(sku.as_str())
     .fetch_all(pool)
     .await?;
-    let orders = rows
-        .into_iter()
-        .map(|(order_id, quantity)| RecordedOrder { order_id, quantity })
-        .collect();
-    Ok(Some(orders))
+    rows.into_iter()
+        .map(OrderRow::into_api)
+        .collect::<Result<_, _>>()
+        .map(Some)
+}
+
+#[derive(sqlx::FromRow)]
+struct OrderRow {
+    order_id: Uuid,
+    quantity: i64,
+    instance: Option<String>,
+    lock_backend: String,
+    fence_token: Option<i64>,
+    cs_started_us: Option<i64>,
+    cs_ended_us: Option<i64>,
+}
+
+impl OrderRow {
+    fn into_api(self) -> Result<RecordedOrder, sqlx::Error> {
+        Ok(RecordedOrder {
+            order_id: self.order_id,
+            quantity: self.quantity,
+            instance: self.instance,
+            backend: super::backend_named(&self.lock_backend)?,
+            fence_token: self.fence_token,
+            cs_started_us: self.cs_started_us,
+            cs_ended_us: self.cs_ended_us,
+        })
+    }
 }

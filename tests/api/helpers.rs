@@ -8,7 +8,7 @@ use sqlx::PgPool;
 use stocklock::config::Config;
 use stocklock::startup::{Application, Running};
 use stocklock::telemetry;
-use stocklock_api::{Audit, Backend, LockSettings, LockSettingsUpdate, Order};
+use stocklock_api::{Audit, Backend, Health, LockSettings, LockSettingsUpdate, Order, OrderList};
 use tokio::task::JoinSet;
 
 /// A running instance of the application.
@@ -131,6 +131,19 @@ impl TestApp {
         let response = self.get(&format!("/admin/audit/{sku}")).await;
         assert_eq!(response.status(), StatusCode::OK, "audit {sku}");
         response.json().await.expect("audit body")
+    }
+
+    /// `GET /admin/orders/{sku}`: the orders, their sections, the refusals.
+    pub async fn orders(&self, sku: &str) -> OrderList {
+        let response = self.get(&format!("/admin/orders/{sku}")).await;
+        assert_eq!(response.status(), StatusCode::OK, "orders of {sku}");
+        response.json().await.expect("order list body")
+    }
+
+    /// This instance's name, as `/health` gives it.
+    pub async fn instance(&self) -> String {
+        let health: Health = self.get("/health").await.json().await.expect("health body");
+        health.instance
     }
 
     /// `GET /admin/lock` with a bearer token, for instances that need one.

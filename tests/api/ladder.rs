@@ -10,9 +10,9 @@
 
 use reqwest::StatusCode;
 use serde_json::json;
-use stocklock_api::{Backend, Faults, LockSettingsUpdate, PauseHolder, PausePoint};
+use stocklock_api::{Audit, Backend, Faults, LockSettingsUpdate, OrderList, PauseHolder, PausePoint};
 
-use crate::helpers::{Tally, TestApp, buy_concurrently, error_code, spawn_app, unique_sku};
+use crate::helpers::{Tally, TestApp, buy_concurrently, error_code, spawn_app, spawn_app_with, unique_sku};
 
 /// One rung: `backend` with its TTL, every holder paused `pause_ms` before
 /// writing; `buyers` single-unit orders at once against `stock` units.
@@ -25,14 +25,18 @@ struct Rung {
     buyers: usize,
 }
 
-async fn climb(rung: Rung) -> (Tally, stocklock_api::Audit) {
+/// What a rung left: the answers, the audit, and the order list with its
+/// refusals.
+type Climbed = (Tally, Audit, OrderList);
+
+async fn climb(rung: Rung) -> Climbed {
     climb_with(rung, PausePoint::BeforeWrite, true).await
 }
 
 /// Two instances, as in the workshop: a lock that excludes processes (an
 /// etcd session's) must be shown failing *across* them.
-async fn climb_with(rung: Rung, at: PausePoint, check: bool) -> (Tally, stocklock_api::Audit) {
-    let apps = [spawn_app().await, spawn_app().await];
+async fn climb_with(rung: Rung, at: PausePoint, check: bool) -> Climbed {
+    let apps = [named("first").await, named("second").await];
     for app in &apps {
         app.set_lock(LockSettingsUpdate {
             backend: Some(rung.backend),
@@ -49,7 +53,11 @@ async fn climb_with(rung: Rung, at: PausePoint, check: bool) -> (Tally, stockloc
     let sku = unique_sku();
     apps[0].reset(&sku, rung.stock).await;
     let tally = buy_concurrently(&[&apps[0], &apps[1]], &sku, rung.buyers).await;
-    (tally, apps[0].audit(&sku).await)
+    (tally, apps[0].audit(&sku).await, apps[0].orders(&sku).await)
+}
+
+async fn named(instance: &str) -> TestApp {
+    spawn_app_with(|config| config.instance_name = Some(instance.to_owned())).await
 }
 
 async fn pause_every_holder(app: &TestApp, pause_ms: u64, at: PausePoint) {
@@ -67,9 +75,9 @@ async fn pause_every_holder(app: &TestApp, pause_ms: u64, at: PausePoint) {
     assert_eq!(response.status(), StatusCode::OK);
 }
 
-fn assert_unfenced_lock_failed((tally, audit): (Tally, stocklock_api::Audit)) {
+fn assert_unfenced_lock_failed((tally, audit, _): Climbed) {
     assert!(
-        audit.overlapping_holds > 0,
+        audit.overlapping_holds > 0 && audit.most_holders_at_once > 1,
         "no overlap measured: {tally:?} {audit:?}"
     );
     assert!(
@@ -78,18 +86,40 @@ fn assert_unfenced_lock_failed((tally, audit): (Tally, stocklock_api::Audit)) {
     );
 }
 
-fn assert_fencing_held((tally, audit): (Tally, stocklock_api::Audit)) {
+fn assert_fencing_held((tally, audit, list): Climbed) {
     assert_eq!(
-        (audit.oversold, audit.overlapping_holds, audit.consistent),
-        (0, 0, true),
+        (
+            audit.oversold,
+            audit.overlapping_holds,
+            audit.consistent,
+            audit.most_holders_at_once
+        ),
+        (0, 0, true, 1),
         "{tally:?} {audit:?}"
     );
+    assert_refusals_recorded(&tally, &list);
     assert!(tally.lock_lost > 0, "no stale write was refused: {tally:?}");
     assert!(
         tally.created > 0,
         "fencing refused every holder, the newest too: {tally:?}"
     );
     assert_eq!(audit.orders, tally.created, "{tally:?} {audit:?}");
+}
+
+/// Every `lock_lost` answer left its refusal, by one of the two instances,
+/// with the token it held: what the timeline marks.
+fn assert_refusals_recorded(tally: &Tally, list: &OrderList) {
+    assert_eq!(
+        list.refusals.len() as i64,
+        tally.lock_lost,
+        "{tally:?} {:?}",
+        list.refusals
+    );
+    for refusal in &list.refusals {
+        let instance = refusal.instance.as_deref();
+        assert!(matches!(instance, Some("first" | "second")), "{refusal:?}");
+        assert!(refusal.fence_token.is_some(), "{refusal:?}");
+    }
 }
 
 // Redis: a 300 ms TTL and 700 ms pauses, so each holder overlaps the next.
@@ -228,11 +258,13 @@ async fn etcd_without_renewal_a_lease_expires_under_long_work() {
 /// refused; without the check it writes anyway.
 #[tokio::test]
 async fn the_check_before_commit_refuses_a_holder_whose_lock_expired_before_it() {
-    let (checked, audit) = climb_with(redis(false), PausePoint::AfterAcquire, true).await;
+    let (checked, audit, list) = climb_with(redis(false), PausePoint::AfterAcquire, true).await;
     assert!(checked.lock_lost > 0, "no expired lock was caught: {checked:?}");
     assert_eq!((audit.oversold, audit.consistent), (0, true), "{audit:?}");
-    let (unchecked, _) = climb_with(redis(false), PausePoint::AfterAcquire, false).await;
+    assert_refusals_recorded(&checked, &list);
+    let (unchecked, _, list) = climb_with(redis(false), PausePoint::AfterAcquire, false).await;
     assert_eq!(unchecked.lock_lost, 0, "{unchecked:?}");
+    assert!(list.refusals.is_empty(), "{list:?}");
 }
 
 /// The fence's rules, straight against PostgreSQL (`docs/fencing.md`).

@@ -25,4 +25,5 @@ mod outage;
 mod overload;
 mod overselling;
 mod switching;
+mod timeline;
 mod waiting;

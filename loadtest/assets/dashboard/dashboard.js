@@ -1,16 +1,23 @@
-// The stocklock dashboard. One page, two ways in: live, from the load
+// The stocklock dashboard (the overview and the timeline are drawn by
+// overview.js and timeline.js, loaded first). One page, two ways in: live, from the load
 // tester's server-sent events (`/events`), or replayed from the events a
 // report embeds (`window.STOCKLOCK_EVENTS`). Either way the same handler
 // sees the same events in the same order, so the two cannot disagree.
 "use strict";
 
-const state = { run: null, phases: [], current: -1, shown: -1, waiting: null, done: null };
+// `view`: "overview", or the index of the phase on show (also `shown`).
+const state = { run: null, phases: [], current: -1, shown: -1, view: null, waiting: null, done: null };
 const $ = (id) => document.getElementById(id);
-const fmt = (n, digits = 0) => (n == null ? "—" : Number(n).toFixed(digits));
+// Figures with thousands separators, in the reader's own way of writing them.
+const fmt = (n, digits = 0) =>
+  n == null ? "—" : Number(n).toLocaleString(undefined, { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 // --- Charts (uPlot) -------------------------------------------------------
 
-const COLORS = { blue: "#0072B2", orange: "#E69F00", vermillion: "#D55E00", green: "#009E73", purple: "#CC79A7", grey: "#666", ink: "#111" };
+// The colours, and which each chart draws its series in: palette.json,
+// embedded as PALETTE (and checked for colour-blind viewers by a test).
+const COLORS = PALETTE.colors;
+const inks = (chart) => PALETTE.charts[chart].map((name) => COLORS[name]);
 
 // Fault markers: a dashed vertical line and a label at each fault's time.
 function faultMarkers() {
@@ -44,15 +51,28 @@ function faultMarkers() {
   };
 }
 
+// Axis text a room can read from the back: 20 px and up.
+const AXIS_FONT = "20px system-ui, 'DejaVu Sans', sans-serif";
+const AXIS_LABEL_FONT = "bold 20px system-ui, 'DejaVu Sans', sans-serif";
+const axis = (label, size, more = {}) => ({ label, size, font: AXIS_FONT, labelFont: AXIS_LABEL_FONT, labelSize: 30, ...more });
+const thousands = (u, values) => values.map((v) => (v == null ? "" : v.toLocaleString()));
+
+// A legend marker draws its line's style (solid, dashed, dotted), not just
+// its colour: dashboard.css makes the marker a short line.
+const markerDash = (u, i) => {
+  const dash = u.series[i].dash;
+  return !dash || !dash.length ? "solid" : dash[0] <= 3 ? "dotted" : "dashed";
+};
+
 function chart(el, series, yLabel) {
   const width = Math.max(480, el.clientWidth || 560);
   return new uPlot({
     width, height: 300,
     scales: { x: { time: false } },
-    axes: [{ label: "seconds into the phase", size: 50 }, { label: yLabel, size: 70 }],
+    axes: [axis("seconds into the phase", 56), axis(yLabel, 96, { values: thousands })],
     series: [{ label: "t (s)" }, ...series],
     plugins: [faultMarkers()],
-    legend: { live: false },
+    legend: { live: false, markers: { width: 4, dash: markerDash } },
   }, [[]].concat(series.map(() => [])), el);
 }
 
@@ -60,21 +80,22 @@ const line = (label, stroke, dash) => ({ label, stroke, width: 3, dash, points: 
 
 let charts = null;
 function makeCharts() {
+  const [units, rates, latency] = ["units", "rates", "latency"].map(inks);
   charts = {
     units: chart($("chart-units"), [
-      line("units sold (ledger)", COLORS.blue),
-      line("stock on sale", COLORS.ink, [10, 6]),
-      line("stock left", COLORS.green, [3, 3]),
+      line("units sold (ledger)", units[0]),
+      line("stock on sale", units[1], [10, 6]),
+      line("stock left", units[2], [3, 3]),
     ], "units"),
     rates: chart($("chart-rates"), [
-      line("orders", COLORS.blue),
-      line("409 sold out", COLORS.grey, [2, 4]),
-      line("409 lock lost", COLORS.orange, [12, 4]),
-      line("503", COLORS.vermillion, [6, 3]),
+      line("orders", rates[0]),
+      line("409 sold out", rates[1], [2, 4]),
+      line("409 lock lost", rates[2], [12, 4]),
+      line("503", rates[3], [6, 3, 2, 3]),
     ], "per second"),
     latency: chart($("chart-latency"), [
-      line("p50", COLORS.blue),
-      line("p99", COLORS.purple, [10, 4]),
+      line("p50", latency[0]),
+      line("p99", latency[1], [10, 4]),
     ], "ms"),
   };
 }
@@ -94,6 +115,11 @@ function drawCharts() {
 
 function show(index) {
   state.shown = index;
+  state.view = index;
+  remember(index);
+  $("overview").hidden = true;
+  $("phase-view").hidden = false;
+  drawViews();
   const phase = state.phases[index];
   $("phase-title").textContent = phase.plan.label;
   const expectation = phase.verdict ? phase.verdict.report.expectation : phase.plan.expectation;
@@ -101,6 +127,69 @@ function show(index) {
   document.querySelectorAll("#board tr[data-phase]").forEach((tr) => tr.classList.toggle("shown", +tr.dataset.phase === index));
   drawNumbers();
   drawCharts();
+  drawTimeline();
+}
+
+function showOverview() {
+  state.shown = -1;
+  state.view = "overview";
+  remember("overview");
+  $("phase-view").hidden = true;
+  $("overview").hidden = false;
+  document.querySelectorAll("#board tr.shown").forEach((tr) => tr.classList.remove("shown"));
+  drawViews();
+  drawOverview();
+}
+
+// The views in order — the overview, then each phase — as buttons, and
+// the arrow keys (what a presentation clicker sends) moving between them.
+function drawViews() {
+  const nav = $("views");
+  nav.replaceChildren();
+  const views = ["overview", ...state.phases.map((_, i) => i)];
+  views.forEach((view) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.dataset.view = view;
+    const phase = view === "overview" ? null : state.phases[view];
+    button.textContent = phase ? `${phase.verdict ? phase.verdict.label.split(" ")[0] + " " : ""}${phase.plan.label}` : "Overview";
+    if (view === state.view) button.setAttribute("aria-current", "true");
+    button.addEventListener("click", () => (view === "overview" ? showOverview() : show(view)));
+    nav.appendChild(button);
+  });
+}
+
+// The view in the address (`#overview`, `#phase-1`, …), so that a link, a
+// reload or a screenshot script opens the same view.
+function remember(view) {
+  try { history.replaceState(null, "", view === "overview" ? "#overview" : `#phase-${view + 1}`); } catch (_) { /* a file: URL may refuse */ }
+}
+
+function viewIn(hash) {
+  const m = /^#phase-(\d+)$/.exec(hash);
+  if (m && +m[1] >= 1 && +m[1] <= state.phases.length) return +m[1] - 1;
+  return "overview";
+}
+
+function step(by) {
+  const views = ["overview", ...state.phases.map((_, i) => i)];
+  const at = Math.max(0, views.indexOf(state.view));
+  const next = views[Math.min(views.length - 1, Math.max(0, at + by))];
+  if (next === "overview") showOverview(); else show(next);
+}
+
+document.addEventListener("keydown", (e) => {
+  if (e.target.closest && e.target.closest("input, textarea, select")) return;
+  if (e.key === "ArrowRight" || e.key === "PageDown") { step(1); e.preventDefault(); }
+  if (e.key === "ArrowLeft" || e.key === "PageUp") { step(-1); e.preventDefault(); }
+});
+
+// Ticks come faster than a chart of every phase needs redrawing.
+let overviewQueued = false;
+function queueOverview() {
+  if (state.view !== "overview" || overviewQueued) return;
+  overviewQueued = true;
+  requestAnimationFrame(() => { overviewQueued = false; drawOverview(); });
 }
 
 function expectationWords(e) { return e === "must_be_safe" ? "must be safe" : "may oversell"; }
@@ -111,12 +200,12 @@ function drawNumbers() {
   const verdict = phase.verdict && phase.verdict.report;
   const sold = verdict ? verdict.ledger.sold : last ? last.sold : 0;
   const oversold = verdict ? verdict.verdict.oversold_units : last ? last.oversold : 0;
-  $("sold").textContent = sold;
-  $("initial").textContent = phase.plan.stock;
-  $("oversold").textContent = oversold;
+  $("sold").textContent = fmt(sold);
+  $("initial").textContent = fmt(phase.plan.stock);
+  $("oversold").textContent = fmt(oversold);
   $("oversold-box").classList.toggle("bad", oversold > 0);
   $("oversold-word").textContent = oversold > 0 ? "⚠ OVERSOLD" : "oversold";
-  $("overlaps").textContent = verdict ? verdict.verdict.overlapping_holds : last ? last.overlaps : 0;
+  $("overlaps").textContent = fmt(verdict ? verdict.verdict.overlapping_holds : last ? last.overlaps : 0);
   $("rate").textContent = verdict ? fmt(verdict.orders_per_s) : last ? fmt(last.orders_per_s) : 0;
   $("refused").textContent = last ? fmt(last.unavailable_per_s) : 0;
 }
@@ -135,10 +224,10 @@ function drawBoard() {
     tr.dataset.verdict = v ? v.label : "";
     const status = v ? v.label : i === state.current && !state.done ? "⏳ running" : i === state.waiting ? "⏸ next" : "· pending";
     const cells = r
-      ? [status, r.label, expectationWords(r.expectation), `${r.ledger.sold}/${r.ledger.initial_stock}`, r.verdict.oversold_units,
-         r.verdict.overlapping_holds, r.counts.lock_lost, r.counts.lock_unavailable + r.counts.overloaded + r.counts.other_unavailable,
-         fmt(r.orders_per_s), fmt(r.latency.p99_ms, 1)]
-      : [status, phase.plan.label, phase.plan.expectation ? expectationWords(phase.plan.expectation) : "", `—/${phase.plan.stock}`, "", "", "", "", "", ""];
+      ? [status, r.label, expectationWords(r.expectation), `${fmt(r.ledger.sold)}/${fmt(r.ledger.initial_stock)}`, fmt(r.verdict.oversold_units),
+         fmt(r.verdict.overlapping_holds), fmt(r.verdict.most_holders_at_once), fmt(r.counts.lock_lost),
+         fmt(r.counts.lock_unavailable + r.counts.overloaded + r.counts.other_unavailable), fmt(r.orders_per_s), fmt(r.latency.p99_ms, 1)]
+      : [status, phase.plan.label, phase.plan.expectation ? expectationWords(phase.plan.expectation) : "", `—/${fmt(phase.plan.stock)}`, "", "", "", "", "", "", ""];
     cells.forEach((text, c) => {
       const td = document.createElement("td");
       td.textContent = text;
@@ -162,7 +251,7 @@ function drawBoard() {
 const handlers = {
   run(e) {
     state.run = e;
-    state.phases = e.phases.map((plan) => ({ plan, ticks: [], faults: [], verdict: null }));
+    state.phases = e.phases.map((plan) => ({ plan, ticks: [], faults: [], timeline: null, verdict: null }));
     $("run").textContent = `scenario ${e.scenario} · ${e.model} · ${e.targets.length} instance(s)`;
     drawBoard();
     if (state.phases.length) show(0);
@@ -188,15 +277,22 @@ const handlers = {
   tick(e) {
     state.phases[e.phase].ticks.push(e);
     if (state.shown === e.phase) { drawNumbers(); drawCharts(); }
+    queueOverview();
   },
   fault(e) {
     state.phases[e.phase].faults.push(e);
     if (state.shown === e.phase) drawCharts();
   },
+  timeline(e) {
+    state.phases[e.phase].timeline = e.timeline;
+    if (state.shown === e.phase) drawTimeline();
+  },
   verdict(e) {
     state.phases[e.phase].verdict = e;
     drawBoard();
+    drawViews();
     if (state.shown === e.phase) show(e.phase);
+    queueOverview();
   },
   done(e) {
     state.done = e;
@@ -204,6 +300,7 @@ const handlers = {
       ? "✔ finished: every backend that must be safe was safe"
       : "✖ finished: a backend that must be safe was NOT";
     drawBoard();
+    showOverview();
   },
 };
 
@@ -216,6 +313,20 @@ function handle(event) {
 
 const live = !window.STOCKLOCK_EVENTS;
 makeCharts();
+$("timeline-canvas").addEventListener("mousemove", timelineHover);
+// The charts follow the window (to the projector, say).
+let resizing = null;
+window.addEventListener("resize", () => {
+  clearTimeout(resizing);
+  resizing = setTimeout(() => {
+    for (const name of ["units", "rates", "latency"]) {
+      const el = $("chart-" + name);
+      charts[name].setSize({ width: Math.max(480, el.clientWidth || 560), height: 300 });
+    }
+    drawTimeline();
+    if (overviewChart) overviewChart.setSize({ width: Math.max(480, $("chart-overview").clientWidth || 900), height: 380 });
+  }, 150);
+});
 if (live) {
   const source = new EventSource("/events");
   source.onopen = () => { if (!state.done) $("status").textContent = "● live"; };
@@ -229,7 +340,11 @@ if (live) {
     fetch("/continue", { method: "POST", headers: { "X-Stocklock-Go": "1" } }).catch(() => { $("go").disabled = false; });
   });
 } else {
+  // Replaying moves through the views; the address asked for one.
+  const asked = location.hash;
   window.STOCKLOCK_EVENTS.forEach(handle);
+  const view = viewIn(asked);
+  if (view === "overview") showOverview(); else show(view);
   $("go-hint").hidden = true;
   if (state.done) $("status").textContent = "replay: " + $("status").textContent;
 }

@@ -11,7 +11,9 @@
 //!
 //! * [`server`]: the page, uPlot and the events (server-sent events), served
 //!   by the load tester itself, and the instructor's button;
-//! * [`page`]: the page, live or self-contained for the report.
+//! * [`page`]: the page, live or self-contained for the report;
+//! * [`palette`]: its colours, checked for colour-blind viewers.
 
 pub mod page;
+pub mod palette;
 pub mod server;

@@ -8,6 +8,12 @@ use crate::events::Event;
 const PAGE: &str = include_str!("../../assets/dashboard/page.html");
 const CSS: &str = include_str!("../../assets/dashboard/dashboard.css");
 const SCRIPT: &str = include_str!("../../assets/dashboard/dashboard.js");
+/// The overview's and the timeline's drawing, loaded before [`SCRIPT`],
+/// whose start replays events at once.
+const VIEW_SCRIPTS: [&str; 2] = [
+    include_str!("../../assets/dashboard/overview.js"),
+    include_str!("../../assets/dashboard/timeline.js"),
+];
 /// uPlot 1.6.32 (MIT, `assets/uplot/LICENSE`), shipped inside the binary:
 /// nothing is fetched from outside, and no Node.js is needed.
 pub const UPLOT_JS: &str = include_str!("../../assets/uplot/uPlot.iife.min.js");
@@ -44,7 +50,14 @@ fn assemble(uplot_style: &str, uplot_and_data: String) -> String {
     PAGE.replacen("<!--STYLE-->", &format!("{uplot_style}\n<style>{CSS}</style>"), 1)
         .replacen(
             "<!--SCRIPTS-->",
-            &format!("{uplot_and_data}\n<script>{}</script>", inline_script(SCRIPT)),
+            &format!(
+                "{uplot_and_data}\n<script>const PALETTE = {};</script>\n{}<script>{}</script>",
+                super::palette::PALETTE_JSON.replace('<', "\\u003c"),
+                VIEW_SCRIPTS
+                    .map(|s| format!("<script>{}</script>\n", inline_script(s)))
+                    .concat(),
+                inline_script(SCRIPT)
+            ),
             1,
         )
 }

@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use sqlx::PgPool;
-use stocklock_api::{Audit, Backend, DRAIN_LIMIT, LockSettings, LockSettingsUpdate};
+use stocklock_api::{Audit, Backend, DRAIN_LIMIT, LockSettings, LockSettingsUpdate, OrderList};
 
 use crate::client::Target;
 use crate::error::RunError;
@@ -86,20 +86,23 @@ pub fn overlay(base: &LockSettingsUpdate, phase: &LockSettingsUpdate) -> LockSet
 
 /// Reads the ledger every way there is — the audit, the order list, and
 /// PostgreSQL directly if given — and has the judge cross-check it with what
-/// the clients saw. Returns the verdict and the audits it came from.
+/// the clients saw. Returns the verdict, the audits it came from, and the
+/// order lists (for the timeline).
 pub async fn judge(
     targets: &[Target],
     skus: &[String],
     database: Option<&PgPool>,
     recorder: &Recorder,
-) -> Result<(Verdict, Vec<Audit>), RunError> {
+) -> Result<(Verdict, Vec<Audit>, Vec<OrderList>), RunError> {
     let target = &targets[0];
     let mut audits = Vec::with_capacity(skus.len());
+    let mut lists = Vec::with_capacity(skus.len());
     let mut listed = OrderBook::new();
     for sku in skus {
         audits.push(target.audit(sku).await?);
         let list = target.orders(sku).await?;
         listed.extend(list.orders.iter().map(|o| (o.order_id, o.quantity)));
+        lists.push(list);
     }
     let db = match database {
         Some(pool) => Some(ledger::read(pool, skus).await?),
@@ -111,5 +114,18 @@ pub async fn judge(
         no_answer_quantities: recorder.no_answer_quantities.clone(),
     };
     let verdict = verdict::judge(&audits, &listed, &tally, db.as_ref());
-    Ok((verdict, audits))
+    Ok((verdict, audits, lists))
+}
+
+/// Each target's instance name, with the target: the timeline's lanes. A
+/// target that does not answer (killed by the phase) is left out; its
+/// orders still get a lane, named but not placed.
+pub async fn instances(targets: &[Target]) -> Vec<(String, String)> {
+    let mut named = Vec::with_capacity(targets.len());
+    for target in targets {
+        if let Ok(health) = target.health().await {
+            named.push((health.instance, target.base.clone()));
+        }
+    }
+    named
 }

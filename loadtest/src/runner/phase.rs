@@ -6,7 +6,7 @@
 //!    SKUs, set the phase's faults;
 //! 3. send the load, with the fault schedule and the ticks alongside;
 //! 4. drain every target again (`admin.rs` says why), then audit the ledger
-//!    and judge.
+//!    and judge; draw who held the lock when from the same order lists.
 //!
 //! Everything that happens is emitted into the run's event log through a
 //! [`PhaseWatch`]; this file calls no view.
@@ -28,6 +28,7 @@ use crate::load::{self, LoadPlan};
 use crate::report::model::PhaseReport;
 use crate::scenario::PhaseSpec;
 use crate::stats::{Outcome, Recorder, per_second, summarize};
+use crate::timeline;
 use crate::verdict::{self, Ledger};
 
 /// Runs `spec`, the run's phase number `index`.
@@ -47,8 +48,10 @@ pub async fn run(runner: &Runner<'_>, index: usize, spec: &PhaseSpec) -> Result<
     faults::set_all(&runner.targets, &Faults::default()).await?;
 
     let (recorder, elapsed) = (&loaded.recorder, loaded.elapsed);
-    let (verdict, audits) =
+    let (verdict, audits, lists) =
         admin::judge(&runner.targets, &runner.plan.skus, runner.database, recorder).await?;
+    let instances = admin::instances(&runner.targets).await;
+    watch.timeline(timeline::build(&lists, &instances, started_unix_ms));
     let expectation = runner.expectation(spec);
     let assessment = verdict::assess(&verdict, expectation);
     // The live bar gives way to one plain line with the outcome (oversold

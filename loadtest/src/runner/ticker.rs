@@ -21,6 +21,7 @@ use crate::faults::{self, PhaseFault};
 use crate::report::model::PhaseReport;
 use crate::stats::window::{Taken, TickWindow};
 use crate::stats::{Outcome, per_second};
+use crate::timeline::Timeline;
 use crate::verdict;
 
 /// How often a watched phase is ticked.
@@ -127,6 +128,14 @@ impl<'a> PhaseWatch<'a> {
             phase: self.phase,
             t: fault.at_s,
             kind: fault.kind.clone(),
+        });
+    }
+
+    /// Who held the lock when, read from the ledger once the load ended.
+    pub fn timeline(&self, timeline: Timeline) {
+        self.events.emit(Event::Timeline {
+            phase: self.phase,
+            timeline: Box::new(timeline),
         });
     }
 

@@ -13,6 +13,7 @@ fn audit(initial: i64, stock: i64, sold: i64, orders: i64) -> Audit {
         consistent: stock == initial - sold,
         overlapping_holds: 0,
         overlapping_across_backends: 0,
+        most_holders_at_once: 1,
     }
 }
 
