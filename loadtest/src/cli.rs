@@ -79,17 +79,24 @@ pub struct RunArgs {
     #[arg(long, value_delimiter = ',')]
     pub must_be_safe: Option<Vec<Backend>>,
 
-    /// Initial stock of each SKU.
-    #[arg(long, default_value_t = 100)]
+    /// Initial stock of each SKU (40 with `--slow-motion`).
+    #[arg(long, default_value_t = 100, default_value_if("slow_motion", "true", "40"))]
     pub stock: i64,
 
     /// Number of SKUs; 1 (the default) is a single hot product.
     #[arg(long, default_value_t = 1)]
     pub skus: usize,
 
-    /// Closed model: concurrent buyers, each buying until sold out.
-    #[arg(long, default_value_t = 64)]
+    /// Closed model: concurrent buyers, each buying until sold out (8 with
+    /// `--slow-motion`).
+    #[arg(long, default_value_t = 64, default_value_if("slow_motion", "true", "8"))]
     pub buyers: usize,
+
+    /// A preset for the projector: 8 buyers, 250 ms of work, 40 units, so
+    /// that `none` oversells for about ten seconds and the room sees the
+    /// crossing happen. Flags given beside it still win.
+    #[arg(long)]
+    pub slow_motion: bool,
 
     /// Open model instead: orders started per second, whatever the answers.
     #[arg(long, conflicts_with = "buyers")]
@@ -107,8 +114,9 @@ pub struct RunArgs {
     #[arg(long, default_value = "1")]
     pub quantity: QuantityRange,
 
-    /// Simulated work inside the critical section (widens the race), ms.
-    #[arg(long, default_value_t = 20)]
+    /// Simulated work inside the critical section (widens the race), ms
+    /// (250 with `--slow-motion`).
+    #[arg(long, default_value_t = 20, default_value_if("slow_motion", "true", "250"))]
     pub critical_section_ms: u64,
 
     /// Lock TTL for redis and etcd, ms (default: the service's setting).
@@ -165,6 +173,11 @@ pub struct RunArgs {
     /// Write every figure of the run as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+
+    /// Print every column of the table (about 150 columns wide), not the
+    /// default's few that fit a 100-column terminal.
+    #[arg(long)]
+    pub wide: bool,
 
     /// Write the run's report as an HTML page to this file: the dashboard,
     /// self-contained, replaying the whole run (it opens offline).
@@ -284,5 +297,20 @@ mod tests {
         };
         assert_eq!(args.backends, Backend::CLASSIC.to_vec());
         assert_eq!(args.targets.len(), 2);
+    }
+
+    fn run(argv: &[&str]) -> RunArgs {
+        match Cli::parse_from(["loadtest", "run"].iter().chain(argv)).command {
+            Command::Run(args) => args,
+            _ => panic!("not run"),
+        }
+    }
+
+    #[test]
+    fn slow_motion_changes_the_defaults_and_flags_beside_it_still_win() {
+        let figures = |a: RunArgs| (a.buyers, a.critical_section_ms, a.stock);
+        assert_eq!(figures(run(&[])), (64, 20, 100));
+        assert_eq!(figures(run(&["--slow-motion"])), (8, 250, 40));
+        assert_eq!(figures(run(&["--slow-motion", "--buyers", "4"])), (4, 250, 40));
     }
 }

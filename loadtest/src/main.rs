@@ -60,7 +60,7 @@ async fn run(args: &RunArgs) -> anyhow::Result<bool> {
     let (report, events) = loadtest::run_with_events(args)
         .await
         .context("the load test could not run")?;
-    print!("{}", report::render_table(&report));
+    print!("{}", report::render_table(&report, args.wide));
     if let Some(path) = &args.json {
         let json = serde_json::to_string_pretty(&report)?;
         std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;

@@ -15,7 +15,8 @@ use super::model::{PhaseReport, Report};
 use crate::verdict::{self, Assessment, Expectation};
 
 /// Column names say what they count: "overlaps" are pairs of orders whose
-/// critical sections overlapped (the ledger's timestamps), "409" sold out,
+/// critical sections overlapped (the ledger's timestamps), "at once" the
+/// most sections open at one instant (1: the lock held), "409" sold out,
 /// "lock lost" a holder refused for a lost lock; "503 lock" is the lock's
 /// own refusal, "overloaded" admission control's, "503 other" a database
 /// outage or a switch in progress; "401" a missing admin token; "unsent"
@@ -24,26 +25,24 @@ use crate::verdict::{self, Assessment, Expectation};
 /// and how many of them came back as the first attempt's order. Latency
 /// columns are of successful orders (201) only.
 ///
-/// The core columns are always printed, so that runs line up when
-/// compared; a column of refusals that is zero in every phase is left out
-/// and named under the table, so that the table fits a 120-column
-/// terminal, and a projector, in the common case. Request rates and every
+/// This is `--wide`'s table. The core columns are always printed, so that
+/// runs line up when compared; a column of refusals that is zero in every
+/// phase is left out and named under the table. Request rates and every
 /// count are in the JSON report.
-const COLUMNS: [Column; 20] = [
-    Column::words("verdict", |p| verdict::label(&p.verdict, &p.assessment)),
-    Column::words("phase", |p| p.label.clone()),
+const WIDE: [Column; 21] = [
+    VERDICT,
+    PHASE,
     Column::words("expected", |p| match p.expectation {
         Expectation::MustBeSafe => "must be safe".to_owned(),
         Expectation::MayOversell => "may oversell".to_owned(),
     }),
-    Column::figures("sold/stock", |p| {
-        format!("{}/{}", p.ledger.sold, p.ledger.initial_stock)
-    }),
-    Column::figures("oversold", |p| p.verdict.oversold_units.to_string()),
+    SOLD,
+    OVERSOLD,
     Column::figures("overlaps", |p| p.verdict.overlapping_holds.to_string()),
+    AT_ONCE,
     Column::figures("201", |p| p.counts.created.to_string()),
     Column::unless_zero("409", |p| p.counts.sold_out.to_string()),
-    Column::unless_zero("lock lost", |p| p.counts.lock_lost.to_string()),
+    LOCK_LOST,
     Column::unless_zero("503 lock", |p| p.counts.lock_unavailable.to_string()),
     Column::unless_zero("overloaded", |p| p.counts.overloaded.to_string()),
     Column::unless_zero("503 other", |p| p.counts.other_unavailable.to_string()),
@@ -54,10 +53,40 @@ const COLUMNS: [Column; 20] = [
     Column::unless_zero("retry/replay", |p| {
         format!("{}/{}", p.retries.sent, p.retries.replayed)
     }),
-    Column::figures("orders/s", |p| format!("{:.0}", p.orders_per_s)),
+    RATE,
     Column::figures("p50 ms", |p| format!("{:.1}", p.latency.p50_ms)),
-    Column::figures("p99 ms", |p| format!("{:.1}", p.latency.p99_ms)),
+    P99,
 ];
+
+/// The default table: what the room needs, in at most 100 columns — the
+/// verdict, how much was sold and oversold, the most holders at once, the
+/// refusals (a lost lock's, and every 503 together) when there were any,
+/// and the cost. The rest is `--wide`'s.
+const COMPACT: [Column; 9] = [
+    VERDICT,
+    PHASE,
+    SOLD,
+    OVERSOLD,
+    AT_ONCE,
+    LOCK_LOST,
+    Column::unless_zero("503", |p| {
+        let c = &p.counts;
+        (c.lock_unavailable + c.overloaded + c.other_unavailable).to_string()
+    }),
+    RATE,
+    P99,
+];
+
+const VERDICT: Column = Column::words("verdict", |p| verdict::label(&p.verdict, &p.assessment));
+const PHASE: Column = Column::words("phase", |p| p.label.clone());
+const SOLD: Column = Column::figures("sold/stock", |p| {
+    format!("{}/{}", p.ledger.sold, p.ledger.initial_stock)
+});
+const OVERSOLD: Column = Column::figures("oversold", |p| p.verdict.oversold_units.to_string());
+const AT_ONCE: Column = Column::figures("at once", |p| p.verdict.most_holders_at_once.to_string());
+const LOCK_LOST: Column = Column::unless_zero("lock lost", |p| p.counts.lock_lost.to_string());
+const RATE: Column = Column::figures("orders/s", |p| format!("{:.0}", p.orders_per_s));
+const P99: Column = Column::figures("p99 ms", |p| format!("{:.1}", p.latency.p99_ms));
 
 /// One column of the table: words are left-aligned, figures right-aligned;
 /// a column of refusals may be left out when it is zero throughout.
@@ -97,8 +126,8 @@ impl Column {
     }
 }
 
-/// The table, then a line per failure or hint.
-pub fn render_table(report: &Report) -> String {
+/// The table (`wide`: every column), then a line per failure or hint.
+pub fn render_table(report: &Report, wide: bool) -> String {
     let mut out = String::new();
     let stock = match report.scenario.as_str() {
         "basic" => format!("{} units", report.stock_per_sku),
@@ -115,7 +144,8 @@ pub fn render_table(report: &Report) -> String {
         report.quantity,
         report.critical_section_ms
     );
-    let (grid, left_out) = grid(&report.phases);
+    let columns: &[Column] = if wide { &WIDE } else { &COMPACT };
+    let (grid, left_out) = grid(&report.phases, columns);
     out.push_str(&grid);
     out.push('\n');
     for phase in &report.phases {
@@ -143,6 +173,12 @@ pub fn render_table(report: &Report) -> String {
     if !left_out.is_empty() {
         let _ = writeln!(out, "zero in every phase, not shown: {}", left_out.join(", "));
     }
+    if !wide {
+        let _ = writeln!(
+            out,
+            "at once: the most orders holding the lock at one instant (1: it held); every column: --wide"
+        );
+    }
     let summary = match (report.passed, inconclusive) {
         (false, _) => "a backend that must be safe was not: see FAIL above",
         (true, true) => "no backend failed, but some sold nothing and proved nothing: see note above",
@@ -155,10 +191,10 @@ pub fn render_table(report: &Report) -> String {
 /// The header and a row per phase, each column as wide as its widest cell
 /// on screen (an emoji takes two cells); and the names of the columns left
 /// out.
-fn grid(phases: &[PhaseReport]) -> (String, Vec<&'static str>) {
+fn grid(phases: &[PhaseReport], columns: &'static [Column]) -> (String, Vec<&'static str>) {
     let mut shown = Vec::new();
     let mut left_out = Vec::new();
-    for column in &COLUMNS {
+    for column in columns {
         let cells: Vec<String> = phases.iter().map(column.cell).collect();
         if column.always || cells.iter().any(|cell| !is_zero(cell)) {
             shown.push((column, cells));
@@ -207,17 +243,27 @@ mod tests {
     }
 
     #[test]
-    fn the_basic_run_fits_a_120_column_terminal() {
-        let (grid, _) = grid(&basic_run().phases);
-        let grid: Vec<&str> = grid.lines().collect();
-        for line in &grid {
-            assert!(line.width() <= 120, "{} columns: {line}", line.width());
+    fn the_default_table_fits_a_100_column_terminal() {
+        let (grid, _) = grid(&basic_run().phases, &COMPACT);
+        for line in grid.lines() {
+            assert!(line.width() <= 100, "{} columns: {line}", line.width());
         }
+        let header = grid.lines().next().unwrap();
+        assert!(
+            header.contains("at once") && !header.contains("overlaps"),
+            "{header}"
+        );
     }
 
     #[test]
     fn columns_line_up_on_screen_emoji_and_all() {
-        let (grid, _) = grid(&basic_run().phases);
+        for columns in [&COMPACT[..], &WIDE[..]] {
+            assert_phase_column_lines_up(columns);
+        }
+    }
+
+    fn assert_phase_column_lines_up(columns: &'static [Column]) {
+        let (grid, _) = grid(&basic_run().phases, columns);
         let grid: Vec<&str> = grid.lines().collect();
         // Where the phase's name begins, in screen cells: after an emoji
         // (two cells, three or four bytes) as after plain text.
@@ -240,7 +286,7 @@ mod tests {
 
     #[test]
     fn columns_of_refusals_that_are_zero_throughout_are_named_not_printed() {
-        let table = render_table(&basic_run());
+        let table = render_table(&basic_run(), true);
         let header = table.lines().find(|l| l.starts_with("verdict")).unwrap();
         assert!(header.contains("409"), "409s happened: {header}");
         assert!(!header.contains("overloaded"), "{header}");
