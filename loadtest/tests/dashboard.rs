@@ -191,6 +191,41 @@ async fn assert_overview(browser: &Client, report: &Report) {
     );
 }
 
+/// In projector mode at 1280×720 (the inside of the window), the header,
+/// the big numbers, the main chart and the verdict board are all in view.
+async fn assert_projector_fits(browser: &Client, url: &str) {
+    browser.set_window_size(1280, 720).await.unwrap();
+    let inner: (u32, u32) = serde_json::from_value(
+        browser
+            .execute("return [innerWidth, innerHeight]", vec![])
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    // The window's frame, if any, is added so that the inside is 1280×720.
+    browser
+        .set_window_size(1280 + (1280 - inner.0), 720 + (720 - inner.1))
+        .await
+        .unwrap();
+    browser.goto(url).await.unwrap();
+    eventually(20, "the projector page shows its board", || async {
+        board(browser).await.iter().all(|v| !v.is_empty())
+    })
+    .await;
+    let outside = browser
+        .execute(
+            "return ['header', '#numbers', '#chart-units', '#board', '#phase-title'].filter((css) => {
+                 const r = document.querySelector(css).getBoundingClientRect();
+                 return !(r.width > 0 && r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight && r.right <= innerWidth);
+             }).concat(innerWidth === 1280 && innerHeight === 720 ? [] : [`window ${innerWidth}×${innerHeight}`])",
+            vec![],
+        )
+        .await
+        .unwrap();
+    screenshot(browser, "report-projector-1280x720.png").await;
+    assert_eq!(outside, json!([]), "not inside 1280×720 in projector mode");
+}
+
 /// `none` on two instances: both lanes hold overlapping sections; the
 /// lock that holds (`postgres`): none, and every sale is a bar.
 async fn assert_timelines(browser: &Client, report: &Report) {
@@ -334,6 +369,7 @@ async fn the_dashboard_shows_the_run_live_and_the_report_replays_it_offline() {
     screenshot(&offline, "report-overview.png").await;
     assert_timelines(&offline, &report).await;
     screenshot(&offline, "report-offline.png").await;
+    assert_projector_fits(&offline, &format!("file://{}?projector#phase-1", file.display())).await;
     offline.close().await.unwrap();
     let _ = std::fs::remove_file(file);
 }

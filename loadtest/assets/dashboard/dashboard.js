@@ -64,16 +64,51 @@ const markerDash = (u, i) => {
   return !dash || !dash.length ? "solid" : dash[0] <= 3 ? "dotted" : "dashed";
 };
 
-function chart(el, series, yLabel) {
+function chart(el, series, yLabel, more = {}) {
   const width = Math.max(480, el.clientWidth || 560);
   return new uPlot({
     width, height: 300,
-    scales: { x: { time: false } },
+    scales: { x: { time: false }, ...(more.y ? { y: more.y } : {}) },
     axes: [axis("seconds into the phase", 56), axis(yLabel, 96, { values: thousands })],
     series: [{ label: "t (s)" }, ...series],
-    plugins: [faultMarkers()],
+    plugins: [faultMarkers(), ...(more.plugins || [])],
     legend: { live: false, markers: { width: 4, dash: markerDash } },
   }, [[]].concat(series.map(() => [])), el);
+}
+
+// Units sold run into thousands under `none`, which would flatten the
+// stock line onto the floor: the axis stops at twice the stock, and the
+// line that leaves it is labelled with how far it went.
+const UNITS_CEILING = 2;
+function unitsScale() {
+  return {
+    range: (u, min, max) => {
+      const phase = state.phases[state.shown];
+      const stock = phase ? Math.max(1, phase.plan.stock) : max;
+      return [0, Math.max(1, Math.min(max, stock * UNITS_CEILING)) * 1.05];
+    },
+  };
+}
+
+function unitsOverflow() {
+  return {
+    hooks: {
+      draw: [(u) => {
+        const phase = state.phases[state.shown];
+        const last = phase && phase.ticks[phase.ticks.length - 1];
+        if (!last || last.sold <= u.scales.y.max) return;
+        const ctx = u.ctx, dpr = devicePixelRatio || 1;
+        ctx.save();
+        ctx.fillStyle = COLORS[PALETTE.charts.units[0]];
+        ctx.font = `bold ${19 * dpr}px system-ui, 'DejaVu Sans', sans-serif`;
+        ctx.textAlign = "right";
+        ctx.textBaseline = "top";
+        ctx.fillText(`↑ ${fmt(last.sold)} sold: ${(last.sold / phase.plan.stock).toFixed(1)}× the stock`,
+          u.bbox.left + u.bbox.width - 6 * dpr, u.bbox.top + 4 * dpr);
+        ctx.restore();
+      }],
+    },
+  };
 }
 
 const line = (label, stroke, dash) => ({ label, stroke, width: 3, dash, points: { show: true, size: 7 }, spanGaps: true });
@@ -86,7 +121,7 @@ function makeCharts() {
       line("units sold (ledger)", units[0]),
       line("stock on sale", units[1], [10, 6]),
       line("stock left", units[2], [3, 3]),
-    ], "units"),
+    ], "units", { y: unitsScale(), plugins: [unitsOverflow()] }),
     rates: chart($("chart-rates"), [
       line("orders", rates[0]),
       line("409 sold out", rates[1], [2, 4]),
@@ -159,10 +194,11 @@ function drawViews() {
   });
 }
 
-// The view in the address (`#overview`, `#phase-1`, …), so that a link, a
-// reload or a screenshot script opens the same view.
+// The view in the address (`#all`, `#phase-1`, …), so that a link, a
+// reload or a screenshot script opens the same view. (Not `#overview`: a
+// fragment naming an element scrolls the page to it.)
 function remember(view) {
-  try { history.replaceState(null, "", view === "overview" ? "#overview" : `#phase-${view + 1}`); } catch (_) { /* a file: URL may refuse */ }
+  try { history.replaceState(null, "", view === "overview" ? "#all" : `#phase-${view + 1}`); } catch (_) { /* a file: URL may refuse */ }
 }
 
 function viewIn(hash) {
@@ -314,19 +350,35 @@ function handle(event) {
 const live = !window.STOCKLOCK_EVENTS;
 makeCharts();
 $("timeline-canvas").addEventListener("mousemove", timelineHover);
-// The charts follow the window (to the projector, say).
+// The charts follow the window (to the projector, say) and the layout.
+function fitCharts() {
+  const tall = !document.body.classList.contains("projector");
+  for (const name of ["units", "rates", "latency"]) {
+    const el = $("chart-" + name);
+    charts[name].setSize({ width: Math.max(480, el.clientWidth || 560), height: tall || name !== "units" ? 300 : 330 });
+  }
+  drawTimeline();
+  if (overviewChart) overviewChart.setSize({ width: Math.max(480, $("chart-overview").clientWidth || 900), height: tall ? 380 : 360 });
+}
 let resizing = null;
 window.addEventListener("resize", () => {
   clearTimeout(resizing);
-  resizing = setTimeout(() => {
-    for (const name of ["units", "rates", "latency"]) {
-      const el = $("chart-" + name);
-      charts[name].setSize({ width: Math.max(480, el.clientWidth || 560), height: 300 });
-    }
-    drawTimeline();
-    if (overviewChart) overviewChart.setSize({ width: Math.max(480, $("chart-overview").clientWidth || 900), height: 380 });
-  }, 150);
+  resizing = setTimeout(fitCharts, 150);
 });
+
+// Projector mode (the button, the P key, or `?projector` in the address):
+// the header, the big numbers, the main chart and the verdict board on one
+// 1280×720 screen; the rest is below (dashboard.css says what moves).
+function projector(on) {
+  document.body.classList.toggle("projector", on);
+  $("projector").setAttribute("aria-pressed", String(on));
+  fitCharts();
+}
+$("projector").addEventListener("click", () => projector(!document.body.classList.contains("projector")));
+document.addEventListener("keydown", (e) => {
+  if ((e.key === "p" || e.key === "P") && !e.ctrlKey && !e.metaKey && !e.altKey) projector(!document.body.classList.contains("projector"));
+});
+if (new URLSearchParams(location.search).has("projector")) projector(true);
 if (live) {
   const source = new EventSource("/events");
   source.onopen = () => { if (!state.done) $("status").textContent = "● live"; };
