@@ -191,6 +191,35 @@ async fn assert_overview(browser: &Client, report: &Report) {
     );
 }
 
+/// ▶ plays the report back: the run starts over and its numbers move.
+async fn assert_playback_moves_the_numbers(browser: &Client) {
+    browser
+        .find(Locator::Id("play"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(6);
+    while Instant::now() < deadline && seen.len() < 3 {
+        seen.insert(text(browser, "sold").await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        seen.len() >= 3,
+        "the numbers did not move in the playback: {seen:?}"
+    );
+    assert_eq!(text(browser, "play").await, "⏸ Pause");
+    browser
+        .find(Locator::Id("play"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
 /// In projector mode at 1280×720 (the inside of the window), the header,
 /// the big numbers, the main chart and the verdict board are all in view.
 async fn assert_projector_fits(browser: &Client, url: &str) {
@@ -369,6 +398,7 @@ async fn the_dashboard_shows_the_run_live_and_the_report_replays_it_offline() {
     screenshot(&offline, "report-overview.png").await;
     assert_timelines(&offline, &report).await;
     screenshot(&offline, "report-offline.png").await;
+    assert_playback_moves_the_numbers(&offline).await;
     assert_projector_fits(&offline, &format!("file://{}?projector#phase-1", file.display())).await;
     offline.close().await.unwrap();
     let _ = std::fs::remove_file(file);

@@ -1,5 +1,5 @@
-// The stocklock dashboard (the overview and the timeline are drawn by
-// overview.js and timeline.js, loaded first). One page, two ways in: live, from the load
+// The stocklock dashboard (the overview, the timeline and the report's
+// playback are overview.js, timeline.js and replay.js, loaded first). One page, two ways in: live, from the load
 // tester's server-sent events (`/events`), or replayed from the events a
 // report embeds (`window.STOCKLOCK_EVENTS`). Either way the same handler
 // sees the same events in the same order, so the two cannot disagree.
@@ -286,7 +286,8 @@ function drawBoard() {
 
 const handlers = {
   run(e) {
-    state.run = e;
+    // A run starts from nothing (a replay starts the same run over).
+    Object.assign(state, { run: e, current: -1, shown: -1, view: null, waiting: null, done: null });
     state.phases = e.phases.map((plan) => ({ plan, ticks: [], faults: [], timeline: null, verdict: null }));
     $("run").textContent = `scenario ${e.scenario} · ${e.model} · ${e.targets.length} instance(s)`;
     drawBoard();
@@ -332,9 +333,9 @@ const handlers = {
   },
   done(e) {
     state.done = e;
-    $("status").textContent = e.passed
+    $("status").textContent = (live ? "" : "replay: ") + (e.passed
       ? "✔ finished: every backend that must be safe was safe"
-      : "✖ finished: a backend that must be safe was NOT";
+      : "✖ finished: a backend that must be safe was NOT");
     drawBoard();
     showOverview();
   },
@@ -398,5 +399,5 @@ if (live) {
   const view = viewIn(asked);
   if (view === "overview") showOverview(); else show(view);
   $("go-hint").hidden = true;
-  if (state.done) $("status").textContent = "replay: " + $("status").textContent;
+  setUpReplay(window.STOCKLOCK_EVENTS);
 }

@@ -8,11 +8,12 @@ use crate::events::Event;
 const PAGE: &str = include_str!("../../assets/dashboard/page.html");
 const CSS: &str = include_str!("../../assets/dashboard/dashboard.css");
 const SCRIPT: &str = include_str!("../../assets/dashboard/dashboard.js");
-/// The overview's and the timeline's drawing, loaded before [`SCRIPT`],
-/// whose start replays events at once.
-const VIEW_SCRIPTS: [&str; 2] = [
+/// The overview's and the timeline's drawing and the report's playback,
+/// loaded before [`SCRIPT`], whose start replays events at once.
+const VIEW_SCRIPTS: [&str; 3] = [
     include_str!("../../assets/dashboard/overview.js"),
     include_str!("../../assets/dashboard/timeline.js"),
+    include_str!("../../assets/dashboard/replay.js"),
 ];
 /// uPlot 1.6.32 (MIT, `assets/uplot/LICENSE`), shipped inside the binary:
 /// nothing is fetched from outside, and no Node.js is needed.
