@@ -78,6 +78,7 @@ pub async fn run_with_events(args: &RunArgs) -> Result<(Report, Arc<EventLog>), 
         events: &events,
         ticks: watched,
         pace: pace.as_deref(),
+        title: args.title.clone(),
     };
     let specs = scenario::phases(args.scenario, &args.backends);
     let report = runner::run(&runner, &specs).await?;

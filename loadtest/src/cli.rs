@@ -201,6 +201,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub pace: bool,
 
+    /// What the dashboard and the report call this run, e.g. the lesson
+    /// (`loadtest/workshop --lesson N` sets it).
+    #[arg(long)]
+    pub title: Option<String>,
+
     /// No progress bars (they are also off when stderr is not a terminal).
     #[arg(long)]
     pub no_progress: bool,

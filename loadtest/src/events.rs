@@ -31,6 +31,9 @@ pub enum Event {
         phases: Vec<PlannedPhase>,
         /// The instructor starts each phase (`--pace`).
         paced: bool,
+        /// What the run is called (`--title`: the lesson), if anything.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
     },
     /// `--pace`: waiting for the instructor before phase `phase`.
     Waiting {

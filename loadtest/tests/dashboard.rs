@@ -411,3 +411,74 @@ fn verdicts(report: &Report) -> Vec<String> {
         .map(|p| verdict::label(&p.verdict, &p.assessment))
         .collect()
 }
+
+/// One tab for the whole session: a page opened on one run follows the next
+/// run served on the same address — its title, its phases — without being
+/// reloaded. The runs are the `loadtest` binary, one after the other, as
+/// `loadtest/workshop --lesson N` runs them.
+#[tokio::test]
+async fn an_open_tab_follows_the_next_run_without_a_reload() {
+    let (first, second) = (spawn_instance().await, spawn_instance().await);
+    let targets = format!("{},{}", first.address, second.address);
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let prefix = format!("follow-{}", uuid::Uuid::new_v4().simple());
+    let run = |title: &str| {
+        Command::new(env!("CARGO_BIN_EXE_loadtest"))
+            .args([
+                "run",
+                "--no-progress",
+                "--backends",
+                "atomic",
+                "--stock",
+                "20",
+                "--buyers",
+                "4",
+            ])
+            .args(["--critical-section-ms", "0", "--pace", "--title", title])
+            .args(["--targets", &targets, "--sku-prefix", &prefix])
+            .args(["--dashboard", &format!("127.0.0.1:{port}")])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the loadtest binary runs")
+    };
+    let finished =
+        |mut child: Child| tokio::task::spawn_blocking(move || child.wait().expect("the run ends").success());
+
+    let lesson_a = run("Lesson A");
+    let driver = Driver::start();
+    let browser = driver.browser(false).await;
+    let url = format!("http://127.0.0.1:{port}/");
+    eventually(20, "the dashboard answers", || async {
+        browser.goto(&url).await.is_ok()
+    })
+    .await;
+    start_phase(&browser, 0, "atomic").await;
+    assert!(text(&browser, "run").await.starts_with("Lesson A"));
+    browser.execute("window.sameTab = true", vec![]).await.unwrap();
+    assert!(finished(lesson_a).await.unwrap(), "the first run failed");
+
+    let lesson_b = run("Lesson B");
+    eventually(20, "the tab follows the next run", || async {
+        text(&browser, "run").await.starts_with("Lesson B")
+    })
+    .await;
+    start_phase(&browser, 0, "atomic").await;
+    eventually(30, "the next run is finished", || async {
+        text(&browser, "status").await.contains("finished")
+    })
+    .await;
+    let same = browser
+        .execute("return window.sameTab === true", vec![])
+        .await
+        .unwrap();
+    assert_eq!(same, json!(true), "the page was reloaded");
+    screenshot(&browser, "live-followed-the-next-run.png").await;
+    assert!(finished(lesson_b).await.unwrap(), "the next run failed");
+    browser.close().await.unwrap();
+}

@@ -288,8 +288,11 @@ const handlers = {
   run(e) {
     // A run starts from nothing (a replay starts the same run over).
     Object.assign(state, { run: e, current: -1, shown: -1, view: null, waiting: null, done: null });
+    overviewChart = null;
+    $("next").hidden = true;
     state.phases = e.phases.map((plan) => ({ plan, ticks: [], faults: [], timeline: null, verdict: null }));
-    $("run").textContent = `scenario ${e.scenario} · ${e.model} · ${e.targets.length} instance(s)`;
+    $("run").textContent = (e.title ? `${e.title} — ` : "") + `scenario ${e.scenario} · ${e.model} · ${e.targets.length} instance(s)`;
+    document.title = `stocklock — ${e.title || e.scenario}`;
     drawBoard();
     if (state.phases.length) show(0);
   },
@@ -381,13 +384,24 @@ document.addEventListener("keydown", (e) => {
 });
 if (new URLSearchParams(location.search).has("projector")) projector(true);
 if (live) {
-  const source = new EventSource("/events");
-  source.onopen = () => { if (!state.done) $("status").textContent = "● live"; };
-  source.onmessage = (m) => handle(JSON.parse(m.data));
-  source.onerror = () => {
-    if (state.done) source.close();
-    else $("status").textContent = "⚠ the load tester does not answer";
+  // One tab for the whole session: when a run ends and its load tester
+  // goes, the stream keeps reconnecting (every second, as the server asks),
+  // and the next run on the same address starts the page over with its own
+  // `run` event: the tab follows to the next lesson without a reload.
+  const listen = () => {
+    const source = new EventSource("/events");
+    source.onopen = () => { if (!state.done) $("status").textContent = "● live"; };
+    source.onmessage = (m) => handle(JSON.parse(m.data));
+    source.onerror = () => {
+      $("status").textContent = state.done
+        ? `${$("status").textContent.split(" — ")[0]} — this tab follows the next run`
+        : "⚠ the load tester does not answer";
+      // A refused or failed reconnection can leave the source closed for
+      // good: start a new one.
+      if (source.readyState === EventSource.CLOSED) setTimeout(listen, 1000);
+    };
   };
+  listen();
   $("go").addEventListener("click", () => {
     $("go").disabled = true;
     fetch("/continue", { method: "POST", headers: { "X-Stocklock-Go": "1" } }).catch(() => { $("go").disabled = false; });

@@ -39,6 +39,11 @@ struct Shared {
 /// The header the page's button sends with its `POST /continue`.
 const GO_HEADER: &str = "x-stocklock-go";
 
+/// How soon a page reconnects once its stream ends (the browser's default
+/// is about three seconds): to the same run after it lagged, or to the next
+/// run on the same address.
+const RECONNECT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Serves the page of the run's event `log` on `addr`, its button pressing
 /// `pace` (if the run is paced); returns the address bound (port 0 picks one).
 pub async fn serve(
@@ -106,9 +111,13 @@ async fn events(State(shared): State<Arc<Shared>>) -> Sse<impl Stream<Item = Res
             Err(RecvError::Lagged(_) | RecvError::Closed) => None,
         }
     });
-    let all = stream::iter(history)
-        .chain(rest)
-        .map(|event| Ok(SseEvent::default().data(to_json(&event))));
+    // The first event tells the browser to reconnect within a second when
+    // the stream ends: when this run is over and the next one serves on the
+    // same address, the open tab follows it without a reload.
+    let all = stream::iter(history).chain(rest).enumerate().map(|(i, event)| {
+        let sse = SseEvent::default().data(to_json(&event));
+        Ok(if i == 0 { sse.retry(RECONNECT) } else { sse })
+    });
     Sse::new(all).keep_alive(KeepAlive::default())
 }
 

@@ -51,6 +51,8 @@ pub struct Runner<'a> {
     pub ticks: bool,
     /// With `--pace`: each phase waits for the instructor's go.
     pub pace: Option<&'a Pace>,
+    /// `--title`: what the page calls the run (the lesson).
+    pub title: Option<String>,
 }
 
 impl Runner<'_> {

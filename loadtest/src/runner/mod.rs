@@ -65,5 +65,6 @@ fn plan(runner: &Runner<'_>, specs: &[PhaseSpec]) -> Event {
             })
             .collect(),
         paced: runner.pace.is_some(),
+        title: runner.title.clone(),
     }
 }
