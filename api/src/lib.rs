@@ -394,6 +394,25 @@ pub struct OrderList {
     pub refusals: Vec<Refusal>,
 }
 
+/// `GET /admin/ledger/{sku}?after=N`: the ledger page by page, for a view
+/// that follows it as it grows (the dashboard, five times a second) without
+/// reading every row again. `orders` are those written by transactions in
+/// `[after, next)`, every one of which has ended: asking again from `next`
+/// misses no row and repeats none, however the writers' commits interleave.
+/// `after=0` (or none) starts from the first row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LedgerPage {
+    pub sku: String,
+    pub initial_stock: i64,
+    /// The stock now.
+    pub stock: i64,
+    /// The new rows, in the order their critical sections began.
+    pub orders: Vec<RecordedOrder>,
+    /// Where to ask from next (`?after=` it).
+    pub next: i64,
+}
+
 /// One row of the ledger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -462,6 +481,8 @@ pub enum ErrorCode {
     InvalidSettings,
     /// 422: fault settings out of range; nothing was changed.
     InvalidFaults,
+    /// 422: a query parameter that is unknown, repeated, or not of its type.
+    InvalidQuery,
     /// 415: the body is not declared as JSON.
     UnsupportedMediaType,
     /// 413: the body is larger than the service reads (2 MiB).
@@ -515,13 +536,14 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code the service sends.
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 25] = [
         ErrorCode::InvalidSku,
         ErrorCode::InvalidQuantity,
         ErrorCode::InvalidStock,
         ErrorCode::InvalidBody,
         ErrorCode::InvalidSettings,
         ErrorCode::InvalidFaults,
+        ErrorCode::InvalidQuery,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::PayloadTooLarge,
         ErrorCode::InvalidIdempotencyKey,
@@ -551,6 +573,7 @@ impl ErrorCode {
             ErrorCode::InvalidBody => "invalid_body",
             ErrorCode::InvalidSettings => "invalid_settings",
             ErrorCode::InvalidFaults => "invalid_faults",
+            ErrorCode::InvalidQuery => "invalid_query",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::InvalidIdempotencyKey => "invalid_idempotency_key",

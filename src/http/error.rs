@@ -22,6 +22,7 @@ fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::InvalidBody
         | ErrorCode::InvalidSettings
         | ErrorCode::InvalidFaults
+        | ErrorCode::InvalidQuery
         | ErrorCode::InvalidIdempotencyKey
         | ErrorCode::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -1,5 +1,6 @@
 //! [`ApiJson`]: axum's `Json` extractor with our error shape and rules;
-//! [`SkuPath`]: a route's `{sku}`, parsed, with the same.
+//! [`SkuPath`]: a route's `{sku}`, parsed, with the same;
+//! [`After`]: the ledger page's `?after=` cursor, with the same.
 //!
 //! Plain `Json<T>` rejects a bad body with a plain-text message and a 400 or
 //! 422 depending on the kind of mistake, and — since serde lets a struct be
@@ -91,6 +92,73 @@ impl<S: Send + Sync> FromRequestParts<S> for SkuPath {
         match Path::<String>::from_request_parts(parts, state).await {
             Ok(Path(raw)) => Ok(SkuPath(Sku::parse(&raw)?)),
             Err(_) => Err(ParseError::SkuAlphabet.into()),
+        }
+    }
+}
+
+/// The query of `GET /admin/ledger/{sku}`: `after=N`, a whole number ≥ 0,
+/// or nothing (0). Anything else — another parameter, `after` twice, a
+/// value that is not a whole number — is a 422 `invalid_query` naming it,
+/// rather than a page silently read from somewhere else.
+pub struct After(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for After {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parse_after(parts.uri.query().unwrap_or_default()).map(After)
+    }
+}
+
+fn parse_after(query: &str) -> Result<i64, Error> {
+    let mut after = None;
+    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if name != "after" {
+            return Err(invalid_query(format!(
+                "unknown query parameter `{name}`: only `after` is known"
+            )));
+        }
+        if after.is_some() {
+            return Err(invalid_query("`after` is given twice".to_owned()));
+        }
+        let parsed = value
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0 && value.bytes().all(|b| b.is_ascii_digit()));
+        after = Some(parsed.ok_or_else(|| {
+            invalid_query(format!(
+                "`after` must be a whole number from 0 (the `next` of the previous page), not `{value}`"
+            ))
+        })?);
+    }
+    Ok(after.unwrap_or(0))
+}
+
+fn invalid_query(message: String) -> Error {
+    Error::invalid(ErrorCode::InvalidQuery, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn after_is_a_whole_number_from_zero_and_nothing_else() {
+        assert_eq!(parse_after("").ok(), Some(0));
+        assert_eq!(parse_after("after=0").ok(), Some(0));
+        assert_eq!(parse_after("after=7421").ok(), Some(7421));
+        for bad in [
+            "after=-1",
+            "after=+1",
+            "after=",
+            "after=1.5",
+            "after=x",
+            "after=1&after=2",
+            "from=1",
+            "after",
+        ] {
+            assert!(parse_after(bad).is_err(), "{bad}");
         }
     }
 }

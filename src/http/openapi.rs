@@ -36,6 +36,7 @@ use crate::state::AppState;
         products::empty_sku,
         products::audit,
         products::orders,
+        products::ledger,
         lock_settings::settings,
         lock_settings::update,
         faults::faults,

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::routing::{get, put};
 use axum::{Json, Router};
-use stocklock_api::{Audit, ErrorBody, OrderList, Product, ResetProduct};
+use stocklock_api::{Audit, ErrorBody, LedgerPage, OrderList, Product, ResetProduct};
 
-use super::extract::{ApiJson, SkuPath};
+use super::extract::{After, ApiJson, SkuPath};
 use crate::domain::{Sku, parse_stock};
 use crate::error::Error;
 use crate::state::AppState;
@@ -22,6 +22,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/products/{sku}", get(product))
         .route("/admin/audit/{sku}", get(audit))
         .route("/admin/orders/{sku}", get(orders))
+        .route("/admin/ledger/{sku}", get(ledger))
 }
 
 /// Creates the product or resets it: stock = initial = N, orders deleted.
@@ -87,6 +88,26 @@ pub(super) async fn audit(
 ) -> Result<Json<Audit>, Error> {
     let audit = store::audit(&state.pool, &sku).await?;
     audit.map(Json).ok_or(Error::ProductNotFound(sku.to_string()))
+}
+
+/// The ledger page by page: the orders written since the cursor `after`,
+/// and the cursor to ask from next — what a live view reads five times a
+/// second instead of every row (docs/api.md#the-ledger-page-by-page).
+#[utoipa::path(get, path = "/admin/ledger/{sku}", tag = "admin",
+    params(SkuParam, ("after" = Option<i64>, Query, description = "The `next` of the previous page; 0 or none: from the first row")),
+    responses(
+        (status = 200, description = "The new rows", body = LedgerPage),
+        (status = 404, description = "`product_not_found`", body = ErrorBody),
+        (status = 422, description = "`invalid_sku`, `invalid_query`", body = ErrorBody),
+        (status = 503, description = "`database_unavailable`", body = ErrorBody),
+    ))]
+pub(super) async fn ledger(
+    State(state): State<Arc<AppState>>,
+    SkuPath(sku): SkuPath,
+    After(after): After,
+) -> Result<Json<LedgerPage>, Error> {
+    let page = store::ledger_page(&state.pool, &sku, after).await?;
+    page.map(Json).ok_or(Error::ProductNotFound(sku.to_string()))
 }
 
 /// Every order the ledger holds for a product, with its critical section,

@@ -31,7 +31,7 @@ pub use batch::{BatchFailed, BatchOrder, Batches, Sale, Writer};
 pub use deduction::{Claim, NewOrder, advisory_xact_lock, claim_fence, read_stock, take_stock, write_stock};
 pub use keys::{KEY_LIFETIME_HOURS, KeyedOrder, is_key_taken, order_by_key};
 pub use known::KnownProducts;
-pub use products::{audit, orders, product, reset_product};
+pub use products::{audit, ledger_page, orders, product, reset_product};
 pub use refusals::{record_refusal, refusals};
 
 /// The longest anyone waits for a pooled connection: past it, a 503.

@@ -2,7 +2,7 @@
 //! audit that reads the verdict straight out of the orders.
 
 use sqlx::PgPool;
-use stocklock_api::{Audit, Product, RecordedOrder};
+use stocklock_api::{Audit, LedgerPage, Product, RecordedOrder};
 use uuid::Uuid;
 
 use crate::domain::Sku;
@@ -141,6 +141,75 @@ pub async fn orders(pool: &PgPool, sku: &Sku) -> Result<Option<Vec<RecordedOrder
         .map(OrderRow::into_api)
         .collect::<Result<_, _>>()
         .map(Some)
+}
+
+/// The orders written by transactions in `[after, next)`, where `next` is
+/// the oldest transaction still running when the statement began: every
+/// transaction before it has ended, so its rows are here or never will be.
+/// One statement, so the horizon and the rows come from one snapshot.
+/// `None` if there is no such product.
+#[tracing::instrument(level = "debug", skip(pool))]
+pub async fn ledger_page(pool: &PgPool, sku: &Sku, after: i64) -> Result<Option<LedgerPage>, sqlx::Error> {
+    let rows = sqlx::query_as::<_, PageRow>(
+        "WITH horizon AS (SELECT txid_snapshot_xmin(txid_current_snapshot()) AS next)
+         SELECT p.initial_stock, p.stock, h.next,
+                o.order_id, o.quantity, o.instance, o.lock_backend, o.fence_token,
+                o.cs_started_us, o.cs_ended_us
+         FROM products p CROSS JOIN horizon h
+         LEFT JOIN orders o ON o.sku = p.sku AND o.txid >= $2 AND o.txid < h.next
+         WHERE p.sku = $1
+         ORDER BY o.cs_started_us, o.created_at, o.order_id",
+    )
+    .bind(sku.as_str())
+    .bind(after)
+    .fetch_all(pool)
+    .await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let (initial_stock, stock, next) = (first.initial_stock, first.stock, first.next);
+    let orders = rows
+        .into_iter()
+        .filter_map(PageRow::order)
+        .map(OrderRow::into_api)
+        .collect::<Result<_, _>>()?;
+    Ok(Some(LedgerPage {
+        sku: sku.to_string(),
+        initial_stock,
+        stock,
+        orders,
+        // Never back: a cursor given from the future stays where it was.
+        next: next.max(after),
+    }))
+}
+
+/// A product and one of its new orders, if it has any (a left join).
+#[derive(sqlx::FromRow)]
+struct PageRow {
+    initial_stock: i64,
+    stock: i64,
+    next: i64,
+    order_id: Option<Uuid>,
+    quantity: Option<i64>,
+    instance: Option<String>,
+    lock_backend: Option<String>,
+    fence_token: Option<i64>,
+    cs_started_us: Option<i64>,
+    cs_ended_us: Option<i64>,
+}
+
+impl PageRow {
+    fn order(self) -> Option<OrderRow> {
+        Some(OrderRow {
+            order_id: self.order_id?,
+            quantity: self.quantity?,
+            instance: self.instance,
+            lock_backend: self.lock_backend?,
+            fence_token: self.fence_token,
+            cs_started_us: self.cs_started_us,
+            cs_ended_us: self.cs_ended_us,
+        })
+    }
 }
 
 #[derive(sqlx::FromRow)]

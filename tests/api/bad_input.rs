@@ -129,6 +129,12 @@ fn rows<'a>(sku: &str, used: &'a str, fresh: &'a str, too_long_key: &'a str) -> 
         ("a pause without `at`",           "PUT",  "/admin/faults".into(), vec![ADMIN, JSON], raw(r#"{"pause_holder": {"probability": 1, "pause_ms": 10}}"#), 422, InvalidBody),
         ("a pause at an unknown point",    "PUT",  "/admin/faults".into(), vec![ADMIN, JSON], raw(r#"{"pause_holder": {"probability": 1, "pause_ms": 10, "at": "whenever"}}"#), 422, InvalidBody),
 
+        ("a page after -1",                "GET",  format!("/admin/ledger/{sku}?after=-1"),   vec![ADMIN], vec![], 422, InvalidQuery),
+        ("a page after a word",            "GET",  format!("/admin/ledger/{sku}?after=next"), vec![ADMIN], vec![], 422, InvalidQuery),
+        ("a page after two cursors",       "GET",  format!("/admin/ledger/{sku}?after=1&after=2"), vec![ADMIN], vec![], 422, InvalidQuery),
+        ("a page with an unknown query",   "GET",  format!("/admin/ledger/{sku}?since=1"),    vec![ADMIN], vec![], 422, InvalidQuery),
+        ("a page of a 65-character SKU",   "GET",  format!("/admin/ledger/{too_long}"),       vec![ADMIN], vec![], 422, InvalidSku),
+
         ("ttl_ms 9",                       "PUT",  "/admin/lock".into(), vec![ADMIN, JSON], raw(r#"{"backend": "none", "ttl_ms": 9}"#), 422, InvalidSettings),
         ("ttl_ms 600 001",                 "PUT",  "/admin/lock".into(), vec![ADMIN, JSON], raw(r#"{"ttl_ms": 600001}"#),     422, InvalidSettings),
         ("acquire_timeout_ms 0",           "PUT",  "/admin/lock".into(), vec![ADMIN, JSON], raw(r#"{"acquire_timeout_ms": 0}"#), 422, InvalidSettings),
@@ -174,6 +180,7 @@ fn rows<'a>(sku: &str, used: &'a str, fresh: &'a str, too_long_key: &'a str) -> 
         ("an unknown product",             "GET",  format!("/products/{missing}"),     vec![],      vec![], 404, ProductNotFound),
         ("an unknown product's audit",     "GET",  format!("/admin/audit/{missing}"),  vec![ADMIN], vec![], 404, ProductNotFound),
         ("an unknown product's ledger",    "GET",  format!("/admin/orders/{missing}"), vec![ADMIN], vec![], 404, ProductNotFound),
+        ("an unknown product's pages",     "GET",  format!("/admin/ledger/{missing}"), vec![ADMIN], vec![], 404, ProductNotFound),
         ("an order for an unknown product","POST", "/orders".into(), vec![JSON], body(json!({ "sku": missing, "quantity": 1 })), 404, ProductNotFound),
         ("no such route",                  "GET",  "/no/such/route".into(),     vec![],      vec![], 404, RouteNotFound),
         ("an empty SKU to read",           "GET",  "/products/".into(),         vec![],      vec![], 404, RouteNotFound),

@@ -8,7 +8,7 @@ use sqlx::PgPool;
 use stocklock::config::Config;
 use stocklock::startup::{Application, Running};
 use stocklock::telemetry;
-use stocklock_api::{Audit, Backend, Health, LockSettings, LockSettingsUpdate, Order, OrderList};
+use stocklock_api::{Audit, Backend, Health, LedgerPage, LockSettings, LockSettingsUpdate, Order, OrderList};
 use tokio::task::JoinSet;
 
 /// A running instance of the application.
@@ -138,6 +138,13 @@ impl TestApp {
         let response = self.get(&format!("/admin/orders/{sku}")).await;
         assert_eq!(response.status(), StatusCode::OK, "orders of {sku}");
         response.json().await.expect("order list body")
+    }
+
+    /// `GET /admin/ledger/{sku}?after=…`: the orders written since `after`.
+    pub async fn ledger_page(&self, sku: &str, after: i64) -> LedgerPage {
+        let response = self.get(&format!("/admin/ledger/{sku}?after={after}")).await;
+        assert_eq!(response.status(), StatusCode::OK, "ledger of {sku} after {after}");
+        response.json().await.expect("ledger page body")
     }
 
     /// This instance's name, as `/health` gives it.

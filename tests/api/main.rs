@@ -16,6 +16,7 @@ mod connections;
 mod db_outage;
 mod idempotency;
 mod ladder;
+mod ledger_pages;
 mod lifecycle;
 mod lock_contract;
 mod lock_promises;
