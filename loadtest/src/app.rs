@@ -20,6 +20,7 @@ use crate::dashboard::server;
 use crate::error::RunError;
 use crate::events::EventLog;
 use crate::faults::Scripts;
+use crate::i18n::Lang;
 use crate::ledger;
 use crate::load::{LoadPlan, Model};
 use crate::pace::Pace;
@@ -79,6 +80,8 @@ pub async fn run_with_events(args: &RunArgs) -> Result<(Report, Arc<EventLog>), 
         ticks: watched,
         pace: pace.as_deref(),
         title: args.title.clone(),
+        lang: args.lang.unwrap_or_else(Lang::from_env),
+        chosen_lang: args.lang,
     };
     let specs = scenario::phases(args.scenario, &args.backends);
     let report = runner::run(&runner, &specs).await?;

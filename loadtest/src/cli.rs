@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use stocklock_api::Backend;
 
+use crate::i18n::Lang;
 use crate::load::QuantityRange;
 use crate::scenario::Scenario;
 
@@ -209,6 +210,12 @@ pub struct RunArgs {
     /// No progress bars (they are also off when stderr is not a terminal).
     #[arg(long)]
     pub no_progress: bool,
+
+    /// The language of the table, the questions and the `why`s, and of the
+    /// dashboard (which otherwise follows the browser's): `en` or `zh-CN`.
+    /// Default: the locale's (`LANG`).
+    #[arg(long, value_enum)]
+    pub lang: Option<Lang>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -12,7 +12,8 @@ use hyper::{Method, StatusCode};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde::de::DeserializeOwned;
 use stocklock_api::{
-    Audit, Drained, Faults, Health, LockSettings, LockSettingsUpdate, OrderList, Product, ResetProduct,
+    Audit, Drained, Faults, Health, LedgerPage, LockSettings, LockSettingsUpdate, OrderList, Product,
+    ResetProduct,
 };
 
 use crate::http::{ConnPool, authority_of};
@@ -118,6 +119,15 @@ impl Target {
     pub async fn set_faults(&self, faults: &Faults) -> Result<Faults, ClientError> {
         self.call(self.http.put(self.url("/admin/faults")).json(faults))
             .await
+    }
+
+    /// The orders written since the cursor `after`, and the next cursor.
+    pub async fn ledger_page(&self, sku: &str, after: i64) -> Result<LedgerPage, ClientError> {
+        self.call(
+            self.http
+                .get(self.url(&format!("/admin/ledger/{sku}?after={after}"))),
+        )
+        .await
     }
 
     pub async fn orders(&self, sku: &str) -> Result<OrderList, ClientError> {

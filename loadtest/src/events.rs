@@ -1,5 +1,5 @@
 //! What happened in a run, as a list of events — the plan, each phase's
-//! start, a tick twice a second while it runs, each fault as it happens,
+//! start, a tick five times a second while it runs, each fault as it happens,
 //! each phase's timeline and verdict, the end — and the [`EventLog`] the runner emits them into.
 //!
 //! The runner only emits; whoever wants to watch subscribes: the dashboard's
@@ -14,6 +14,7 @@ use serde::Serialize;
 use stocklock_api::Backend;
 use tokio::sync::broadcast;
 
+use crate::i18n::{Lang, Localized};
 use crate::report::model::PhaseReport;
 use crate::timeline::Timeline;
 use crate::verdict::Expectation;
@@ -25,8 +26,11 @@ use crate::verdict::Expectation;
 pub enum Event {
     /// The plan, before anything runs.
     Run {
+        /// The report's format ([`crate::report::model::FORMAT_VERSION`]).
+        format_version: u32,
         scenario: String,
         model: String,
+        model_i18n: Localized,
         targets: Vec<String>,
         phases: Vec<PlannedPhase>,
         /// The instructor starts each phase (`--pace`).
@@ -34,6 +38,10 @@ pub enum Event {
         /// What the run is called (`--title`: the lesson), if anything.
         #[serde(skip_serializing_if = "Option::is_none")]
         title: Option<String>,
+        /// `--lang`, if given: the page speaks it instead of the browser's
+        /// language.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        lang: Option<Lang>,
     },
     /// `--pace`: waiting for the instructor before phase `phase`.
     Waiting {
@@ -45,11 +53,15 @@ pub enum Event {
     },
     Tick(Tick),
     /// A fault, `t` seconds into phase `phase`'s load (`kill_redis`,
-    /// `pause_holder`, `partition_primary_i1`, …).
+    /// `pause_holder`, `partition_primary_i1`, …). A pause knows how long it
+    /// lasts (`duration_s`); a kill or a partition ends with a later fault
+    /// (`start_redis`, `heal_network`), and the page draws the band between.
     Fault {
         phase: usize,
         t: f64,
         kind: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        duration_s: Option<f64>,
     },
     /// Phase `phase`'s critical sections, once its load ended: who held the
     /// lock when (`timeline.rs`). Sent before its verdict.
@@ -60,8 +72,10 @@ pub enum Event {
     /// Phase `phase` is judged: its row of the table, its part of the JSON.
     Verdict {
         phase: usize,
-        /// `✅ safe`, `❌ oversold 212`: exactly the table's.
+        /// `✅ safe`, `❌ oversold 212`: exactly the table's, in the run's
+        /// language, and in every language.
         label: String,
+        label_i18n: Localized,
         report: Box<PhaseReport>,
     },
     /// Every phase is done.
@@ -73,16 +87,21 @@ pub enum Event {
 /// A phase as announced before the run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PlannedPhase {
+    /// Its name in English, which identifies it (`redis fenced`), and in
+    /// every language, for the page.
     pub label: String,
+    pub label_i18n: Localized,
     pub backend: Backend,
     pub expectation: Expectation,
     /// Units on sale, over all SKUs.
     pub stock: i64,
-    /// What to ask the room before it runs.
+    /// What to ask the room before it runs, in the run's language and in
+    /// every language.
     pub question: String,
+    pub question_i18n: Localized,
 }
 
-/// Half a second of one phase, as the clients and the ledger saw it.
+/// One tick (200 ms) of one phase, as the clients and the ledger saw it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Tick {
     pub phase: usize,
@@ -188,6 +207,7 @@ mod tests {
             phase: 0,
             t: 2.0,
             kind: "kill_redis".into(),
+            duration_s: None,
         };
         let json = serde_json::to_value(&fault).unwrap();
         assert_eq!(

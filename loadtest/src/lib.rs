@@ -21,6 +21,7 @@ pub mod events;
 pub mod explain;
 pub mod faults;
 pub mod http;
+pub mod i18n;
 pub mod ledger;
 pub mod load;
 pub mod order;

@@ -29,6 +29,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::client::Target;
+use crate::i18n::Msg;
 use crate::order::OrderRequest;
 use crate::retry::{self, RetryPolicy};
 use crate::stats::window::TickWindow;
@@ -43,10 +44,10 @@ pub enum Model {
 
 impl Model {
     /// How the report and the dashboard name it.
-    pub fn describe(self) -> String {
+    pub fn describe(self) -> Msg {
         match self {
-            Model::Closed { buyers } => format!("closed model, {buyers} buyers"),
-            Model::Open { rate } => format!("open model, {rate} orders/s"),
+            Model::Closed { buyers } => Msg::new("model-closed").arg("buyers", buyers),
+            Model::Open { rate } => Msg::new("model-open").arg("rate", rate),
         }
     }
 }

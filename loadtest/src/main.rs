@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use loadtest::cli::{BenchArgs, Cli, Command, RunArgs};
+use loadtest::i18n::Lang;
 use loadtest::{raw, report};
 
 #[tokio::main]
@@ -60,7 +61,8 @@ async fn run(args: &RunArgs) -> anyhow::Result<bool> {
     let (report, events) = loadtest::run_with_events(args)
         .await
         .context("the load test could not run")?;
-    print!("{}", report::render_table(&report, args.wide));
+    let lang = args.lang.unwrap_or_else(Lang::from_env);
+    print!("{}", report::render_table(&report, args.wide, lang));
     if let Some(path) = &args.json {
         let json = serde_json::to_string_pretty(&report)?;
         std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;

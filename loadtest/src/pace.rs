@@ -11,6 +11,9 @@
 
 use tokio::sync::watch;
 
+use crate::i18n::Lang;
+use crate::tr;
+
 /// The instructor's go: a counter bumped once per go.
 pub struct Pace {
     go: watch::Sender<u64>,
@@ -46,12 +49,15 @@ impl Pace {
     /// Before phase `label`: listens for the next go, has `announce` tell
     /// whoever watches (the runner emits an event), asks on the terminal
     /// what to ask the room, and waits for the go.
-    pub async fn wait_for_go(&self, label: &str, question: &str, announce: impl FnOnce()) {
+    pub async fn wait_for_go(&self, lang: Lang, label: &str, question: &str, announce: impl FnOnce()) {
         // Listening before the page is told, so that no go is lost.
         let go = self.next_go();
         announce();
         eprintln!(
-            "\nnext: {label}\nask the room: {question}\npress Enter (or the dashboard's button) to start it"
+            "\n{}\n{}\n{}",
+            tr!(lang, "pace-next", label = label),
+            tr!(lang, "pace-ask", question = question),
+            tr!(lang, "pace-press")
         );
         go.await;
     }

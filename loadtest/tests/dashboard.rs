@@ -19,6 +19,7 @@ mod common;
 use common::{run_args, spawn_instance};
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
+use loadtest::i18n::Lang;
 use loadtest::report::Report;
 use loadtest::verdict;
 use serde_json::json;
@@ -57,9 +58,15 @@ impl Driver {
         }
     }
 
-    /// A headless browser; `offline`: every request outside the page's own
-    /// file goes nowhere.
+    /// A headless browser reading English; `offline`: every request outside
+    /// the page's own file goes nowhere.
     async fn browser(&self, offline: bool) -> Client {
+        self.browser_reading("en-US,en", offline).await
+    }
+
+    /// A headless browser whose reader prefers `languages` (the
+    /// `Accept-Language` list, which `navigator.languages` reports).
+    async fn browser_reading(&self, languages: &str, offline: bool) -> Client {
         let profile =
             std::env::temp_dir().join(format!("stocklock-chromium-{}", uuid::Uuid::new_v4().simple()));
         self.profiles.lock().unwrap().push(profile.clone());
@@ -82,7 +89,11 @@ impl Driver {
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
             "goog:chromeOptions".into(),
-            json!({ "binary": "/usr/bin/chromium", "args": args }),
+            json!({
+                "binary": "/usr/bin/chromium",
+                "args": args,
+                "prefs": { "intl": { "accept_languages": languages } },
+            }),
         );
         ClientBuilder::new(HttpConnector::new())
             .capabilities(capabilities)
@@ -186,7 +197,7 @@ async fn assert_overview(browser: &Client, report: &Report) {
         .unwrap();
     assert_eq!(
         views,
-        json!([report.phases[0].label, true, false]),
+        json!([report.phases[0].label_i18n.get(Lang::En).unwrap(), true, false]),
         "← → between views"
     );
 }
@@ -401,15 +412,109 @@ async fn the_dashboard_shows_the_run_live_and_the_report_replays_it_offline() {
     assert_playback_moves_the_numbers(&offline).await;
     assert_projector_fits(&offline, &format!("file://{}?projector#phase-1", file.display())).await;
     offline.close().await.unwrap();
+    assert_chinese(&driver, &format!("file://{}", file.display()), &report).await;
     let _ = std::fs::remove_file(file);
 }
 
 fn verdicts(report: &Report) -> Vec<String> {
+    verdicts_in(report, Lang::En)
+}
+
+fn verdicts_in(report: &Report, lang: Lang) -> Vec<String> {
     report
         .phases
         .iter()
-        .map(|p| verdict::label(&p.verdict, &p.assessment))
+        .map(|p| verdict::label(&p.verdict, &p.assessment).text(lang))
         .collect()
+}
+
+/// The report opened by a reader whose browser prefers Chinese: the page
+/// speaks Chinese without being asked, its board and its `why`s are the
+/// JSON report's in Chinese, no English is left but names and code, and
+/// its Chinese is drawn with a real font (each character its own glyph,
+/// none the "missing glyph" box). `?lang=en` brings English back.
+async fn assert_chinese(driver: &Driver, file: &str, report: &Report) {
+    let browser = driver.browser_reading("zh-CN,zh", true).await;
+    browser.goto(file).await.unwrap();
+    eventually(20, "the Chinese report shows its verdicts", || async {
+        board(&browser).await.iter().all(|v| !v.is_empty())
+    })
+    .await;
+    assert_eq!(
+        board(&browser).await,
+        verdicts_in(report, Lang::ZhCn),
+        "the Chinese board"
+    );
+    let whys: Vec<String> = report
+        .phases
+        .iter()
+        .filter_map(|p| {
+            let why = p.why_i18n.as_ref()?.get(Lang::ZhCn)?;
+            Some(format!("{}：{why}", p.label_i18n.get(Lang::ZhCn).unwrap()))
+        })
+        .collect();
+    let shown = browser
+        .execute(
+            "return [document.documentElement.lang,
+                     [...document.querySelectorAll('#whys li')].map(li => li.textContent)]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(shown, json!(["zh-CN", whys]), "the Chinese page and its whys");
+    assert!(!whys.is_empty(), "none oversold: it has a why");
+
+    let english = browser
+        .execute(
+            "const names = new Set(['stocklock', 'none', 'local', 'redis', 'etcd', 'postgres', 'PostgreSQL',
+                 'redlock', 'atomic', 'batch', 'basic', 'p50', 'p99', 'lock_lost', 'SKU', 'TTL']);
+             const instances = [...document.querySelectorAll('#timeline-lanes li')].map(l => l.dataset.instance);
+             const english = [];
+             for (const view of ['ArrowRight', 'ArrowRight']) {
+                 let text = document.body.innerText;
+                 for (const name of instances) text = text.split(name).join(' ');
+                 english.push(...(text.match(/[A-Za-z][A-Za-z_]+/g) || []).filter(w => !names.has(w)));
+                 document.dispatchEvent(new KeyboardEvent('keydown', { key: view }));
+             }
+             return english;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    screenshot(&browser, "report-zh-CN.png").await;
+    assert_eq!(english, json!([]), "English left on the Chinese page");
+
+    let glyphs = browser
+        .execute(
+            "const canvas = document.createElement('canvas');
+             canvas.width = canvas.height = 48;
+             const ctx = canvas.getContext('2d');
+             const draw = (ch) => {
+                 ctx.clearRect(0, 0, 48, 48);
+                 ctx.font = '40px ' + FONTS;
+                 ctx.fillText(ch, 2, 40);
+                 return ctx.getImageData(0, 0, 48, 48).data.join('');
+             };
+             const missing = draw('\u{E000}'), blank = draw(' ');
+             const drawn = [...'超卖分布式锁租约续期围栏令牌脑裂'].map(draw);
+             return [drawn.filter(d => d === missing || d === blank).length, new Set(drawn).size, drawn.length];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (missing, distinct, drawn): (usize, usize, usize) = serde_json::from_value(glyphs).unwrap();
+    assert_eq!(missing, 0, "characters drawn as the missing glyph or nothing");
+    assert!(
+        distinct >= drawn - 2,
+        "{distinct} distinct glyphs for {drawn} characters: boxes?"
+    );
+
+    browser.goto(&format!("{file}?lang=en")).await.unwrap();
+    eventually(20, "?lang=en speaks English", || async {
+        board(&browser).await == verdicts(report)
+    })
+    .await;
+    browser.close().await.unwrap();
 }
 
 /// One tab for the whole session: a page opened on one run follows the next
@@ -481,4 +586,100 @@ async fn an_open_tab_follows_the_next_run_without_a_reload() {
     screenshot(&browser, "live-followed-the-next-run.png").await;
     assert!(finished(lesson_b).await.unwrap(), "the next run failed");
     browser.close().await.unwrap();
+}
+
+/// Faults are drawn as bands from start to end: a pause for its length, a
+/// killed server until it is started again, a partition still open at the
+/// end of the phase to the end. Read from the list that says it in words.
+#[tokio::test]
+async fn faults_are_bands_from_their_start_to_their_end() {
+    use loadtest::events::{Event, PlannedPhase};
+    use loadtest::i18n::Msg;
+    use loadtest::verdict::Expectation;
+    use stocklock_api::Backend;
+
+    let fault = |t: f64, kind: &str, duration_s: Option<f64>| Event::Fault {
+        phase: 0,
+        t,
+        kind: kind.into(),
+        duration_s,
+    };
+    let label = Msg::new("phase-killed").arg("backend", "redis");
+    let question = Msg::new("q-killed");
+    let tick = |i: i64| {
+        Event::Tick(loadtest::events::Tick {
+            phase: 0,
+            t: i as f64 / 2.0,
+            sold: i.min(10),
+            stock: 10 - i.min(10),
+            oversold: 0,
+            overlaps: 0,
+            orders_per_s: 2.0,
+            sold_out_per_s: 0.0,
+            lock_lost_per_s: 0.0,
+            unavailable_per_s: 0.0,
+            p50_ms: Some(20.0),
+            p99_ms: Some(40.0),
+        })
+    };
+    let mut events = vec![
+        Event::Run {
+            format_version: loadtest::report::model::FORMAT_VERSION,
+            scenario: "kill-redis".into(),
+            model: "closed model, 8 buyers".into(),
+            model_i18n: Msg::new("model-closed").arg("buyers", 8).every(),
+            targets: vec!["http://127.0.0.1:1".into()],
+            phases: vec![PlannedPhase {
+                label: label.to_string(),
+                label_i18n: label.every(),
+                backend: Backend::Redis,
+                expectation: Expectation::MustBeSafe,
+                stock: 10,
+                question: question.to_string(),
+                question_i18n: question.every(),
+            }],
+            paced: false,
+            title: None,
+            lang: None,
+        },
+        Event::Phase { phase: 0 },
+        fault(0.5, "pause_holder", Some(0.8)),
+        fault(1.0, "kill_redis", None),
+        fault(3.0, "start_redis", None),
+        fault(4.0, "partition_primary_i1", None),
+    ];
+    events.extend((1..=10).map(tick));
+    let file = std::env::temp_dir().join(format!("stocklock-bands-{}.html", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&file, loadtest::dashboard::page::replay(&events)).unwrap();
+    let driver = Driver::start();
+    let browser = driver.browser(true).await;
+    browser
+        .goto(&format!("file://{}#phase-1", file.display()))
+        .await
+        .unwrap();
+    let bands = browser
+        .execute(
+            "return [...document.querySelectorAll('#fault-bands li')]
+                 .map(li => [li.dataset.kind, li.dataset.start, li.dataset.end, li.textContent])",
+            vec![],
+        )
+        .await
+        .unwrap();
+    screenshot(&browser, "report-fault-bands.png").await;
+    assert_eq!(
+        bands,
+        json!([
+            ["pause_holder", "0.5", "1.3", "⚡ pause a holder: 0.5–1.3 s"],
+            ["kill_redis", "1", "3", "⚡ kill redis: 1.0–3.0 s"],
+            [
+                "partition_primary_i1",
+                "4",
+                "",
+                "⚡ cut off primary i1: from 4.0 s to the end of the phase"
+            ],
+        ]),
+        "the faults' bands"
+    );
+    browser.close().await.unwrap();
+    let _ = std::fs::remove_file(file);
 }

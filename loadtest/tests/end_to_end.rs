@@ -235,7 +235,9 @@ async fn the_json_report_keeps_its_field_names() {
     };
     let top = [
         "critical_section_ms",
+        "format_version",
         "model",
+        "model_i18n",
         "passed",
         "phases",
         "quantity",
@@ -255,6 +257,7 @@ async fn the_json_report_keeps_its_field_names() {
         "expectation",
         "faults",
         "label",
+        "label_i18n",
         "latency",
         "latency_by_outcome",
         "ledger",
@@ -266,6 +269,7 @@ async fn the_json_report_keeps_its_field_names() {
         "settings",
         "verdict",
         "why",
+        "why_i18n",
     ];
     assert_eq!(keys(phase), fields, "{phase:#}");
     let counts = [
@@ -287,6 +291,7 @@ async fn the_json_report_keeps_its_field_names() {
     let verdict = [
         "acked_not_recorded",
         "api_matches_database",
+        "most_holders_at_once",
         "orders_match_audit",
         "overlapping_across_backends",
         "overlapping_holds",

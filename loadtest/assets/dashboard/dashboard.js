@@ -1,5 +1,6 @@
-// The stocklock dashboard (the overview, the timeline and the report's
-// playback are overview.js, timeline.js and replay.js, loaded first). One page, two ways in: live, from the load
+// The stocklock dashboard (its words are i18n.js's; the overview, the
+// timeline and the report's playback are overview.js, timeline.js and
+// replay.js, loaded first). One page, two ways in: live, from the load
 // tester's server-sent events (`/events`), or replayed from the events a
 // report embeds (`window.STOCKLOCK_EVENTS`). Either way the same handler
 // sees the same events in the same order, so the two cannot disagree.
@@ -10,7 +11,7 @@ const state = { run: null, phases: [], current: -1, shown: -1, view: null, waiti
 const $ = (id) => document.getElementById(id);
 // Figures with thousands separators, in the reader's own way of writing them.
 const fmt = (n, digits = 0) =>
-  n == null ? "—" : Number(n).toLocaleString(undefined, { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  n == null ? "—" : Number(n).toLocaleString(LANG, { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 // --- Charts (uPlot) -------------------------------------------------------
 
@@ -19,31 +20,79 @@ const fmt = (n, digits = 0) =>
 const COLORS = PALETTE.colors;
 const inks = (chart) => PALETTE.charts[chart].map((name) => COLORS[name]);
 
-// Fault markers: a dashed vertical line and a label at each fault's time.
+// Faults as bands from start to end: a pause for as long as it lasts, a
+// killed server until it is started again, a partition until it heals
+// (one still open at the end of the phase runs to the chart's edge). Each
+// starts and ends with a dashed line; its words stand at its start.
+function faultBands(faults) {
+  const bands = [];
+  faults.forEach((f, i) => {
+    const [verb, ...rest] = f.kind.split("_");
+    if (verb === "start" || verb === "heal") return;
+    const later = faults.slice(i + 1);
+    const ends = verb === "kill" ? later.find((g) => g.kind === "start_" + rest.join("_"))
+      : verb === "partition" ? later.find((g) => g.kind.startsWith("heal_")) : null;
+    const end = f.duration_s != null ? f.t + f.duration_s : ends ? ends.t : null;
+    bands.push({ kind: f.kind, start: f.t, end, until: ends ? ends.kind : null });
+  });
+  return bands;
+}
+
+// The bands of the phase on show, in words: what a test reads and a screen
+// reader says.
+function describeFaults(phase) {
+  const list = $("fault-bands");
+  list.replaceChildren();
+  for (const band of phase ? faultBands(phase.faults) : []) {
+    const li = document.createElement("li");
+    Object.assign(li.dataset, { kind: band.kind, start: band.start, end: band.end == null ? "" : band.end });
+    li.textContent = t(band.end == null ? "page-fault-open" : "page-fault-band", {
+      fault: faultWords(band.kind), from: fmt(band.start, 1), to: band.end == null ? "" : fmt(band.end, 1),
+    });
+    list.appendChild(li);
+  }
+}
+
 function faultMarkers() {
   return {
     hooks: {
       draw: [(u) => {
         const phase = state.phases[state.shown];
         if (!phase) return;
-        const ctx = u.ctx, dpr = devicePixelRatio || 1;
+        const ctx = u.ctx, dpr = devicePixelRatio || 1, { left, top, width, height } = u.bbox;
+        const clamp = (x) => Math.min(left + width, Math.max(left, x));
         ctx.save();
-        ctx.strokeStyle = COLORS.ink;
-        ctx.fillStyle = COLORS.ink;
-        ctx.lineWidth = 2 * dpr;
-        ctx.setLineDash([8 * dpr, 5 * dpr]);
-        ctx.font = `${15 * dpr}px system-ui, sans-serif`;
+        ctx.font = font(18 * dpr);
         // uPlot leaves the context as its last axis left it.
         ctx.textAlign = "left";
         ctx.textBaseline = "alphabetic";
-        phase.faults.forEach((f, i) => {
-          const x = u.valToPos(f.t, "x", true);
-          if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) return;
-          ctx.beginPath();
-          ctx.moveTo(x, u.bbox.top);
-          ctx.lineTo(x, u.bbox.top + u.bbox.height);
-          ctx.stroke();
-          ctx.fillText("⚡ " + f.kind.replace(/_/g, " "), x + 4 * dpr, u.bbox.top + (16 + 18 * (i % 3)) * dpr);
+        const labelled = new Set();
+        faultBands(phase.faults).forEach((band) => {
+          const from = u.valToPos(band.start, "x", true);
+          const to = band.end == null ? left + width : u.valToPos(band.end, "x", true);
+          if (to < left || from > left + width) return;
+          ctx.fillStyle = "rgba(0, 0, 0, 0.07)";
+          ctx.fillRect(clamp(from), top, Math.max(2 * dpr, clamp(to) - clamp(from)), height);
+          ctx.strokeStyle = COLORS.ink;
+          ctx.lineWidth = 2 * dpr;
+          ctx.setLineDash([8 * dpr, 5 * dpr]);
+          for (const x of band.end == null ? [from] : [from, to]) {
+            if (x < left || x > left + width) continue;
+            ctx.beginPath();
+            ctx.moveTo(x, top);
+            ctx.lineTo(x, top + height);
+            ctx.stroke();
+          }
+          // Many pauses make many bands: the words once per kind of fault.
+          if (labelled.has(band.kind)) return;
+          labelled.add(band.kind);
+          // On a paper-coloured patch, readable over the lines.
+          const words = "⚡ " + faultWords(band.kind), wide = ctx.measureText(words).width;
+          const at = Math.min(clamp(from) + 4 * dpr, left + width - wide - 2 * dpr), y = top + (20 + 24 * (labelled.size - 1) % 72) * dpr;
+          ctx.fillStyle = "rgba(255, 255, 255, 0.85)";
+          ctx.fillRect(at - 2 * dpr, y - 17 * dpr, wide + 4 * dpr, 22 * dpr);
+          ctx.fillStyle = COLORS.ink;
+          ctx.fillText(words, at, y);
         });
         ctx.restore();
       }],
@@ -51,11 +100,17 @@ function faultMarkers() {
   };
 }
 
+// A fault's kind (`kill_redis`, `pause_holder`) in words, as the `why`
+// sentences say it (loadtest/src/explain.rs).
+function faultWords(kind) {
+  const [verb, ...server] = kind.split("_");
+  const id = "fault-" + verb;
+  return I18N.en[id] ? t(id, { server: server.join(" ") }) : kind;
+}
+
 // Axis text a room can read from the back: 20 px and up.
-const AXIS_FONT = "20px system-ui, 'DejaVu Sans', sans-serif";
-const AXIS_LABEL_FONT = "bold 20px system-ui, 'DejaVu Sans', sans-serif";
-const axis = (label, size, more = {}) => ({ label, size, font: AXIS_FONT, labelFont: AXIS_LABEL_FONT, labelSize: 30, ...more });
-const thousands = (u, values) => values.map((v) => (v == null ? "" : v.toLocaleString()));
+const axis = (label, size, more = {}) => ({ label, size, font: font(20), labelFont: font(20, true), labelSize: 30, ...more });
+const thousands = (u, values) => values.map((v) => (v == null ? "" : v.toLocaleString(LANG)));
 
 // A legend marker draws its line's style (solid, dashed, dotted), not just
 // its colour: dashboard.css makes the marker a short line.
@@ -69,8 +124,8 @@ function chart(el, series, yLabel, more = {}) {
   return new uPlot({
     width, height: 300,
     scales: { x: { time: false }, ...(more.y ? { y: more.y } : {}) },
-    axes: [axis("seconds into the phase", 56), axis(yLabel, 96, { values: thousands })],
-    series: [{ label: "t (s)" }, ...series],
+    axes: [axis(t("page-axis-seconds"), 56), axis(yLabel, 96, { values: thousands })],
+    series: [{ label: t("page-series-t") }, ...series],
     plugins: [faultMarkers(), ...(more.plugins || [])],
     legend: { live: false, markers: { width: 4, dash: markerDash } },
   }, [[]].concat(series.map(() => [])), el);
@@ -100,10 +155,10 @@ function unitsOverflow() {
         const ctx = u.ctx, dpr = devicePixelRatio || 1;
         ctx.save();
         ctx.fillStyle = COLORS[PALETTE.charts.units[0]];
-        ctx.font = `bold ${19 * dpr}px system-ui, 'DejaVu Sans', sans-serif`;
+        ctx.font = font(19 * dpr, true);
         ctx.textAlign = "right";
         ctx.textBaseline = "top";
-        ctx.fillText(`↑ ${fmt(last.sold)} sold: ${(last.sold / phase.plan.stock).toFixed(1)}× the stock`,
+        ctx.fillText(t("page-overflow", { sold: fmt(last.sold), times: fmt(last.sold / phase.plan.stock, 1) }),
           u.bbox.left + u.bbox.width - 6 * dpr, u.bbox.top + 4 * dpr);
         ctx.restore();
       }],
@@ -115,24 +170,35 @@ const line = (label, stroke, dash) => ({ label, stroke, width: 3, dash, points: 
 
 let charts = null;
 function makeCharts() {
+  if (charts) Object.values(charts).forEach((c) => c.destroy());
   const [units, rates, latency] = ["units", "rates", "latency"].map(inks);
   charts = {
     units: chart($("chart-units"), [
-      line("units sold (ledger)", units[0]),
-      line("stock on sale", units[1], [10, 6]),
-      line("stock left", units[2], [3, 3]),
-    ], "units", { y: unitsScale(), plugins: [unitsOverflow()] }),
+      line(t("page-series-sold"), units[0]),
+      line(t("page-series-stock"), units[1], [10, 6]),
+      line(t("page-series-left"), units[2], [3, 3]),
+    ], t("page-axis-units"), { y: unitsScale(), plugins: [unitsOverflow()] }),
     rates: chart($("chart-rates"), [
-      line("orders", rates[0]),
-      line("409 sold out", rates[1], [2, 4]),
-      line("409 lock lost", rates[2], [12, 4]),
-      line("503", rates[3], [6, 3, 2, 3]),
-    ], "per second"),
+      line(t("page-series-orders"), rates[0]),
+      line(t("page-series-sold-out"), rates[1], [2, 4]),
+      line(t("page-series-lock-lost"), rates[2], [12, 4]),
+      line(t("page-series-503"), rates[3], [6, 3, 2, 3]),
+    ], t("page-axis-per-second")),
     latency: chart($("chart-latency"), [
-      line("p50", latency[0]),
-      line("p99", latency[1], [10, 4]),
-    ], "ms"),
+      line(t("page-series-p50"), latency[0]),
+      line(t("page-series-p99"), latency[1], [10, 4]),
+    ], t("page-axis-ms")),
   };
+}
+
+// The page in `lang`: its fixed words, its charts (their labels are drawn),
+// the views and the board.
+function speak(lang) {
+  if (lang === LANG && document.documentElement.lang === LANG) return;
+  LANG = lang;
+  localize();
+  makeCharts();
+  overviewChart = null;
 }
 
 function drawCharts() {
@@ -156,13 +222,14 @@ function show(index) {
   $("phase-view").hidden = false;
   drawViews();
   const phase = state.phases[index];
-  $("phase-title").textContent = phase.plan.label;
+  $("phase-title").textContent = loc(phase.plan, "label");
   const expectation = phase.verdict ? phase.verdict.report.expectation : phase.plan.expectation;
   $("phase-expect").textContent = expectation ? expectationWords(expectation) : "";
   document.querySelectorAll("#board tr[data-phase]").forEach((tr) => tr.classList.toggle("shown", +tr.dataset.phase === index));
   drawNumbers();
   drawCharts();
   drawTimeline();
+  describeFaults(phase);
 }
 
 function showOverview() {
@@ -187,7 +254,7 @@ function drawViews() {
     button.type = "button";
     button.dataset.view = view;
     const phase = view === "overview" ? null : state.phases[view];
-    button.textContent = phase ? `${phase.verdict ? phase.verdict.label.split(" ")[0] + " " : ""}${phase.plan.label}` : "Overview";
+    button.textContent = phase ? `${phase.verdict ? loc(phase.verdict, "label").split(" ")[0] + " " : ""}${loc(phase.plan, "label")}` : t("page-overview");
     if (view === state.view) button.setAttribute("aria-current", "true");
     button.addEventListener("click", () => (view === "overview" ? showOverview() : show(view)));
     nav.appendChild(button);
@@ -228,7 +295,7 @@ function queueOverview() {
   requestAnimationFrame(() => { overviewQueued = false; drawOverview(); });
 }
 
-function expectationWords(e) { return e === "must_be_safe" ? "must be safe" : "may oversell"; }
+function expectationWords(e) { return t(e === "must_be_safe" ? "expect-must-be-safe" : "expect-may-oversell"); }
 
 function drawNumbers() {
   const phase = state.phases[state.shown];
@@ -237,10 +304,10 @@ function drawNumbers() {
   const sold = verdict ? verdict.ledger.sold : last ? last.sold : 0;
   const oversold = verdict ? verdict.verdict.oversold_units : last ? last.oversold : 0;
   $("sold").textContent = fmt(sold);
-  $("initial").textContent = fmt(phase.plan.stock);
+  $("sold-of").textContent = t("page-sold-of", { stock: fmt(phase.plan.stock) });
   $("oversold").textContent = fmt(oversold);
   $("oversold-box").classList.toggle("bad", oversold > 0);
-  $("oversold-word").textContent = oversold > 0 ? "⚠ OVERSOLD" : "oversold";
+  $("oversold-word").textContent = t(oversold > 0 ? "page-oversold-alarm" : "page-oversold");
   $("overlaps").textContent = fmt(verdict ? verdict.verdict.overlapping_holds : last ? last.overlaps : 0);
   $("rate").textContent = verdict ? fmt(verdict.orders_per_s) : last ? fmt(last.orders_per_s) : 0;
   $("refused").textContent = last ? fmt(last.unavailable_per_s) : 0;
@@ -257,13 +324,14 @@ function drawBoard() {
     const tr = document.createElement("tr");
     tr.dataset.phase = i;
     const v = phase.verdict, r = v && v.report;
-    tr.dataset.verdict = v ? v.label : "";
-    const status = v ? v.label : i === state.current && !state.done ? "⏳ running" : i === state.waiting ? "⏸ next" : "· pending";
+    tr.dataset.verdict = v ? loc(v, "label") : "";
+    const status = v ? loc(v, "label")
+      : t(i === state.current && !state.done ? "page-status-running" : i === state.waiting ? "page-status-next" : "page-status-pending");
     const cells = r
-      ? [status, r.label, expectationWords(r.expectation), `${fmt(r.ledger.sold)}/${fmt(r.ledger.initial_stock)}`, fmt(r.verdict.oversold_units),
+      ? [status, loc(r, "label"), expectationWords(r.expectation), `${fmt(r.ledger.sold)}/${fmt(r.ledger.initial_stock)}`, fmt(r.verdict.oversold_units),
          fmt(r.verdict.overlapping_holds), fmt(r.verdict.most_holders_at_once), fmt(r.counts.lock_lost),
          fmt(r.counts.lock_unavailable + r.counts.overloaded + r.counts.other_unavailable), fmt(r.orders_per_s), fmt(r.latency.p99_ms, 1)]
-      : [status, phase.plan.label, phase.plan.expectation ? expectationWords(phase.plan.expectation) : "", `—/${fmt(phase.plan.stock)}`, "", "", "", "", "", "", ""];
+      : [status, loc(phase.plan, "label"), phase.plan.expectation ? expectationWords(phase.plan.expectation) : "", `—/${fmt(phase.plan.stock)}`, "", "", "", "", "", "", ""];
     cells.forEach((text, c) => {
       const td = document.createElement("td");
       td.textContent = text;
@@ -276,7 +344,7 @@ function drawBoard() {
     body.appendChild(tr);
     if (r && r.why) {
       const li = document.createElement("li");
-      li.textContent = `${r.label}: ${r.why}`;
+      li.textContent = t("page-why", { phase: loc(r, "label"), why: loc(r, "why") });
       whys.appendChild(li);
     }
   });
@@ -288,11 +356,13 @@ const handlers = {
   run(e) {
     // A run starts from nothing (a replay starts the same run over).
     Object.assign(state, { run: e, current: -1, shown: -1, view: null, waiting: null, done: null });
+    speak(pickLang(e.lang));
     overviewChart = null;
     $("next").hidden = true;
     state.phases = e.phases.map((plan) => ({ plan, ticks: [], faults: [], timeline: null, verdict: null }));
-    $("run").textContent = (e.title ? `${e.title} — ` : "") + `scenario ${e.scenario} · ${e.model} · ${e.targets.length} instance(s)`;
-    document.title = `stocklock — ${e.title || e.scenario}`;
+    $("run").textContent = (e.title ? `${e.title} — ` : "") +
+      t("page-run-line", { scenario: e.scenario, model: loc(e, "model"), targets: e.targets.length });
+    document.title = t("page-title-run", { name: e.title || e.scenario });
     drawBoard();
     if (state.phases.length) show(0);
   },
@@ -300,17 +370,17 @@ const handlers = {
     state.waiting = e.phase;
     const plan = state.phases[e.phase].plan;
     $("next").hidden = false;
-    $("next-label").textContent = plan.label;
-    $("next-question").textContent = plan.question;
+    $("next-label").textContent = loc(plan, "label");
+    $("next-question").textContent = loc(plan, "question");
     $("go").disabled = !live;
-    $("status").textContent = "⏸ waiting for the instructor";
+    $("status").textContent = t("page-waiting-instructor");
     drawBoard();
   },
   phase(e) {
     state.current = e.phase;
     state.waiting = null;
     $("next").hidden = true;
-    $("status").textContent = live ? "● live" : "replay";
+    $("status").textContent = t(live ? "page-live" : "page-replay");
     drawBoard();
     show(e.phase);
   },
@@ -321,7 +391,7 @@ const handlers = {
   },
   fault(e) {
     state.phases[e.phase].faults.push(e);
-    if (state.shown === e.phase) drawCharts();
+    if (state.shown === e.phase) { drawCharts(); describeFaults(state.phases[e.phase]); }
   },
   timeline(e) {
     state.phases[e.phase].timeline = e.timeline;
@@ -336,9 +406,7 @@ const handlers = {
   },
   done(e) {
     state.done = e;
-    $("status").textContent = (live ? "" : "replay: ") + (e.passed
-      ? "✔ finished: every backend that must be safe was safe"
-      : "✖ finished: a backend that must be safe was NOT");
+    $("status").textContent = (live ? "" : t("page-replay-prefix") + " ") + t(e.passed ? "page-done-passed" : "page-done-failed");
     drawBoard();
     showOverview();
   },
@@ -352,6 +420,8 @@ function handle(event) {
 // --- Start ----------------------------------------------------------------
 
 const live = !window.STOCKLOCK_EVENTS;
+localize();
+document.title = t(live ? "page-title-live" : "page-title-run", { name: "" });
 makeCharts();
 $("timeline-canvas").addEventListener("mousemove", timelineHover);
 // The charts follow the window (to the projector, say) and the layout.
@@ -390,12 +460,12 @@ if (live) {
   // `run` event: the tab follows to the next lesson without a reload.
   const listen = () => {
     const source = new EventSource("/events");
-    source.onopen = () => { if (!state.done) $("status").textContent = "● live"; };
+    source.onopen = () => { if (!state.done) $("status").textContent = t("page-live"); };
     source.onmessage = (m) => handle(JSON.parse(m.data));
     source.onerror = () => {
       $("status").textContent = state.done
-        ? `${$("status").textContent.split(" — ")[0]} — this tab follows the next run`
-        : "⚠ the load tester does not answer";
+        ? `${$("status").textContent.split(" — ")[0]} — ${t("page-follows")}`
+        : t("page-no-answer");
       // A refused or failed reconnection can leave the source closed for
       // good: start a new one.
       if (source.readyState === EventSource.CLOSED) setTimeout(listen, 1000);

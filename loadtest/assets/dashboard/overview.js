@@ -26,7 +26,7 @@ function shareSold(phase) {
 function overviewSeries(i) {
   const plan = state.phases[i].plan;
   return {
-    label: plan.label,
+    label: loc(plan, "label"),
     stroke: overviewInk(i),
     dash: OVERVIEW.dashes[i % OVERVIEW.dashes.length],
     width: 4,
@@ -43,10 +43,10 @@ function makeOverviewChart() {
     width: Math.max(480, el.clientWidth || 900), height: 380,
     scales: { x: { time: false }, y: { range: (u, min, max) => [0, Math.min(OVERVIEW.ceiling, Math.max(1.15, max)) * 1.04] } },
     axes: [
-      axis("seconds into the phase", 56),
-      axis("share of the stock sold", 96, { values: (u, vals) => vals.map((v) => `${Math.round(v * 100)} %`) }),
+      axis(t("page-axis-seconds"), 56),
+      axis(t("page-axis-share"), 96, { values: (u, vals) => vals.map((v) => `${Math.round(v * 100)} %`) }),
     ],
-    series: [{ label: "t (s)" }, ...series],
+    series: [{ label: t("page-series-t") }, ...series],
     legend: { show: false },
     cursor: { show: false },
     hooks: { drawClear: [shadeOversold], draw: [labelLineEnds] },
@@ -71,13 +71,13 @@ function shadeOversold(u) {
   // Words at the left, where the lines start low: the right is where the
   // lines end and carry their labels.
   ctx.fillStyle = COLORS.vermillion;
-  ctx.font = `bold ${20 * dpr}px system-ui, 'DejaVu Sans', sans-serif`;
+  ctx.font = font(20 * dpr, true);
   ctx.textAlign = "left";
   ctx.textBaseline = "bottom";
-  ctx.fillText("⚠ OVERSOLD", left + 8 * dpr, y - 6 * dpr);
+  ctx.fillText(t("page-overview-oversold"), left + 8 * dpr, y - 6 * dpr);
   ctx.fillStyle = COLORS.ink;
   ctx.textBaseline = "top";
-  ctx.fillText("the stock", left + 8 * dpr, y + 6 * dpr);
+  ctx.fillText(t("page-overview-stock"), left + 8 * dpr, y + 6 * dpr);
   ctx.restore();
 }
 
@@ -87,19 +87,19 @@ function labelLineEnds(u) {
   const ctx = u.ctx, dpr = devicePixelRatio || 1;
   const top = u.bbox.top, ceiling = u.scales.y.max;
   ctx.save();
-  ctx.font = `bold ${19 * dpr}px system-ui, 'DejaVu Sans', sans-serif`;
+  ctx.font = font(19 * dpr, true);
   ctx.textBaseline = "middle";
   const placed = [];
   state.phases.forEach((phase, i) => {
-    const [t, share] = shareSold(phase);
-    if (t.length < 2) return;
+    const [at, share] = shareSold(phase);
+    if (at.length < 2) return;
     const last = share[share.length - 1], peak = Math.max(...share);
-    let x = u.valToPos(t[t.length - 1], "x", true), y = u.valToPos(Math.min(last, ceiling), "y", true);
-    let text = phase.plan.label;
+    let x = u.valToPos(at[at.length - 1], "x", true), y = u.valToPos(Math.min(last, ceiling), "y", true);
+    let text = loc(phase.plan, "label");
     if (peak > ceiling) {
       const sold = phase.ticks[phase.ticks.length - 1].sold;
-      text += ` ↑ ${peak.toFixed(1)}× the stock (${sold.toLocaleString()} of ${phase.plan.stock.toLocaleString()})`;
-      x = u.valToPos(t[share.findIndex((s) => s > ceiling)], "x", true);
+      text = t("page-overview-overflow", { label: text, times: fmt(peak, 1), sold: fmt(sold), stock: fmt(phase.plan.stock) });
+      x = u.valToPos(at[share.findIndex((s) => s > ceiling)], "x", true);
       y = top + 14 * dpr;
     }
     // Labels that would sit on one another move down a line.
@@ -135,7 +135,7 @@ function drawCosts() {
     const tr = document.createElement("tr");
     tr.dataset.phase = i;
     const name = document.createElement("th");
-    name.textContent = `${phase.verdict ? phase.verdict.label.split(" ")[0] : "·"} ${phase.plan.label}`;
+    name.textContent = `${phase.verdict ? loc(phase.verdict, "label").split(" ")[0] : "·"} ${loc(phase.plan, "label")}`;
     tr.append(name, bar(r && r.orders_per_s, rate, 0, "rate"), bar(r && r.latency.p99_ms, p99, 1, "p99"));
     tr.addEventListener("click", () => show(i));
     body.appendChild(tr);
@@ -151,7 +151,7 @@ function bar(value, most, digits, kind) {
   fill.style.width = `${Math.max(0.5, (value / most) * 100) * 0.7}%`;
   const figure = document.createElement("span");
   figure.className = "figure";
-  figure.textContent = Number(value.toFixed(digits)).toLocaleString();
+  figure.textContent = fmt(value, digits);
   td.append(fill, figure);
   return td;
 }

@@ -41,14 +41,14 @@ function playReplay() {
   if (replay.next >= replay.events.length) { replay.next = 0; replay.clock = 0; }
   replay.last = performance.now();
   replay.timer = setInterval(stepReplay, 50);
-  $("play").textContent = "⏸ Pause";
+  $("play").textContent = t("page-pause");
   $("play").setAttribute("aria-pressed", "true");
 }
 
 function pauseReplay() {
   clearInterval(replay.timer);
   replay.timer = null;
-  $("play").textContent = "▶ Play";
+  $("play").textContent = t("page-play");
   $("play").setAttribute("aria-pressed", "false");
 }
 

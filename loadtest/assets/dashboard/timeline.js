@@ -57,7 +57,7 @@ function timelineLayout(phase) {
   let span = 1;
   tl.sections.forEach((s) => { span = Math.max(span, s.end_ms); });
   tl.refusals.forEach((r) => { span = Math.max(span, r.at_ms); });
-  phase.faults.forEach((f) => { span = Math.max(span, f.t * 1000); });
+  faultBands(phase.faults).forEach((b) => { span = Math.max(span, (b.end == null ? b.start : b.end) * 1000); });
   return { lanes, height: top, span: span * 1.02 };
 }
 
@@ -68,7 +68,7 @@ function drawTimeline() {
   list.replaceChildren();
   if (!phase || !phase.timeline) {
     canvas.hidden = true;
-    $("timeline-note").textContent = phase && phase.verdict == null ? "Drawn from the ledger when the phase ends." : "";
+    $("timeline-note").textContent = phase && phase.verdict == null ? t("page-timeline-pending") : "";
     return;
   }
   canvas.hidden = false;
@@ -92,7 +92,7 @@ function paintTimeline(canvas, layout, phase) {
   const x = (ms) => left + (ms / layout.span) * plot;
   canvas.toX = x;
   const overlapFill = hatch(ctx, 1);
-  ctx.font = "18px system-ui, 'DejaVu Sans', sans-serif";
+  ctx.font = font(18);
   ctx.textBaseline = "middle";
   for (const l of layout.lanes) {
     ctx.fillStyle = "#f2f2f2";
@@ -109,10 +109,10 @@ function paintTimeline(canvas, layout, phase) {
       ctx.fillRect(x(s.start_ms), y, wide >= 4 ? wide - 1 : Math.max(1.5, wide), TIMELINE.rowHeight);
     });
     ctx.textAlign = "center";
-    ctx.font = "bold 22px system-ui, 'DejaVu Sans', sans-serif";
+    ctx.font = font(22, true);
     ctx.fillStyle = COLORS.ink;
     l.refusals.forEach((r) => ctx.fillText("✕", x(r.at_ms), l.top + l.height / 2));
-    ctx.font = "18px system-ui, 'DejaVu Sans', sans-serif";
+    ctx.font = font(18);
   }
   paintTimeAxis(ctx, layout, x, phase);
 }
@@ -126,20 +126,25 @@ function paintTimeAxis(ctx, layout, x, phase) {
   ctx.textBaseline = "top";
   const seconds = layout.span / 1000;
   const step = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 30, 60].find((s) => seconds / s <= 8) || 120;
-  for (let t = 0; t <= seconds; t += step) {
+  for (let at = 0; at <= seconds; at += step) {
     ctx.beginPath();
-    ctx.moveTo(x(t * 1000), y);
-    ctx.lineTo(x(t * 1000), y + 6);
+    ctx.moveTo(x(at * 1000), y);
+    ctx.lineTo(x(at * 1000), y + 6);
     ctx.stroke();
-    ctx.fillText(`${+t.toFixed(2)} s`, x(t * 1000), y + 9);
+    ctx.fillText(t("page-seconds", { s: +at.toFixed(2) }), x(at * 1000), y + 9);
   }
   ctx.setLineDash([8, 5]);
   ctx.lineWidth = 2;
-  phase.faults.forEach((f) => {
-    ctx.beginPath();
-    ctx.moveTo(x(f.t * 1000), 0);
-    ctx.lineTo(x(f.t * 1000), layout.height);
-    ctx.stroke();
+  faultBands(phase.faults).forEach((band) => {
+    const from = x(band.start * 1000), to = x((band.end == null ? layout.span / 1000 : band.end) * 1000);
+    ctx.fillStyle = "rgba(0, 0, 0, 0.07)";
+    ctx.fillRect(from, 0, Math.max(2, to - from), layout.height);
+    for (const at of band.end == null ? [from] : [from, to]) {
+      ctx.beginPath();
+      ctx.moveTo(at, 0);
+      ctx.lineTo(at, layout.height);
+      ctx.stroke();
+    }
   });
   ctx.setLineDash([]);
 }
@@ -157,19 +162,18 @@ function describeLanes(list, layout, phase) {
     li.dataset.sections = l.lane.sections;
     li.dataset.overlapping = l.lane.overlapping;
     li.dataset.refusals = l.lane.refusals;
-    li.textContent = `${laneName(l.lane)}: ${l.lane.sections.toLocaleString()} holds, ` +
-      `${l.lane.overlapping.toLocaleString()} of them while another was open` +
-      (l.lane.refusals ? `, ${l.lane.refusals.toLocaleString()} ✕ refused (lock lost)` : "") +
-      (l.count >= TIMELINE.mostRows ? ` — ${TIMELINE.mostRows}+ at once in this lane` : "");
+    li.textContent = t("page-lane", { lane: laneName(l.lane), holds: fmt(l.lane.sections), overlapping: fmt(l.lane.overlapping) }) +
+      (l.lane.refusals ? t("page-lane-refused", { refused: fmt(l.lane.refusals) }) : "") +
+      (l.count >= TIMELINE.mostRows ? " " + t("page-lane-crowded", { rows: TIMELINE.mostRows }) : "");
     list.appendChild(li);
   }
   const tl = phase.timeline;
   const most = phase.verdict ? phase.verdict.report.verdict.most_holders_at_once : null;
   $("timeline-note").textContent =
-    (most != null ? `Most holders at once: ${most.toLocaleString()}. ` : "") +
+    (most != null ? t("page-most-at-once", { most: fmt(most) }) + " " : "") +
     (tl.total_sections > tl.sections.length
-      ? `Showing the first ${tl.sections.length.toLocaleString()} of ${tl.total_sections.toLocaleString()} holds.`
-      : tl.total_sections === 0 ? "No order held a lock: this backend reads and writes in one statement." : "");
+      ? t("page-first-holds", { shown: fmt(tl.sections.length), total: fmt(tl.total_sections) })
+      : tl.total_sections === 0 ? t("page-no-holds") : "");
 }
 
 // Hovering a bar tells its fencing token and its times.
@@ -186,7 +190,7 @@ function timelineHover(event) {
     hit = lane.sections.find((s, i) => lane.rows[i] === row && canvas.toX(s.start_ms) - 2 <= px && px <= canvas.toX(s.end_ms) + 2);
   }
   canvas.title = hit
-    ? `${laneName(lane.lane)}: held ${(hit.start_ms / 1000).toFixed(3)}–${(hit.end_ms / 1000).toFixed(3)} s` +
-      (hit.token != null ? `, fencing token ${hit.token}` : "") + (hit.overlaps ? " — overlapped another holder" : "")
+    ? t("page-hover-held", { lane: laneName(lane.lane), from: (hit.start_ms / 1000).toFixed(3), to: (hit.end_ms / 1000).toFixed(3) }) +
+      (hit.token != null ? t("page-hover-token", { token: hit.token }) : "") + (hit.overlaps ? " " + t("page-hover-overlap") : "")
     : "";
 }

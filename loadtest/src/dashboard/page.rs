@@ -8,9 +8,11 @@ use crate::events::Event;
 const PAGE: &str = include_str!("../../assets/dashboard/page.html");
 const CSS: &str = include_str!("../../assets/dashboard/dashboard.css");
 const SCRIPT: &str = include_str!("../../assets/dashboard/dashboard.js");
-/// The overview's and the timeline's drawing and the report's playback,
-/// loaded before [`SCRIPT`], whose start replays events at once.
-const VIEW_SCRIPTS: [&str; 3] = [
+/// The page's words (first: everything else speaks through it), the
+/// overview's and the timeline's drawing and the report's playback, loaded
+/// before [`SCRIPT`], whose start replays events at once.
+const VIEW_SCRIPTS: [&str; 4] = [
+    include_str!("../../assets/dashboard/i18n.js"),
     include_str!("../../assets/dashboard/overview.js"),
     include_str!("../../assets/dashboard/timeline.js"),
     include_str!("../../assets/dashboard/replay.js"),
@@ -52,8 +54,9 @@ fn assemble(uplot_style: &str, uplot_and_data: String) -> String {
         .replacen(
             "<!--SCRIPTS-->",
             &format!(
-                "{uplot_and_data}\n<script>const PALETTE = {};</script>\n{}<script>{}</script>",
+                "{uplot_and_data}\n<script>const PALETTE = {};\nconst I18N = {};</script>\n{}<script>{}</script>",
                 super::palette::PALETTE_JSON.replace('<', "\\u003c"),
+                crate::i18n::page_catalogues().replace('<', "\\u003c"),
                 VIEW_SCRIPTS
                     .map(|s| format!("<script>{}</script>\n", inline_script(s)))
                     .concat(),

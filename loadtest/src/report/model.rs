@@ -16,17 +16,29 @@ use serde::{Deserialize, Serialize};
 use stocklock_api::{Backend, LockSettings};
 
 use crate::faults::PhaseFault;
+use crate::i18n::{Localized, Msg};
 use crate::stats::{Counts, LatencySummary, Retries};
 use crate::verdict::{Assessment, Expectation, Ledger, Verdict};
+
+/// The version of the report's format, in the JSON (`format_version`) and
+/// in the replayed page's `run` event: 2 added the texts in every language
+/// (`…_i18n`); reports without it are version 1.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The whole run, as written by `--json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
+    /// [`FORMAT_VERSION`] when it was written.
+    #[serde(default = "version_1")]
+    pub format_version: u32,
     /// `basic`, `ladder`, … (`--scenario`).
     pub scenario: String,
     pub targets: Vec<String>,
-    /// `closed model, 64 buyers` or `open model, 500 orders/s`.
+    /// `closed model, 64 buyers` or `open model, 500 orders/s`; and in
+    /// every language.
     pub model: String,
+    #[serde(default)]
+    pub model_i18n: Localized,
     pub skus: usize,
     pub stock_per_sku: i64,
     pub quantity: String,
@@ -41,7 +53,7 @@ impl Report {
     pub fn new(
         scenario: String,
         targets: Vec<String>,
-        model: String,
+        model: Msg,
         (skus, stock_per_sku): (usize, i64),
         quantity: String,
         critical_section_ms: u64,
@@ -49,9 +61,11 @@ impl Report {
     ) -> Self {
         let passed = phases.iter().all(|p| !p.assessment.fails_run());
         Report {
+            format_version: FORMAT_VERSION,
             scenario,
             targets,
-            model,
+            model: model.to_string(),
+            model_i18n: model.every(),
             skus,
             stock_per_sku,
             quantity,
@@ -62,13 +76,20 @@ impl Report {
     }
 }
 
+fn version_1() -> u32 {
+    1
+}
+
 /// Everything measured and concluded about one backend.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PhaseReport {
     /// The scenario it belongs to (`basic`, `ladder`).
     pub scenario: String,
-    /// What the table calls it (`redis`, `redis fenced`).
+    /// What the table calls it (`redis`, `redis fenced`): in English, which
+    /// names it, and in every language.
     pub label: String,
+    #[serde(default)]
+    pub label_i18n: Localized,
     pub backend: Backend,
     pub expectation: Expectation,
     pub assessment: Assessment,
@@ -95,8 +116,11 @@ pub struct PhaseReport {
     pub latency_by_outcome: BTreeMap<String, LatencySummary>,
     /// Every fault the targets injected during the load.
     pub faults: Vec<PhaseFault>,
-    /// Why the phase came out as it did, in one sentence.
+    /// Why the phase came out as it did, in one sentence: in the run's
+    /// language (`--lang`), and in every language.
     pub why: Option<String>,
+    #[serde(default)]
+    pub why_i18n: Option<Localized>,
     /// With lock server faults: the longest stretch without a sale from the
     /// first fault until sales resumed after the last, in seconds — the
     /// time to recover, as clients saw it.

@@ -12,6 +12,8 @@ use std::fmt::Write;
 use unicode_width::UnicodeWidthStr;
 
 use super::model::{PhaseReport, Report};
+use crate::i18n::{Lang, text};
+use crate::tr;
 use crate::verdict::{self, Assessment, Expectation};
 
 /// Column names say what they count: "overlaps" are pairs of orders whose
@@ -32,29 +34,29 @@ use crate::verdict::{self, Assessment, Expectation};
 const WIDE: [Column; 21] = [
     VERDICT,
     PHASE,
-    Column::words("expected", |p| match p.expectation {
-        Expectation::MustBeSafe => "must be safe".to_owned(),
-        Expectation::MayOversell => "may oversell".to_owned(),
+    Column::words("col-expected", |p, lang| match p.expectation {
+        Expectation::MustBeSafe => tr!(lang, "expect-must-be-safe"),
+        Expectation::MayOversell => tr!(lang, "expect-may-oversell"),
     }),
     SOLD,
     OVERSOLD,
-    Column::figures("overlaps", |p| p.verdict.overlapping_holds.to_string()),
+    Column::figures("col-overlaps", |p, _| p.verdict.overlapping_holds.to_string()),
     AT_ONCE,
-    Column::figures("201", |p| p.counts.created.to_string()),
-    Column::unless_zero("409", |p| p.counts.sold_out.to_string()),
+    Column::figures("col-created", |p, _| p.counts.created.to_string()),
+    Column::unless_zero("col-sold-out", |p, _| p.counts.sold_out.to_string()),
     LOCK_LOST,
-    Column::unless_zero("503 lock", |p| p.counts.lock_unavailable.to_string()),
-    Column::unless_zero("overloaded", |p| p.counts.overloaded.to_string()),
-    Column::unless_zero("503 other", |p| p.counts.other_unavailable.to_string()),
-    Column::unless_zero("401", |p| p.counts.unauthorized.to_string()),
-    Column::unless_zero("other", |p| p.counts.other_errors.to_string()),
-    Column::unless_zero("unsent", |p| p.counts.not_sent.to_string()),
-    Column::unless_zero("no answer", |p| p.counts.no_answer.to_string()),
-    Column::unless_zero("retry/replay", |p| {
+    Column::unless_zero("col-lock-503", |p, _| p.counts.lock_unavailable.to_string()),
+    Column::unless_zero("col-overloaded", |p, _| p.counts.overloaded.to_string()),
+    Column::unless_zero("col-other-503", |p, _| p.counts.other_unavailable.to_string()),
+    Column::unless_zero("col-401", |p, _| p.counts.unauthorized.to_string()),
+    Column::unless_zero("col-other", |p, _| p.counts.other_errors.to_string()),
+    Column::unless_zero("col-unsent", |p, _| p.counts.not_sent.to_string()),
+    Column::unless_zero("col-no-answer", |p, _| p.counts.no_answer.to_string()),
+    Column::unless_zero("col-retry", |p, _| {
         format!("{}/{}", p.retries.sent, p.retries.replayed)
     }),
     RATE,
-    Column::figures("p50 ms", |p| format!("{:.1}", p.latency.p50_ms)),
+    Column::figures("col-p50", |p, _| format!("{:.1}", p.latency.p50_ms)),
     P99,
 ];
 
@@ -69,7 +71,7 @@ const COMPACT: [Column; 9] = [
     OVERSOLD,
     AT_ONCE,
     LOCK_LOST,
-    Column::unless_zero("503", |p| {
+    Column::unless_zero("col-503", |p, _| {
         let c = &p.counts;
         (c.lock_unavailable + c.overloaded + c.other_unavailable).to_string()
     }),
@@ -77,28 +79,37 @@ const COMPACT: [Column; 9] = [
     P99,
 ];
 
-const VERDICT: Column = Column::words("verdict", |p| verdict::label(&p.verdict, &p.assessment));
-const PHASE: Column = Column::words("phase", |p| p.label.clone());
-const SOLD: Column = Column::figures("sold/stock", |p| {
+const VERDICT: Column = Column::words("col-verdict", |p, lang| {
+    verdict::label(&p.verdict, &p.assessment).text(lang)
+});
+const PHASE: Column = Column::words("col-phase", |p, lang| label(p, lang));
+const SOLD: Column = Column::figures("col-sold", |p, _| {
     format!("{}/{}", p.ledger.sold, p.ledger.initial_stock)
 });
-const OVERSOLD: Column = Column::figures("oversold", |p| p.verdict.oversold_units.to_string());
-const AT_ONCE: Column = Column::figures("at once", |p| p.verdict.most_holders_at_once.to_string());
-const LOCK_LOST: Column = Column::unless_zero("lock lost", |p| p.counts.lock_lost.to_string());
-const RATE: Column = Column::figures("orders/s", |p| format!("{:.0}", p.orders_per_s));
-const P99: Column = Column::figures("p99 ms", |p| format!("{:.1}", p.latency.p99_ms));
+const OVERSOLD: Column = Column::figures("col-oversold", |p, _| p.verdict.oversold_units.to_string());
+const AT_ONCE: Column = Column::figures("col-at-once", |p, _| p.verdict.most_holders_at_once.to_string());
+const LOCK_LOST: Column = Column::unless_zero("col-lock-lost", |p, _| p.counts.lock_lost.to_string());
+const RATE: Column = Column::figures("col-rate", |p, _| format!("{:.0}", p.orders_per_s));
+const P99: Column = Column::figures("col-p99", |p, _| format!("{:.1}", p.latency.p99_ms));
+
+/// The phase's name in `lang` (the report's English `label` if it has no
+/// other).
+fn label(phase: &PhaseReport, lang: Lang) -> String {
+    phase.label_i18n.get(lang).unwrap_or(&phase.label).to_owned()
+}
 
 /// One column of the table: words are left-aligned, figures right-aligned;
 /// a column of refusals may be left out when it is zero throughout.
 struct Column {
+    /// Its heading: a message of `loadtest/i18n/`.
     name: &'static str,
-    cell: fn(&PhaseReport) -> String,
+    cell: fn(&PhaseReport, Lang) -> String,
     words: bool,
     always: bool,
 }
 
 impl Column {
-    const fn words(name: &'static str, cell: fn(&PhaseReport) -> String) -> Self {
+    const fn words(name: &'static str, cell: fn(&PhaseReport, Lang) -> String) -> Self {
         Column {
             name,
             cell,
@@ -107,7 +118,7 @@ impl Column {
         }
     }
 
-    const fn figures(name: &'static str, cell: fn(&PhaseReport) -> String) -> Self {
+    const fn figures(name: &'static str, cell: fn(&PhaseReport, Lang) -> String) -> Self {
         Column {
             name,
             cell,
@@ -116,7 +127,7 @@ impl Column {
         }
     }
 
-    const fn unless_zero(name: &'static str, cell: fn(&PhaseReport) -> String) -> Self {
+    const fn unless_zero(name: &'static str, cell: fn(&PhaseReport, Lang) -> String) -> Self {
         Column {
             name,
             cell,
@@ -126,95 +137,93 @@ impl Column {
     }
 }
 
-/// The table (`wide`: every column), then a line per failure or hint.
-pub fn render_table(report: &Report, wide: bool) -> String {
+/// The table (`wide`: every column), then a line per failure or hint, in
+/// `lang`.
+pub fn render_table(report: &Report, wide: bool, lang: Lang) -> String {
     let mut out = String::new();
     let stock = match report.scenario.as_str() {
-        "basic" => format!("{} units", report.stock_per_sku),
-        _ => "stock per phase (see sold/stock)".to_owned(),
+        "basic" => tr!(lang, "table-stock-units", units = report.stock_per_sku),
+        _ => tr!(lang, "table-stock-per-phase"),
     };
-    let _ = writeln!(
-        out,
-        "\nstocklock load test — scenario {}, {} over {} target(s), {} SKU(s) × {}, quantity {}, critical section {} ms\n",
-        report.scenario,
-        report.model,
-        report.targets.len(),
-        report.skus,
-        stock,
-        report.quantity,
-        report.critical_section_ms
+    let title = tr!(
+        lang,
+        "table-title",
+        scenario = report.scenario,
+        model = report.model_i18n.get(lang).unwrap_or(&report.model),
+        targets = report.targets.len(),
+        skus = report.skus,
+        stock = stock,
+        quantity = report.quantity,
+        cs = report.critical_section_ms,
     );
+    let _ = writeln!(out, "\n{title}\n");
     let columns: &[Column] = if wide { &WIDE } else { &COMPACT };
-    let (grid, left_out) = grid(&report.phases, columns);
+    let (grid, left_out) = grid(&report.phases, columns, lang);
     out.push_str(&grid);
     out.push('\n');
     for phase in &report.phases {
+        let name = label(phase, lang);
         match &phase.assessment {
             Assessment::Failed { reasons } => {
-                let _ = writeln!(out, "FAIL {}: {}", phase.label, reasons.join("; "));
+                let reasons = reasons.join("; ");
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    tr!(lang, "table-fail", phase = name, reasons = reasons)
+                );
             }
             Assessment::UnexpectedlySafe { hint } | Assessment::Inconclusive { hint } => {
-                let _ = writeln!(out, "note {}: {hint}", phase.label);
+                let _ = writeln!(out, "{}", tr!(lang, "table-note", phase = name, hint = hint));
             }
             _ => {}
         }
-        if let Some(why) = &phase.why {
-            let _ = writeln!(out, "why  {}: {why}", phase.label);
+        let why = phase.why_i18n.as_ref().and_then(|w| w.get(lang));
+        if let Some(why) = why.or(phase.why.as_deref()) {
+            let _ = writeln!(out, "{}", tr!(lang, "table-why", phase = name, why = why));
         }
     }
     let inconclusive = report
         .phases
         .iter()
         .any(|p| matches!(p.assessment, Assessment::Inconclusive { .. }));
-    let _ = writeln!(
-        out,
-        "latency: of successful orders (201) only; every outcome's is in the JSON report"
-    );
+    let _ = writeln!(out, "{}", tr!(lang, "table-latency"));
     if !left_out.is_empty() {
-        let _ = writeln!(out, "zero in every phase, not shown: {}", left_out.join(", "));
+        let columns = left_out.join(", ");
+        let _ = writeln!(out, "{}", tr!(lang, "table-left-out", columns = columns));
     }
     if !wide {
-        let _ = writeln!(
-            out,
-            "at once: the most orders holding the lock at one instant (1: it held); every column: --wide"
-        );
+        let _ = writeln!(out, "{}", tr!(lang, "table-at-once"));
     }
     let summary = match (report.passed, inconclusive) {
-        (false, _) => "a backend that must be safe was not: see FAIL above",
-        (true, true) => "no backend failed, but some sold nothing and proved nothing: see note above",
-        (true, false) => "every backend that must be safe was safe",
+        (false, _) => tr!(lang, "summary-failed"),
+        (true, true) => tr!(lang, "summary-inconclusive"),
+        (true, false) => tr!(lang, "summary-passed"),
     };
     let _ = writeln!(out, "{summary}");
     out
 }
 
 /// The header and a row per phase, each column as wide as its widest cell
-/// on screen (an emoji takes two cells); and the names of the columns left
-/// out.
-fn grid(phases: &[PhaseReport], columns: &'static [Column]) -> (String, Vec<&'static str>) {
+/// on screen (an emoji or a Chinese character takes two cells); and the
+/// names of the columns left out.
+fn grid(phases: &[PhaseReport], columns: &'static [Column], lang: Lang) -> (String, Vec<String>) {
     let mut shown = Vec::new();
     let mut left_out = Vec::new();
     for column in columns {
-        let cells: Vec<String> = phases.iter().map(column.cell).collect();
+        let cells: Vec<String> = phases.iter().map(|p| (column.cell)(p, lang)).collect();
+        let name = text(lang, column.name, &[]);
         if column.always || cells.iter().any(|cell| !is_zero(cell)) {
-            shown.push((column, cells));
+            shown.push((column, name, cells));
         } else {
-            left_out.push(column.name);
+            left_out.push(name);
         }
     }
     let mut out = String::new();
     for line in 0..=phases.len() {
         let mut text = String::new();
-        for (column, cells) in &shown {
-            let width = cells
-                .iter()
-                .map(|c| c.width())
-                .fold(column.name.width(), usize::max);
-            let cell = if line == 0 {
-                column.name
-            } else {
-                cells[line - 1].as_str()
-            };
+        for (column, name, cells) in &shown {
+            let width = cells.iter().map(|c| c.width()).fold(name.width(), usize::max);
+            let cell = if line == 0 { name } else { &cells[line - 1] };
             let pad = " ".repeat(width - cell.width());
             let _ = match column.words {
                 true => write!(text, "{cell}{pad}  "),
@@ -244,7 +253,7 @@ mod tests {
 
     #[test]
     fn the_default_table_fits_a_100_column_terminal() {
-        let (grid, _) = grid(&basic_run().phases, &COMPACT);
+        let (grid, _) = grid(&basic_run().phases, &COMPACT, Lang::En);
         for line in grid.lines() {
             assert!(line.width() <= 100, "{} columns: {line}", line.width());
         }
@@ -256,6 +265,23 @@ mod tests {
     }
 
     #[test]
+    fn the_chinese_table_fits_too_and_names_its_columns_in_chinese() {
+        let table = render_table(&basic_run(), false, Lang::ZhCn);
+        let header = table
+            .lines()
+            .find(|l| l.starts_with("判定"))
+            .expect("a Chinese header");
+        assert!(
+            header.contains("已售/库存") && header.contains("单/秒"),
+            "{header}"
+        );
+        for line in table.lines().skip(3).take(8) {
+            assert!(line.width() <= 100, "{} columns: {line}", line.width());
+        }
+        assert!(table.contains("所有必须安全的后端都是安全的"), "{table}");
+    }
+
+    #[test]
     fn columns_line_up_on_screen_emoji_and_all() {
         for columns in [&COMPACT[..], &WIDE[..]] {
             assert_phase_column_lines_up(columns);
@@ -263,7 +289,7 @@ mod tests {
     }
 
     fn assert_phase_column_lines_up(columns: &'static [Column]) {
-        let (grid, _) = grid(&basic_run().phases, columns);
+        let (grid, _) = grid(&basic_run().phases, columns, Lang::En);
         let grid: Vec<&str> = grid.lines().collect();
         // Where the phase's name begins, in screen cells: after an emoji
         // (two cells, three or four bytes) as after plain text.
@@ -286,7 +312,7 @@ mod tests {
 
     #[test]
     fn columns_of_refusals_that_are_zero_throughout_are_named_not_printed() {
-        let table = render_table(&basic_run(), true);
+        let table = render_table(&basic_run(), true, Lang::En);
         let header = table.lines().find(|l| l.starts_with("verdict")).unwrap();
         assert!(header.contains("409"), "409s happened: {header}");
         assert!(!header.contains("overloaded"), "{header}");

@@ -16,6 +16,7 @@ use stocklock_api::{Backend, LockSettingsUpdate};
 use crate::client::Target;
 use crate::events::EventLog;
 use crate::faults::Scripts;
+use crate::i18n::Lang;
 use crate::load::LoadPlan;
 use crate::pace::Pace;
 use crate::scenario::PhaseSpec;
@@ -53,6 +54,10 @@ pub struct Runner<'a> {
     pub pace: Option<&'a Pace>,
     /// `--title`: what the page calls the run (the lesson).
     pub title: Option<String>,
+    /// The language of the questions and the `why`s (`--lang`, or the
+    /// locale's), and `--lang` itself if it was given (the page follows it).
+    pub lang: Lang,
+    pub chosen_lang: Option<Lang>,
 }
 
 impl Runner<'_> {

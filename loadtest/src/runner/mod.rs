@@ -9,10 +9,12 @@
 //! * [`context`]: what every phase shares ([`Runner`]);
 //! * `phase.rs`: one phase, from a clean start to its verdict;
 //! * `admin.rs`: the drains, switches, resets and ledger reads around it;
-//! * `ticker.rs`: a phase told as events, ticked while it runs.
+//! * `ticker.rs`: a phase told as events, ticked while it runs;
+//! * `follow.rs`: the ledger read page by page for the ticks.
 
 mod admin;
 pub mod context;
+mod follow;
 mod phase;
 mod ticker;
 
@@ -20,7 +22,7 @@ pub use context::Runner;
 
 use crate::error::RunError;
 use crate::events::{Event, PlannedPhase};
-use crate::report::model::Report;
+use crate::report::model::{FORMAT_VERSION, Report};
 use crate::scenario::PhaseSpec;
 
 /// Runs `specs` in order and returns the report. `Err` means the run itself
@@ -51,20 +53,25 @@ pub async fn run(runner: &Runner<'_>, specs: &[PhaseSpec]) -> Result<Report, Run
 /// What is announced before anything runs.
 fn plan(runner: &Runner<'_>, specs: &[PhaseSpec]) -> Event {
     Event::Run {
+        format_version: FORMAT_VERSION,
         scenario: runner.scenario.clone(),
-        model: runner.plan.model.describe(),
+        model: runner.plan.model.describe().text(runner.lang),
+        model_i18n: runner.plan.model.describe().every(),
         targets: runner.targets.iter().map(|t| t.base.clone()).collect(),
         phases: specs
             .iter()
             .map(|spec| PlannedPhase {
-                label: spec.label.clone(),
+                label: spec.label.to_string(),
+                label_i18n: spec.label.every(),
                 backend: spec.backend,
                 expectation: runner.expectation(spec),
                 stock: runner.units(spec),
-                question: spec.question.to_owned(),
+                question: spec.question.text(runner.lang),
+                question_i18n: spec.question.every(),
             })
             .collect(),
         paced: runner.pace.is_some(),
         title: runner.title.clone(),
+        lang: runner.chosen_lang,
     }
 }

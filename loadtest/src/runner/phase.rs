@@ -24,6 +24,7 @@ use crate::error::RunError;
 use crate::events::Event;
 use crate::explain;
 use crate::faults::{self, PhaseFault};
+use crate::i18n::Msg;
 use crate::load::{self, LoadPlan};
 use crate::report::model::PhaseReport;
 use crate::scenario::PhaseSpec;
@@ -35,13 +36,14 @@ use crate::verdict::{self, Ledger};
 pub async fn run(runner: &Runner<'_>, index: usize, spec: &PhaseSpec) -> Result<PhaseReport, RunError> {
     if let Some(pace) = runner.pace {
         let announce = || runner.events.emit(Event::Waiting { phase: index });
-        pace.wait_for_go(&spec.label, spec.question, announce).await;
+        let (label, question) = (spec.label.text(runner.lang), spec.question.text(runner.lang));
+        pace.wait_for_go(runner.lang, &label, &question, announce).await;
     }
     let stock = spec.stock.unwrap_or(runner.stock);
     let settings = prepare(runner, spec, stock).await?;
 
     let started_unix_ms = stocklock_api::now_unix_ms();
-    let progress = progress_bar(runner, &spec.label, stock);
+    let progress = progress_bar(runner, &spec.label.text(runner.lang), stock);
     let on = (&runner.targets[..], &runner.plan.skus[..]);
     let watch = PhaseWatch::start(runner.events, index, on, started_unix_ms, runner.ticks);
     let loaded = load(runner, spec, &watch, progress.clone(), started_unix_ms).await?;
@@ -60,21 +62,24 @@ pub async fn run(runner: &Runner<'_>, index: usize, spec: &PhaseSpec) -> Result<
     if runner.show_progress {
         eprintln!(
             "{:>24}: {}/{} units sold in {:.1}s  {}",
-            spec.label,
+            spec.label.text(runner.lang),
             recorder.acked_units(),
             runner.units(spec),
             elapsed.as_secs_f64(),
-            verdict::label(&verdict, &assessment)
+            verdict::label(&verdict, &assessment).text(runner.lang)
         );
     }
-    let why = explain::why(&verdict, &recorder.counts, &loaded.faults, ttl_of(&settings));
+    let why = explain::why(&verdict, &recorder.counts, &loaded.faults, ttl_of(&settings))
+        .map(|why| explain::with_recovery(why, loaded.recovery_s));
     let report = PhaseReport {
         scenario: runner.scenario.clone(),
-        label: spec.label.clone(),
+        label: spec.label.to_string(),
+        label_i18n: spec.label.every(),
         backend: spec.backend,
         expectation,
         assessment,
-        why: explain::with_recovery(why, loaded.recovery_s),
+        why: why.as_ref().map(|why| why.text(runner.lang)),
+        why_i18n: why.as_ref().map(Msg::every),
         recovery_s: loaded.recovery_s,
         verdict,
         ledger: Ledger::sum(&audits),
@@ -91,7 +96,7 @@ pub async fn run(runner: &Runner<'_>, index: usize, spec: &PhaseSpec) -> Result<
             .collect(),
         faults: loaded.faults,
     };
-    watch.verdict(&report);
+    watch.verdict(&report, runner.lang);
     Ok(report)
 }
 

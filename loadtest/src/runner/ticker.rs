@@ -1,10 +1,10 @@
-//! A phase as it runs, told as events: its start, a tick every half second
-//! (what the clients saw in the last half second, what the ledger says so
+//! A phase as it runs, told as events: its start, a tick five times a
+//! second (what the clients saw since the last, what the ledger says so
 //! far), each fault once, and its verdict.
 //!
 //! The runner emits these whether or not anyone listens; only the ticks
-//! cost something (an audit per SKU every [`TICK`], the same audit the
-//! verdict uses, and a `GET /admin/faults` per target), so they run only
+//! cost something (a page of the ledger's new rows per SKU every [`TICK`],
+//! `follow.rs`, and a `GET /admin/faults` per target), so they run only
 //! when the run is watched. The buyers' side of a tick is a neutral
 //! [`TickWindow`] they count into; this file turns it into a [`Tick`].
 
@@ -15,17 +15,20 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::follow::Followed;
 use crate::client::Target;
 use crate::events::{Event, EventLog, Tick};
 use crate::faults::{self, PhaseFault};
+use crate::i18n::Lang;
 use crate::report::model::PhaseReport;
 use crate::stats::window::{Taken, TickWindow};
 use crate::stats::{Outcome, per_second};
 use crate::timeline::Timeline;
 use crate::verdict;
 
-/// How often a watched phase is ticked.
-pub const TICK: Duration = Duration::from_millis(500);
+/// How often a watched phase is ticked: often enough that the moment the
+/// units sold cross the stock is drawn, not jumped over.
+pub const TICK: Duration = Duration::from_millis(200);
 
 /// One phase, told as events.
 pub struct PhaseWatch<'a> {
@@ -45,6 +48,8 @@ pub struct PhaseWatch<'a> {
     started_unix_ms: u64,
     /// The faults told already: a holder's pause is asked for every tick.
     told: Mutex<HashSet<(String, String, u64)>>,
+    /// Each SKU's ledger so far, read page by page.
+    followed: Mutex<Vec<Followed>>,
 }
 
 impl<'a> PhaseWatch<'a> {
@@ -67,6 +72,7 @@ impl<'a> PhaseWatch<'a> {
             started: Instant::now(),
             started_unix_ms,
             told: Mutex::default(),
+            followed: Mutex::new(skus.iter().map(|_| Followed::default()).collect()),
         }
     }
 
@@ -128,6 +134,7 @@ impl<'a> PhaseWatch<'a> {
             phase: self.phase,
             t: fault.at_s,
             kind: fault.kind.clone(),
+            duration_s: fault.pause_ms.map(|ms| ms as f64 / 1000.0),
         });
     }
 
@@ -140,27 +147,34 @@ impl<'a> PhaseWatch<'a> {
     }
 
     /// The phase's row of the table, and its part of the JSON.
-    pub fn verdict(&self, report: &PhaseReport) {
+    pub fn verdict(&self, report: &PhaseReport, lang: Lang) {
+        let label = verdict::label(&report.verdict, &report.assessment);
         self.events.emit(Event::Verdict {
             phase: self.phase,
-            label: verdict::label(&report.verdict, &report.assessment),
+            label: label.text(lang),
+            label_i18n: label.every(),
             report: Box::new(report.clone()),
         });
     }
 
-    /// Sold, stock, oversold, overlaps, over every SKU.
+    /// Sold, stock, oversold, overlaps, over every SKU: the new rows of
+    /// each added to what was read before.
     async fn ledger(&self) -> Option<[i64; 4]> {
         let mut sum = [0; 4];
-        for sku in self.skus {
-            let audit = self.targets[0].audit(sku).await.ok()?;
-            for (total, value) in
-                sum.iter_mut()
-                    .zip([audit.sold, audit.stock, audit.oversold, audit.overlapping_holds])
-            {
+        for (i, sku) in self.skus.iter().enumerate() {
+            let after = self.followed()[i].after;
+            let page = self.targets[0].ledger_page(sku, after).await.ok()?;
+            let mut followed = self.followed();
+            followed[i].absorb(&page);
+            for (total, value) in sum.iter_mut().zip(followed[i].figures()) {
                 *total += value;
             }
         }
         Some(sum)
+    }
+
+    fn followed(&self) -> std::sync::MutexGuard<'_, Vec<Followed>> {
+        self.followed.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

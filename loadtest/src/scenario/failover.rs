@@ -13,6 +13,7 @@ use stocklock_api::{Backend, Faults, LockSettingsUpdate};
 
 use super::spec::PhaseSpec;
 use crate::faults::{ServerAction, ServerFault, Via};
+use crate::i18n::Msg;
 use crate::verdict::Expectation;
 
 pub fn phases() -> Vec<PhaseSpec> {
@@ -21,14 +22,14 @@ pub fn phases() -> Vec<PhaseSpec> {
         redis_failover(true),
         etcd_leader_killed(),
         redlock_masters_killed(
-            "redlock one master killed",
+            Msg::new("phase-redlock-one-killed"),
             "redlock-1",
-            "One master of five dies. Is it still a lock?",
+            Msg::new("q-redlock-one-killed"),
         ),
         redlock_masters_killed(
-            "redlock three masters killed",
+            Msg::new("phase-redlock-three-killed"),
             "redlock-1..3",
-            "Three masters of five die. Still a lock? Do orders stop?",
+            Msg::new("q-redlock-three-killed"),
         ),
     ]
 }
@@ -44,7 +45,11 @@ fn step(at_s: f64, action: ServerAction, server: &'static str) -> ServerFault {
 
 fn redis_failover(fencing: bool) -> PhaseSpec {
     PhaseSpec {
-        label: format!("redis failover {}", if fencing { "fenced" } else { "unfenced" }),
+        label: Msg::new(if fencing {
+            "phase-failover-fenced"
+        } else {
+            "phase-failover-unfenced"
+        }),
         backend: Backend::Redis,
         settings: LockSettingsUpdate {
             ttl_ms: Some(2_000),
@@ -69,17 +74,17 @@ fn redis_failover(fencing: bool) -> PhaseSpec {
             step(4.0, ServerAction::Failover, "redis"),
         ],
         requests: None,
-        question: if fencing {
-            "The same failover, now with fencing tokens. Can the second holder still do harm?"
+        question: Msg::new(if fencing {
+            "q-failover-fenced"
         } else {
-            "Replication is cut and the replica promoted while a holder works. What does the next buyer see?"
-        },
+            "q-failover-unfenced"
+        }),
     }
 }
 
 fn etcd_leader_killed() -> PhaseSpec {
     PhaseSpec {
-        label: "etcd leader killed".to_owned(),
+        label: Msg::new("phase-etcd-leader-killed"),
         backend: Backend::Etcd,
         settings: LockSettingsUpdate {
             acquire_timeout_ms: Some(5_000),
@@ -98,13 +103,13 @@ fn etcd_leader_killed() -> PhaseSpec {
             step(5.0, ServerAction::Start, "etcd3"),
         ],
         requests: Some(1_000_000),
-        question: "etcd's leader dies mid-load. Two holders, or a pause?",
+        question: Msg::new("q-etcd-leader-killed"),
     }
 }
 
-fn redlock_masters_killed(label: &str, masters: &'static str, question: &'static str) -> PhaseSpec {
+fn redlock_masters_killed(label: Msg, masters: &'static str, question: Msg) -> PhaseSpec {
     PhaseSpec {
-        label: label.to_owned(),
+        label,
         backend: Backend::Redlock,
         settings: LockSettingsUpdate {
             acquire_timeout_ms: Some(5_000),
@@ -133,7 +138,12 @@ mod tests {
     fn only_the_unfenced_redis_failover_may_oversell_and_every_kill_is_undone() {
         for phase in phases() {
             let may = phase.expectation == Some(Expectation::MayOversell);
-            assert_eq!(may, phase.label == "redis failover unfenced", "{}", phase.label);
+            assert_eq!(
+                may,
+                phase.label.to_string() == "redis failover unfenced",
+                "{}",
+                phase.label
+            );
             let (kills, starts) = (phase.steps(ServerAction::Kill), phase.steps(ServerAction::Start));
             assert_eq!(kills, starts, "{}", phase.label);
         }

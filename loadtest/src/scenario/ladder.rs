@@ -7,12 +7,14 @@
 use stocklock_api::{Backend, Faults, LockSettingsUpdate, PauseHolder, PausePoint};
 
 use super::spec::PhaseSpec;
+use crate::i18n::Msg;
 use crate::verdict::Expectation;
 
 /// A rung: which checks are on, and whether the rung must be safe.
 struct Rung {
-    name: &'static str,
-    /// For the room, before it runs.
+    /// The phase's name and its question for the room: messages of
+    /// `loadtest/i18n/`.
+    label: &'static str,
     question: &'static str,
     check_before_commit: bool,
     renewal: bool,
@@ -21,29 +23,29 @@ struct Rung {
 
 const RUNGS: [Rung; 4] = [
     Rung {
-        name: "naive",
-        question: "A holder is paused past its lock's TTL. Who else gets the lock, and does the holder notice?",
+        label: "phase-rung-naive",
+        question: "q-rung-naive",
         check_before_commit: false,
         renewal: false,
         fencing: false,
     },
     Rung {
-        name: "checked",
-        question: "The holder checks that it still holds the lock just before writing. Is that enough?",
+        label: "phase-rung-checked",
+        question: "q-rung-checked",
         check_before_commit: true,
         renewal: false,
         fencing: false,
     },
     Rung {
-        name: "renewed",
-        question: "A watchdog renews the lock while its holder works. Enough when the holder itself is paused?",
+        label: "phase-rung-renewed",
+        question: "q-rung-renewed",
         check_before_commit: true,
         renewal: true,
         fencing: false,
     },
     Rung {
-        name: "fenced",
-        question: "PostgreSQL now refuses stale fencing tokens. Can a holder paused past its TTL still write?",
+        label: "phase-rung-fenced",
+        question: "q-rung-fenced",
         check_before_commit: true,
         renewal: true,
         fencing: true,
@@ -65,9 +67,8 @@ pub fn phases() -> Vec<PhaseSpec> {
         }
     }
     let mut control = rung_phase(Backend::Postgres, &RUNGS[3], 500, 800);
-    control.label = "postgres control".to_owned();
-    control.question =
-        "The same pauses under PostgreSQL's own advisory lock, which has no TTL. What changes?";
+    control.label = Msg::new("phase-postgres-control");
+    control.question = Msg::new("q-postgres-control");
     phases.push(control);
     phases.extend([long_work(false), long_work(true)]);
     phases
@@ -75,7 +76,7 @@ pub fn phases() -> Vec<PhaseSpec> {
 
 fn rung_phase(backend: Backend, rung: &Rung, ttl_ms: u64, pause_ms: u64) -> PhaseSpec {
     PhaseSpec {
-        label: format!("{backend} {}", rung.name),
+        label: Msg::new(rung.label).arg("backend", backend),
         backend,
         settings: LockSettingsUpdate {
             ttl_ms: Some(ttl_ms),
@@ -97,7 +98,7 @@ fn rung_phase(backend: Backend, rung: &Rung, ttl_ms: u64, pause_ms: u64) -> Phas
         prepare: Vec::new(),
         schedule: Vec::new(),
         requests: None,
-        question: rung.question,
+        question: Msg::new(rung.question),
     }
 }
 
@@ -116,10 +117,11 @@ fn paused_holders(pause_ms: u64) -> Faults {
 /// Redis, work three times its TTL, no fault.
 fn long_work(renewal: bool) -> PhaseSpec {
     PhaseSpec {
-        label: format!(
-            "redis long-work {}",
-            if renewal { "renewed" } else { "unrenewed" }
-        ),
+        label: Msg::new(if renewal {
+            "phase-long-renewed"
+        } else {
+            "phase-long-unrenewed"
+        }),
         backend: Backend::Redis,
         settings: LockSettingsUpdate {
             ttl_ms: Some(300),
@@ -136,10 +138,10 @@ fn long_work(renewal: bool) -> PhaseSpec {
         prepare: Vec::new(),
         schedule: Vec::new(),
         requests: None,
-        question: if renewal {
-            "The same long work, now with a watchdog renewing the lock. Does every buyer get served?"
+        question: Msg::new(if renewal {
+            "q-long-renewed"
         } else {
-            "The work takes three times the lock's TTL, and nothing renews it. What happens to each order?"
-        },
+            "q-long-unrenewed"
+        }),
     }
 }

@@ -20,6 +20,7 @@ use std::str::FromStr;
 use stocklock_api::{Backend, Faults, LockSettingsUpdate};
 
 use crate::faults::{ServerAction, ServerFault, Via};
+use crate::i18n::Msg;
 use crate::verdict::Expectation;
 
 // The type every scenario builds lives in a file of its own, so that the
@@ -89,7 +90,7 @@ pub fn phases(scenario: Scenario, backends: &[Backend]) -> Vec<PhaseSpec> {
 
 fn basic(backend: Backend) -> PhaseSpec {
     PhaseSpec {
-        label: backend.to_string(),
+        label: Msg::new("phase-basic").arg("backend", backend),
         backend,
         settings: LockSettingsUpdate::default(),
         faults: Faults::default(),
@@ -98,23 +99,23 @@ fn basic(backend: Backend) -> PhaseSpec {
         prepare: Vec::new(),
         schedule: Vec::new(),
         requests: None,
-        question: match backend {
-            Backend::None => "No lock, many buyers, read-check-write: how many units will be sold?",
-            Backend::Local => "A mutex inside each instance. With two instances, is that a lock?",
-            Backend::Redis => "One Redis, SET NX with a TTL. Safe? And what does it cost?",
-            Backend::Etcd => "etcd's lock is a key in a replicated log. Faster or slower than Redis?",
-            Backend::Postgres => "The database's own advisory lock. What does it cost next to Redis?",
-            Backend::Redlock => "Five independent Redis masters, a majority needed. Safer than one?",
-            Backend::Atomic => "No lock at all: one conditional UPDATE. Safe? Faster?",
-            Backend::Batch => "The same UPDATE, for many orders at once. Faster than one at a time?",
-        },
+        question: Msg::new(match backend {
+            Backend::None => "q-none",
+            Backend::Local => "q-local",
+            Backend::Redis => "q-redis",
+            Backend::Etcd => "q-etcd",
+            Backend::Postgres => "q-postgres",
+            Backend::Redlock => "q-redlock",
+            Backend::Atomic => "q-atomic",
+            Backend::Batch => "q-batch",
+        }),
     }
 }
 
 /// A fenced lock whose server is killed at 2 s and started again at 4 s.
 fn killed(backend: Backend, server: &'static str) -> PhaseSpec {
     PhaseSpec {
-        label: format!("{backend} killed, fenced"),
+        label: Msg::new("phase-killed").arg("backend", backend),
         backend,
         settings: LockSettingsUpdate {
             acquire_timeout_ms: Some(5_000),
@@ -142,18 +143,19 @@ fn killed(backend: Backend, server: &'static str) -> PhaseSpec {
             },
         ],
         requests: Some(1_000_000),
-        question: "The lock server dies mid-load and comes back. Lost orders? Oversold units?",
+        question: Msg::new("q-killed"),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::i18n::Lang;
 
     #[test]
     fn basic_is_one_plain_phase_per_backend() {
         let phases = phases(Scenario::Basic, &[Backend::None, Backend::Redis]);
-        let labels: Vec<&str> = phases.iter().map(|p| p.label.as_str()).collect();
+        let labels: Vec<String> = phases.iter().map(|p| p.label.to_string()).collect();
         assert_eq!(labels, ["none", "redis"]);
         assert!(
             phases
@@ -199,16 +201,19 @@ mod tests {
         ];
         for scenario in scenarios {
             for phase in phases(scenario, &[]) {
-                assert!(phase.question.ends_with('?'), "{}", phase.label);
+                for lang in Lang::ALL {
+                    let question = phase.question.text(lang);
+                    assert!(question.ends_with(['?', '？']), "{}: {question}", phase.label);
+                }
             }
         }
         // Each backend of `basic` asks its own; on the ladder each rung
         // asks one, whatever the backend.
         let basic = phases(Scenario::Basic, &Backend::ALL);
-        let asked: std::collections::HashSet<&str> = basic.iter().map(|p| p.question).collect();
+        let asked: std::collections::HashSet<&str> = basic.iter().map(|p| p.question.id()).collect();
         assert_eq!(asked.len(), basic.len());
         let ladder = phases(Scenario::Ladder, &[]);
-        let rungs: std::collections::HashSet<&str> = ladder.iter().map(|p| p.question).collect();
+        let rungs: std::collections::HashSet<&str> = ladder.iter().map(|p| p.question.id()).collect();
         assert!(rungs.len() >= 6, "{rungs:?}");
     }
 

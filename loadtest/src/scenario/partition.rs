@@ -14,6 +14,7 @@ use stocklock_api::{Backend, Faults, LockSettingsUpdate};
 
 use super::spec::PhaseSpec;
 use crate::faults::{ServerAction, ServerFault, Via};
+use crate::i18n::Msg;
 use crate::verdict::Expectation;
 
 /// When the partition starts, and when it is healed, from the start of the
@@ -64,10 +65,11 @@ fn checked_and_renewed(fencing: bool) -> LockSettingsUpdate {
 
 fn redis_split_brain(fencing: bool) -> PhaseSpec {
     PhaseSpec {
-        label: format!(
-            "redis split brain {}",
-            if fencing { "fenced" } else { "unfenced" }
-        ),
+        label: Msg::new(if fencing {
+            "phase-split-fenced"
+        } else {
+            "phase-split-unfenced"
+        }),
         backend: Backend::Redis,
         settings: checked_and_renewed(fencing),
         faults: Faults::default(),
@@ -81,17 +83,17 @@ fn redis_split_brain(fencing: bool) -> PhaseSpec {
         prepare: vec![step(0.0, ServerAction::Reset, "sentinel")],
         schedule: cut_and_heal("primary,i1"),
         requests: Some(1_000_000),
-        question: if fencing {
-            "The same split, now with fencing tokens. Two masters still grant locks: is anything oversold?"
+        question: Msg::new(if fencing {
+            "q-split-fenced"
         } else {
-            "The network cuts the Redis primary and one instance off from everything else. Nothing crashes. Who sells?"
-        },
+            "q-split-unfenced"
+        }),
     }
 }
 
 fn etcd_leader_cut_off() -> PhaseSpec {
     PhaseSpec {
-        label: "etcd leader cut off".to_owned(),
+        label: Msg::new("phase-etcd-leader-cut"),
         backend: Backend::Etcd,
         settings: checked_and_renewed(false),
         faults: Faults::default(),
@@ -100,7 +102,7 @@ fn etcd_leader_cut_off() -> PhaseSpec {
         prepare: vec![step(0.0, ServerAction::Heal, "network")],
         schedule: cut_and_heal("etcd-leader,i1"),
         requests: Some(1_000_000),
-        question: "etcd's leader is cut off together with one instance. Who sells, and who is refused?",
+        question: Msg::new("q-etcd-leader-cut"),
     }
 }
 
@@ -114,7 +116,7 @@ mod tests {
             let may = phase.expectation == Some(Expectation::MayOversell);
             assert_eq!(
                 may,
-                phase.label == "redis split brain unfenced",
+                phase.label.to_string() == "redis split brain unfenced",
                 "{}",
                 phase.label
             );

@@ -11,14 +11,15 @@
 use stocklock_api::{Backend, Faults, LockSettingsUpdate};
 
 use crate::faults::ServerFault;
+use crate::i18n::Msg;
 use crate::verdict::Expectation;
 
 /// One phase to run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PhaseSpec {
     /// What the table calls it: `redis` in `basic`, `redis fenced` on the
-    /// ladder.
-    pub label: String,
+    /// ladder (in English, the report's `label`, which names it).
+    pub label: Msg,
     pub backend: Backend,
     /// Applied on top of the run's settings.
     pub settings: LockSettingsUpdate,
@@ -37,7 +38,7 @@ pub struct PhaseSpec {
     pub requests: Option<u64>,
     /// What the instructor asks the room before it runs (`--pace` shows
     /// it on the dashboard).
-    pub question: &'static str,
+    pub question: Msg,
 }
 
 #[cfg(test)]

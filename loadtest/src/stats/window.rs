@@ -5,7 +5,7 @@
 //! sharing anything (the report's figures come from those), merged only at
 //! the end. A running view needs the answers *as they come*, so a watched
 //! run also counts each answer here. It knows nothing of who looks: the
-//! runner's ticker takes the window every half second and turns it into a
+//! runner's ticker takes the window every tick (200 ms) and turns it into a
 //! tick event; the buyers only see a counter.
 //!
 //! One std `Mutex` held for a few additions, rather than atomics: the
