@@ -84,6 +84,21 @@ damage-drift = stock off by { $units }
 expect-must-be-safe = must be safe
 expect-may-oversell = may oversell
 
+## A broken promise, and what to try when nothing was proved
+
+reason-separator = {"; "}
+reason-oversold = oversold { $count } units
+reason-drift = stock is off by { $count } (lost updates)
+reason-overlaps = { $count } pairs of orders were inside the critical section at once
+reason-acked-not-recorded = { $count } acknowledged orders are missing from the ledger
+reason-unexplained = { $count } recorded orders were never acknowledged
+reason-quantity = { $count } orders were recorded or answered with another quantity than requested
+reason-units = { $count } units differ between the ledger and the clients' tally
+reason-audit = the order list and the audit endpoint disagree
+reason-database = the service's ledger and PostgreSQL disagree
+hint-nothing-sold = nothing was sold, so nothing was tested: raise --acquire-timeout-ms or --ttl-ms, or check that the lock server answers
+hint-no-oversell = no oversell this time: raise --buyers or --critical-section-ms to widen the race
+
 ## Why a verdict is what it is
 
 cause-paused = { $paused } holders were paused (up to { $longest } ms)

@@ -83,6 +83,21 @@ damage-drift = 库存偏差 { $units }
 expect-must-be-safe = 必须安全
 expect-may-oversell = 可能超卖
 
+## 违背的承诺，以及什么也没证明时该怎么办
+
+reason-separator = {"；"}
+reason-oversold = 超卖 { $count } 件
+reason-drift = 库存偏差 { $count }（丢失更新）
+reason-overlaps = 有 { $count } 对订单同时处于临界区
+reason-acked-not-recorded = 有 { $count } 个已确认的订单不在账本里
+reason-unexplained = 账本里有 { $count } 个订单从未被确认
+reason-quantity = 有 { $count } 个订单记录或应答的数量与请求的不同
+reason-units = 账本与客户端统计的件数相差 { $count }
+reason-audit = 订单列表与审计接口不一致
+reason-database = 服务的账本与 PostgreSQL 不一致
+hint-nothing-sold = 一件也没卖出，所以什么也没测到：调大 --acquire-timeout-ms 或 --ttl-ms，或者检查锁服务器是否响应
+hint-no-oversell = 这次没有超卖：调大 --buyers 或 --critical-section-ms，让竞争更激烈
+
 ## 判定的原因
 
 cause-paused = { $paused } 个持有者被暂停（最长 { $longest } 毫秒）

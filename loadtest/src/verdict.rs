@@ -19,6 +19,8 @@ use serde::{Deserialize, Serialize};
 use stocklock_api::{Audit, Backend};
 use uuid::Uuid;
 
+use crate::i18n::Msg;
+
 pub use label::label;
 
 /// What a backend is expected to do in this run.
@@ -245,71 +247,70 @@ impl Assessment {
     }
 }
 
+/// The report keeps the reasons and hints in English; [`failures`] and
+/// [`hint`] give them in any language.
 pub fn assess(verdict: &Verdict, expectation: Expectation) -> Assessment {
     let reasons = failures(verdict, expectation);
+    let english = |msg: Msg| msg.to_string();
     match (reasons.is_empty(), expectation, verdict.stock_is_safe()) {
-        (false, _, _) => Assessment::Failed { reasons },
+        (false, _, _) => Assessment::Failed {
+            reasons: reasons.into_iter().map(english).collect(),
+        },
         (true, Expectation::MustBeSafe, _) if verdict.sold_units == 0 => Assessment::Inconclusive {
-            hint: "nothing was sold, so nothing was tested: raise --acquire-timeout-ms or --ttl-ms, \
-                   or check that the lock server answers"
-                .to_owned(),
+            hint: english(Msg::new("hint-nothing-sold")),
         },
         (true, Expectation::MustBeSafe, _) => Assessment::Safe,
         (true, Expectation::MayOversell, false) => Assessment::ExpectedFailure,
         (true, Expectation::MayOversell, true) => Assessment::UnexpectedlySafe {
-            hint: "no oversell this time: raise --buyers or --critical-section-ms to widen the race"
-                .to_owned(),
+            hint: english(Msg::new("hint-no-oversell")),
         },
     }
 }
 
+/// What to try when an assessment proved nothing, if it has a hint.
+pub fn hint(assessment: &Assessment) -> Option<Msg> {
+    match assessment {
+        Assessment::Inconclusive { .. } => Some(Msg::new("hint-nothing-sold")),
+        Assessment::UnexpectedlySafe { .. } => Some(Msg::new("hint-no-oversell")),
+        _ => None,
+    }
+}
+
 /// Every broken promise of the phase, in words.
-fn failures(verdict: &Verdict, expectation: Expectation) -> Vec<String> {
+pub fn failures(verdict: &Verdict, expectation: Expectation) -> Vec<Msg> {
     let mut reasons = Vec::new();
     if expectation == Expectation::MustBeSafe {
-        if verdict.oversold_units > 0 {
-            reasons.push(format!("oversold {} units", verdict.oversold_units));
-        }
-        if verdict.stock_drift != 0 {
-            reasons.push(format!("stock is off by {} (lost updates)", verdict.stock_drift));
-        }
-        if verdict.overlapping_holds > 0 {
-            reasons.push(format!(
-                "{} pairs of orders were inside the critical section at once",
-                verdict.overlapping_holds
-            ));
-        }
+        let broken = [
+            (verdict.oversold_units, "reason-oversold"),
+            (verdict.stock_drift, "reason-drift"),
+            (verdict.overlapping_holds, "reason-overlaps"),
+        ];
+        reasons.extend(
+            broken
+                .into_iter()
+                .filter(|(n, _)| *n != 0)
+                .map(|(n, id)| Msg::new(id).arg("count", n)),
+        );
     }
     // The books must balance whatever the backend: an oversell is a lesson,
     // a lost or phantom order is a bug.
     let books = [
-        (
-            verdict.acked_not_recorded,
-            "acknowledged orders are missing from the ledger",
-        ),
-        (
-            verdict.unexplained_records,
-            "recorded orders were never acknowledged",
-        ),
-        (
-            verdict.quantity_mismatches,
-            "orders were recorded or answered with another quantity than requested",
-        ),
-        (
-            verdict.unit_mismatch.abs(),
-            "units differ between the ledger and the clients' tally",
-        ),
+        (verdict.acked_not_recorded, "reason-acked-not-recorded"),
+        (verdict.unexplained_records, "reason-unexplained"),
+        (verdict.quantity_mismatches, "reason-quantity"),
+        (verdict.unit_mismatch.abs(), "reason-units"),
     ];
-    for (count, what) in books {
-        if count != 0 {
-            reasons.push(format!("{count} {what}"));
-        }
-    }
+    reasons.extend(
+        books
+            .into_iter()
+            .filter(|(n, _)| *n != 0)
+            .map(|(n, id)| Msg::new(id).arg("count", n)),
+    );
     if !verdict.orders_match_audit {
-        reasons.push("the order list and the audit endpoint disagree".to_owned());
+        reasons.push(Msg::new("reason-audit"));
     }
     if verdict.api_matches_database == Some(false) {
-        reasons.push("the service's ledger and PostgreSQL disagree".to_owned());
+        reasons.push(Msg::new("reason-database"));
     }
     reasons
 }

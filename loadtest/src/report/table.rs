@@ -163,19 +163,21 @@ pub fn render_table(report: &Report, wide: bool, lang: Lang) -> String {
     out.push('\n');
     for phase in &report.phases {
         let name = label(phase, lang);
-        match &phase.assessment {
-            Assessment::Failed { reasons } => {
-                let reasons = reasons.join("; ");
-                let _ = writeln!(
-                    out,
-                    "{}",
-                    tr!(lang, "table-fail", phase = name, reasons = reasons)
-                );
-            }
-            Assessment::UnexpectedlySafe { hint } | Assessment::Inconclusive { hint } => {
-                let _ = writeln!(out, "{}", tr!(lang, "table-note", phase = name, hint = hint));
-            }
-            _ => {}
+        if phase.assessment.fails_run() {
+            let reasons: Vec<String> = verdict::failures(&phase.verdict, phase.expectation)
+                .iter()
+                .map(|reason| reason.text(lang))
+                .collect();
+            let reasons = reasons.join(&tr!(lang, "reason-separator"));
+            let _ = writeln!(
+                out,
+                "{}",
+                tr!(lang, "table-fail", phase = name, reasons = reasons)
+            );
+        }
+        if let Some(hint) = verdict::hint(&phase.assessment) {
+            let hint = hint.text(lang);
+            let _ = writeln!(out, "{}", tr!(lang, "table-note", phase = name, hint = hint));
         }
         let why = phase.why_i18n.as_ref().and_then(|w| w.get(lang));
         if let Some(why) = why.or(phase.why.as_deref()) {
@@ -279,6 +281,25 @@ mod tests {
             assert!(line.width() <= 100, "{} columns: {line}", line.width());
         }
         assert!(table.contains("所有必须安全的后端都是安全的"), "{table}");
+    }
+
+    #[test]
+    fn a_broken_promise_is_told_in_the_tables_language() {
+        let mut run = basic_run();
+        let none = &mut run.phases[0];
+        none.expectation = Expectation::MustBeSafe;
+        none.assessment = verdict::assess(&none.verdict, none.expectation);
+        let oversold = none.verdict.oversold_units;
+        let table = render_table(&run, false, Lang::ZhCn);
+        assert!(
+            table.contains(&format!("失败 none：超卖 {oversold} 件；")),
+            "{table}"
+        );
+        let table = render_table(&run, false, Lang::En);
+        assert!(
+            table.contains(&format!("FAIL none: oversold {oversold} units; ")),
+            "{table}"
+        );
     }
 
     #[test]

@@ -37,7 +37,7 @@ fn a_clean_phase_is_safe() {
     let orders = book(10);
     let verdict = judge(&[audit(10, 0, 10, 10)], &orders, &tally(&orders, 0), None);
     assert!(verdict.stock_is_safe());
-    assert_eq!(failures(&verdict, Expectation::MustBeSafe), Vec::<String>::new());
+    assert!(failures(&verdict, Expectation::MustBeSafe).is_empty());
     assert_eq!(assess(&verdict, Expectation::MustBeSafe), Assessment::Safe);
 }
 
