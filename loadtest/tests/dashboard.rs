@@ -5,7 +5,7 @@
 //! Live: the page waits with the question for the room, its button starts
 //! each phase (`--pace`), the numbers move while a phase runs, the verdict
 //! board ends equal to the JSON report, and the timeline shows both
-//! instances holding at once under `none`, never under `postgres`. Then the exported report is
+//! instances holding at once under `none`, never under a fenced `redis` lock. Then the exported report is
 //! opened from a file with the network off and must show the same verdicts.
 //! Screenshots go to `target/browser-screenshots/`.
 
@@ -267,7 +267,7 @@ async fn assert_projector_fits(browser: &Client, url: &str) {
 }
 
 /// `none` on two instances: both lanes hold overlapping sections; the
-/// lock that holds (`postgres`): none, and every sale is a bar.
+/// lock that holds (`redis`, fenced by default): none, and every sale is a bar.
 async fn assert_timelines(browser: &Client, report: &Report) {
     let none = lanes(browser, 0).await;
     assert_eq!(none.len(), 2, "one lane per instance: {none:?}");
@@ -275,6 +275,7 @@ async fn assert_timelines(browser: &Client, report: &Report) {
         none.iter().all(|(_, _, overlapping)| *overlapping > 0),
         "{none:?}"
     );
+    assert!(report.phases[1].settings.fencing, "the second phase is fenced");
     let locked = lanes(browser, 1).await;
     assert_eq!(locked.len(), 2, "{locked:?}");
     assert!(
@@ -325,7 +326,7 @@ async fn the_dashboard_shows_the_run_live_and_the_report_replays_it_offline() {
         "run".into(),
         "--no-progress".into(),
         "--backends".into(),
-        "none,postgres".into(),
+        "none,redis".into(),
         "--stock".into(),
         "60".into(),
         "--buyers".into(),
@@ -367,7 +368,7 @@ async fn the_dashboard_shows_the_run_live_and_the_report_replays_it_offline() {
         "units sold did not move while the phase ran: {seen:?}"
     );
     screenshot(&browser, "live-after-first-phase.png").await;
-    start_phase(&browser, 1, "postgres").await;
+    start_phase(&browser, 1, "redis").await;
     eventually(60, "the run is finished", || async {
         text(&browser, "status").await.contains("finished")
     })
@@ -386,7 +387,7 @@ async fn the_dashboard_shows_the_run_live_and_the_report_replays_it_offline() {
         "none must oversell: {expected:?}"
     );
     assert_timelines(&browser, &report).await;
-    screenshot(&browser, "live-timeline-postgres.png").await;
+    screenshot(&browser, "live-timeline-redis.png").await;
     browser.close().await.unwrap();
 
     let file = std::env::temp_dir().join(format!("stocklock-report-{}.html", uuid::Uuid::new_v4().simple()));
