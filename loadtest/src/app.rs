@@ -59,7 +59,7 @@ pub async fn run_with_events(args: &RunArgs) -> Result<(Report, Arc<EventLog>), 
         let bound = server::serve(events.clone(), pace.clone(), addr, allowed_hosts)
             .await
             .map_err(|source| RunError::Dashboard { addr, source })?;
-        eprintln!("dashboard: http://{bound}/");
+        eprintln!("dashboard: http://{}/", browsable(bound));
     }
     let scripts = Scripts {
         services: args.services.clone(),
@@ -164,5 +164,29 @@ fn load_plan(args: &RunArgs) -> LoadPlan {
         budget: args.requests,
         duration: Duration::from_secs_f64(args.duration),
         retry: RetryPolicy::new(args.attempts),
+    }
+}
+
+/// The address to open in a browser: every address (`0.0.0.0`, as in the
+/// workshop's container, which Compose publishes on the host's loopback)
+/// is reached at the loopback address.
+fn browsable(bound: std::net::SocketAddr) -> std::net::SocketAddr {
+    if bound.ip().is_unspecified() {
+        std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, bound.port()))
+    } else {
+        bound
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::browsable;
+
+    #[test]
+    fn a_dashboard_on_every_address_is_opened_on_loopback() {
+        let open = |addr: &str| browsable(addr.parse().expect("an address")).to_string();
+        assert_eq!(open("0.0.0.0:58080"), "127.0.0.1:58080");
+        assert_eq!(open("[::]:58080"), "127.0.0.1:58080");
+        assert_eq!(open("127.0.0.1:58080"), "127.0.0.1:58080");
     }
 }
